@@ -1,0 +1,55 @@
+// Package uin checks a child's unique identifying number (s.12(4)(e) Children
+// Act 2004): ten digits whose last is a mod-11 check digit, computed as for an
+// NHS number. Adapters use it before publishing; the broker uses it on ingest.
+package uin
+
+import "errors"
+
+// Sentinel errors, so that callers can say which way a UIN is wrong.
+var (
+	ErrLength     = errors.New("uin must be exactly 10 digits")
+	ErrDigits     = errors.New("uin must contain digits only")
+	ErrCheckDigit = errors.New("uin check digit does not match (mod 11)")
+)
+
+// Check reports why s is not a valid UIN, or nil when it is.
+func Check(s string) error {
+	if len(s) != 10 {
+		return ErrLength
+	}
+	sum := 0
+	for i := 0; i < 10; i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return ErrDigits
+		}
+		if i < 9 {
+			sum += int(c-'0') * (10 - i)
+		}
+	}
+	check := 11 - sum%11
+	if check == 11 {
+		check = 0
+	}
+	if check == 10 || check != int(s[9]-'0') {
+		return ErrCheckDigit
+	}
+	return nil
+}
+
+// Valid reports whether s is a valid UIN.
+func Valid(s string) bool { return Check(s) == nil }
+
+// WithCheckDigit appends the check digit to nine digits, for test data and
+// demos. ok is false when no check digit exists for those nine digits.
+func WithCheckDigit(nine string) (string, bool) {
+	if len(nine) != 9 {
+		return "", false
+	}
+	for d := byte('0'); d <= '9'; d++ {
+		if s := nine + string(d); Valid(s) {
+			return s, true
+		}
+	}
+	return "", false
+}

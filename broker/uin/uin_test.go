@@ -1,0 +1,46 @@
+package uin
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want error
+	}{
+		{"valid nhs example", "9434765919", nil},
+		{"valid check digit zero", "9434765870", nil},
+		{"wrong check digit", "9434765918", ErrCheckDigit},
+		{"check digit would be ten", "1000000010", ErrCheckDigit},
+		{"too short", "943476591", ErrLength},
+		{"too long", "94347659190", ErrLength},
+		{"letters", "94347659A9", ErrDigits},
+		{"empty", "", ErrLength},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Check(tt.in); !errors.Is(got, tt.want) {
+				t.Fatalf("Check(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWithCheckDigit(t *testing.T) {
+	for _, nine := range []string{"943476591", "123456789", "400000000"} {
+		s, ok := WithCheckDigit(nine)
+		if ok && !Valid(s) {
+			t.Fatalf("WithCheckDigit(%q) = %q, which is not valid", nine, s)
+		}
+		if !ok {
+			for d := '0'; d <= '9'; d++ {
+				if Valid(nine + string(d)) {
+					t.Fatalf("WithCheckDigit(%q) said none, but %c works", nine, d)
+				}
+			}
+		}
+	}
+}
