@@ -1,0 +1,48 @@
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// AuditRecord is the record of one decided event: who received it, who did
+// not, and why, under which policy revision. The child appears only as its
+// keyed hash, so an erasure leaves the audit chain whole.
+type AuditRecord struct {
+	IngestSeq      uint64     `json:"ingest_seq"`
+	EventID        string     `json:"event_id"`
+	Source         string     `json:"source"`
+	Type           string     `json:"type"`
+	Publisher      string     `json:"publisher"`
+	ChildKey       string     `json:"child_key"`
+	Child          string     `json:"child,omitempty"` // filled in only when read back by UIN
+	EventTime      string     `json:"event_time"`
+	DecidedAt      string     `json:"decided_at"`
+	PolicyRevision string     `json:"policy_revision"`
+	Outcome        string     `json:"outcome"` // decided, policy-error or rejected
+	Error          string     `json:"error,omitempty"`
+	CausedBy       string     `json:"caused_by,omitempty"`
+	Review         bool       `json:"review,omitempty"`
+	Decisions      []Decision `json:"decisions"`
+	Problems       []Problem  `json:"problems,omitempty"`
+
+	rejectID string // dead-letter id of a rejected event
+}
+
+func (b *Broker) auditAsync(rec AuditRecord) (jetstream.PubAckFuture, error) {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encoding audit record: %w", err)
+	}
+	m := nats.NewMsg(AuditSubject(rec.ChildKey))
+	id := "audit:" + rec.Source + "#" + rec.EventID
+	if rec.rejectID != "" {
+		id = "audit-rejected:" + rec.rejectID
+	}
+	m.Header.Set(jetstream.MsgIDHeader, id)
+	m.Data = body
+	return b.js.PublishMsgAsync(m)
+}

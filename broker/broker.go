@@ -1,0 +1,185 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// Options say how to build a Broker.
+type Options struct {
+	Config *Config
+	// NATSURL connects to an external NATS server or cluster. When empty an
+	// embedded nats-server is started with Embedded.
+	NATSURL  string
+	NATSOpts []nats.Option // credentials, TLS
+	Embedded EmbeddedOptions
+	// HTTPAddr is the API address; port 0 picks a free one.
+	HTTPAddr string
+	// Policies is the policy directory; PolicyDir, when set, is watched for changes.
+	Policies  fs.FS
+	PolicyDir string
+	Logger    *zap.Logger
+}
+
+// Broker is one broker instance: the pipeline and its HTTP API.
+type Broker struct {
+	cfg      *Config
+	log      *zap.Logger
+	srv      *server.Server // nil when using an external NATS
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	children *Children
+	decider  *Decider
+	registry *Registry
+	metrics  *metrics
+	auditOK  atomic.Bool
+	policyMu sync.Mutex
+	refused  atomic.Pointer[string] // last refused policy reload, for /readyz
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+}
+
+// New connects (or starts the embedded server), creates the streams, loads
+// the policy and listens for HTTP. Start runs it.
+func New(ctx context.Context, o Options) (*Broker, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	b := &Broker{cfg: o.Config, log: o.Logger, registry: NewRegistry(o.Config), metrics: newMetrics()}
+	b.auditOK.Store(true)
+	url := o.NATSURL
+	if url == "" {
+		srv, err := StartEmbedded(o.Embedded)
+		if err != nil {
+			return nil, err
+		}
+		b.srv = srv
+		url = srv.ClientURL()
+		b.log.Info("embedded nats-server started", zap.String("url", url), zap.String("store", o.Embedded.StoreDir))
+	}
+	opts := append([]nats.Option{nats.Name("ecm-broker"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { b.log.Warn("nats disconnected", zap.Error(err)) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { b.log.Info("nats reconnected", zap.String("url", c.ConnectedUrlRedacted())) }),
+	}, o.NATSOpts...)
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("connecting to nats %s: %w", url, err)
+	}
+	b.nc = nc
+	if b.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096)); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := ensureStreams(ctx, b.js, b.cfg); err != nil {
+		b.Close()
+		return nil, err
+	}
+	secret, err := childKeySecret(ctx, b.js, b.cfg)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	kv, err := b.js.KeyValue(ctx, BucketChildren)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.children = &Children{kv: kv, secret: secret}
+	pol, err := CompilePolicy(ctx, o.Policies)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.decider = NewDecider(pol)
+	b.log.Info("policy loaded", zap.String("revision", pol.Revision))
+	addr := o.HTTPAddr
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	if b.httpLn, err = net.Listen("tcp", addr); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("--http %s: %w", addr, err)
+	}
+	b.httpSrv = &http.Server{Handler: b.routes(), ReadHeaderTimeout: 10 * time.Second}
+	b.log.Info("http api listening", zap.String("addr", b.HTTPAddr()))
+	return b, nil
+}
+
+// HTTPAddr is the address the API listens on.
+func (b *Broker) HTTPAddr() string { return b.httpLn.Addr().String() }
+
+// NATSURL is the NATS server the broker uses.
+func (b *Broker) NATSURL() string { return b.nc.ConnectedUrl() }
+
+// Server is the embedded nats-server, or nil.
+func (b *Broker) Server() *server.Server { return b.srv }
+
+// JetStream is the broker's JetStream context, for tools in the same process.
+func (b *Broker) JetStream() jetstream.JetStream { return b.js }
+
+// PolicyRevision is the revision of the policy now deciding.
+func (b *Broker) PolicyRevision() string { return b.decider.Policy().Revision }
+
+// ChildKey is the keyed hash naming a child in subjects.
+func (b *Broker) ChildKey(uin string) string { return b.children.Key(uin) }
+
+// Start runs the pipeline and the HTTP API in the background.
+func (b *Broker) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	b.wg.Add(2)
+	go func() {
+		defer b.wg.Done()
+		if err := b.consume(ctx); err != nil {
+			b.log.Error("pipeline stopped", zap.Error(err))
+		}
+	}()
+	go func() {
+		defer b.wg.Done()
+		if err := b.httpSrv.Serve(b.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			b.log.Error("http api stopped", zap.Error(err))
+		}
+	}()
+}
+
+// Close stops the pipeline, the API, the connection and the embedded server.
+func (b *Broker) Close() {
+	if b.cancel != nil {
+		b.cancel()
+	}
+	if b.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = b.httpSrv.Shutdown(ctx)
+		cancel()
+	} else if b.httpLn != nil {
+		b.httpLn.Close()
+	}
+	b.wg.Wait()
+	if b.nc != nil {
+		_ = b.nc.Drain()
+		for i := 0; i < 50 && !b.nc.IsClosed(); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		b.nc.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+}

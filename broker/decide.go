@@ -1,0 +1,196 @@
+package broker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// DecisionQuery is what the broker asks the policies, once per event
+// (docs/policy-input.md).
+const DecisionQuery = "data.ecm.decision"
+
+// Decision is one participant's outcome for one event.
+type Decision struct {
+	Participant string   `json:"participant"`
+	Allow       bool     `json:"allow"`
+	Basis       string   `json:"basis"`
+	Remove      []string `json:"remove"`
+	Reason      string   `json:"reason"`
+	Review      bool     `json:"review,omitempty"`
+}
+
+// ErrPolicy marks a policy that failed or answered out of contract; the
+// event is then denied to everyone with basis policy-error.
+var ErrPolicy = errors.New("policy error")
+
+// Policy is a compiled, prepared set of Rego modules.
+type Policy struct {
+	query    rego.PreparedEvalQuery
+	Revision string // sha256 of the modules, first 12 hex digits
+	Modules  map[string]string
+}
+
+// CompilePolicy compiles the Rego modules (not the _test.rego files) of a
+// policy directory and prepares the decision query once.
+func CompilePolicy(ctx context.Context, fsys fs.FS) (*Policy, error) {
+	modules, err := readModules(fsys, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(modules) == 0 {
+		return nil, fmt.Errorf("loading policy: no .rego files")
+	}
+	return compileModules(ctx, modules, DecisionQuery)
+}
+
+func compileModules(ctx context.Context, modules map[string]string, query string) (*Policy, error) {
+	names := make([]string, 0, len(modules))
+	for n := range modules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	opts := []func(*rego.Rego){rego.Query(query), rego.SetRegoVersion(ast.RegoV1)}
+	for _, n := range names {
+		fmt.Fprintf(h, "%s\x00%s\x00", n, modules[n])
+		opts = append(opts, rego.Module(n, modules[n]))
+	}
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compiling policy: %w", err)
+	}
+	return &Policy{query: pq, Revision: hex.EncodeToString(h.Sum(nil))[:12], Modules: modules}, nil
+}
+
+func readModules(fsys fs.FS, withTests bool) (map[string]string, error) {
+	modules := map[string]string{}
+	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".rego") || (!withTests && strings.HasSuffix(path, "_test.rego")) {
+			return nil
+		}
+		b, err := fs.ReadFile(fsys, path)
+		if err != nil {
+			return err
+		}
+		modules[path] = string(b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
+	}
+	return modules, nil
+}
+
+// Decider evaluates the current policy; the policy can be swapped while it
+// serves (hot reload).
+type Decider struct {
+	current atomic.Pointer[Policy]
+	timeout time.Duration
+}
+
+// NewDecider serves p.
+func NewDecider(p *Policy) *Decider {
+	d := &Decider{timeout: time.Second}
+	d.current.Store(p)
+	return d
+}
+
+// Policy returns the policy now serving.
+func (d *Decider) Policy() *Policy { return d.current.Load() }
+
+// Swap replaces the serving policy.
+func (d *Decider) Swap(p *Policy) { d.current.Store(p) }
+
+// Decide evaluates the policy once for an event and returns one decision per
+// candidate, in candidate order, and the policy revision. On any failure it
+// returns a denial for every candidate with basis policy-error, and the error.
+func (d *Decider) Decide(ctx context.Context, input map[string]any, candidates []Participant) ([]Decision, string, error) {
+	p := d.current.Load()
+	decisions, err := p.eval(ctx, input, candidates, d.timeout)
+	if err != nil {
+		out := make([]Decision, len(candidates))
+		for i, c := range candidates {
+			out[i] = Decision{Participant: c.ID, Basis: "policy-error", Remove: []string{}, Reason: "the policy failed, so nothing is shared: " + err.Error()}
+		}
+		return out, p.Revision, err
+	}
+	return decisions, p.Revision, nil
+}
+
+var allowBases = map[string]bool{"s11-safeguarding": true, "s12-index": true, "s12-concern": true, "s12-move": true,
+	"police-notification": true, "consent": true, "s12-11-override": true}
+var denyBases = map[string]bool{"out-of-scope": true, "age-limit": true, "no-relationship": true,
+	"no-consent": true, "consent-withdrawn": true, "no-rule": true}
+
+func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []Participant, timeout time.Duration) ([]Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	rs, err := p.query.Eval(ctx, rego.EvalInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != 1 {
+		return nil, fmt.Errorf("%w: %s is undefined", ErrPolicy, DecisionQuery)
+	}
+	obj, ok := rs[0].Expressions[0].Value.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s is not an object", ErrPolicy, DecisionQuery)
+	}
+	if len(obj) != len(candidates) {
+		return nil, fmt.Errorf("%w: %d decisions for %d candidates", ErrPolicy, len(obj), len(candidates))
+	}
+	out := make([]Decision, len(candidates))
+	for i, c := range candidates {
+		v, ok := obj[c.ID].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: no decision for candidate %s", ErrPolicy, c.ID)
+		}
+		dec, err := decisionFrom(c.ID, v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = dec
+	}
+	return out, nil
+}
+
+func decisionFrom(id string, v map[string]any) (Decision, error) {
+	d := Decision{Participant: id, Remove: []string{}}
+	var ok bool
+	if d.Allow, ok = v["allow"].(bool); !ok {
+		return d, fmt.Errorf("%w: %s: allow is not a boolean", ErrPolicy, id)
+	}
+	if d.Basis, ok = v["basis"].(string); !ok || (d.Allow && !allowBases[d.Basis]) || (!d.Allow && !denyBases[d.Basis]) {
+		return d, fmt.Errorf("%w: %s: basis %v is not a known basis for allow=%v", ErrPolicy, id, v["basis"], d.Allow)
+	}
+	d.Reason, _ = v["reason"].(string)
+	d.Review, _ = v["review"].(bool)
+	if r, present := v["remove"]; present {
+		list, ok := r.([]any)
+		if !ok {
+			return d, fmt.Errorf("%w: %s: remove is not a list", ErrPolicy, id)
+		}
+		for _, x := range list {
+			s, ok := x.(string)
+			if !ok || !strings.HasPrefix(s, "data.") {
+				return d, fmt.Errorf("%w: %s: remove path %v is not data.<field>", ErrPolicy, id, x)
+			}
+			d.Remove = append(d.Remove, s)
+		}
+	}
+	return d, nil
+}

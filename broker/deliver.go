@@ -1,0 +1,78 @@
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Headers the broker adds to a delivered copy, beside the CloudEvent itself.
+const (
+	HeaderBasis    = "Ecm-Basis"
+	HeaderRevision = "Ecm-Policy-Revision"
+)
+
+// deliverAsync publishes the copy of e that decision d allows to its
+// participant's delivery subject. The message id is the event's identity
+// plus the participant, so a redelivered event is stored once.
+func (b *Broker) deliverAsync(e *Event, d Decision) (jetstream.PubAckFuture, error) {
+	body, err := json.Marshal(deliveredCopy(e, d.Remove))
+	if err != nil {
+		return nil, fmt.Errorf("encoding copy of %s for %s: %w", e.ID, d.Participant, err)
+	}
+	m := nats.NewMsg(DeliverySubject(d.Participant))
+	m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
+	m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID(e.Source, e.ID)+"@"+d.Participant)
+	m.Header.Set(HeaderBasis, d.Basis)
+	m.Data = body
+	return b.js.PublishMsgAsync(m)
+}
+
+// deliveredCopy is the structured-mode CloudEvent a participant receives:
+// the original attributes and the data less the removed fields.
+func deliveredCopy(e *Event, remove []string) map[string]any {
+	out := make(map[string]any, len(e.Attrs)+1)
+	for k, v := range e.Attrs {
+		out[k] = v
+	}
+	out["data"] = without(e.Data, remove)
+	return out
+}
+
+// without returns data less the fields at the given paths ("data.a.b"),
+// copying only the objects on those paths so e.Data is never changed.
+func without(data map[string]any, paths []string) map[string]any {
+	if len(paths) == 0 {
+		return data
+	}
+	out := make(map[string]any, len(data))
+	for k, v := range data {
+		out[k] = v
+	}
+	for _, p := range paths {
+		parts := strings.Split(strings.TrimPrefix(p, "data."), ".")
+		removePath(out, parts)
+	}
+	return out
+}
+
+func removePath(m map[string]any, parts []string) {
+	if len(parts) == 1 {
+		delete(m, parts[0])
+		return
+	}
+	child, ok := m[parts[0]].(map[string]any)
+	if !ok {
+		return
+	}
+	cp := make(map[string]any, len(child))
+	for k, v := range child {
+		cp[k] = v
+	}
+	removePath(cp, parts[1:])
+	m[parts[0]] = cp
+}

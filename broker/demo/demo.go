@@ -1,0 +1,247 @@
+// Package demo is the README's first command: a sample configuration of two
+// areas and a realistic sequence of events for a few children, published
+// through the broker's HTTP API as the agencies would, then a report of who
+// received what and why, read back from the audit.
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/google/uuid"
+)
+
+// OperatorToken is the demo configuration's operator token.
+const OperatorToken = "demo-operator-token-ops"
+
+var agencies = []string{"la-social-care", "lea", "pct", "connexions", "yot", "police"}
+
+// Config is a sample configuration: every agency in Leeds and York.
+func Config() *broker.Config {
+	c := &broker.Config{Operators: []broker.Operator{{Name: "ops", Token: OperatorToken}}}
+	for _, area := range []string{"leeds", "york"} {
+		for _, a := range agencies {
+			c.Participants = append(c.Participants, broker.Participant{ID: area + "/" + a, Agency: a, Area: area, Token: Token(area + "/" + a)})
+		}
+	}
+	if err := c.Check(); err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Token is the demo token of a participant.
+func Token(id string) string { return "demo-token-" + strings.ReplaceAll(id, "/", "-") }
+
+// Step is one event a participant publishes in the demo.
+type Step struct {
+	Child, Label, From, Name, Override string
+	Data                               map[string]any
+}
+
+// Children of the demo: UINs with valid check digits, ages as of 2026.
+var Children = map[string]string{"Amy (4)": "9434765919", "Ben (14)": "9434765870", "Cal (16)": "4010232137"}
+
+func contact(phone string) map[string]any { return map[string]any{"phone": phone} }
+
+// Steps is the demo sequence.
+func Steps() []Step {
+	amy, ben, cal := "Amy (4)", "Ben (14)", "Cal (16)"
+	tutor := map[string]any{"name": "Sam Tutor", "role": "learning mentor", "contact": contact("0113 496 0050")}
+	addr := func(line, pc string) map[string]any {
+		return map[string]any{"lines": []any{line, "Leeds"}, "postcode": pc}
+	}
+	return []Step{
+		{amy, "registered by the GP practice", "leeds/pct", "index.child.registered", "", map[string]any{
+			"name": map[string]any{"given": "Amy", "family": "Adams"}, "dob": "2022-03-14", "gender": "female",
+			"address": addr("1 Park Row", "LS1 5HD"), "area": "leeds"}},
+		{amy, "health visitor starts", "leeds/pct", "index.practitioner.involved", "", map[string]any{
+			"practitioner": map[string]any{"name": "Hana Visitor", "role": "health visitor", "contact": contact("0113 496 0001")}, "service": "health visiting"}},
+		{amy, "police: domestic abuse, child present", "leeds/police", "police.incident", "", map[string]any{
+			"kind": "domestic_abuse", "occurred_at": "2026-11-20T22:10:00Z", "child_present": true, "summary": "Officers attended a disturbance; the child was in the house."}},
+		{amy, "health visitor flags a concern", "leeds/pct", "index.concern.flagged", "", map[string]any{
+			"practitioner": map[string]any{"name": "Hana Visitor", "contact": contact("0113 496 0001")}}},
+		{amy, "police flag a concern too (a match)", "leeds/police", "index.concern.flagged", "", map[string]any{
+			"practitioner": map[string]any{"name": "PC Dale", "contact": contact("0113 496 0100")}}},
+		{amy, "nursery refers: significant harm", "leeds/lea", "safeguarding.referral", "", map[string]any{
+			"category": "physical", "summary": "Bruising seen on the child's arms at nursery.", "significant_harm": true}},
+		{amy, "family moves to York", "leeds/pct", "index.address.changed", "", map[string]any{
+			"address": map[string]any{"lines": []any{"4 Minster Yard", "York"}, "postcode": "YO1 7HH"}, "area": "york"}},
+		{amy, "referral in York after the move", "york/pct", "safeguarding.referral", "", map[string]any{
+			"category": "neglect", "summary": "Missed health checks since the move.", "significant_harm": false}},
+
+		{ben, "registered by the school", "leeds/lea", "index.child.registered", "", map[string]any{
+			"name": map[string]any{"given": "Ben", "family": "Brown"}, "dob": "2012-06-01", "gender": "male",
+			"address": addr("9 Kirkgate", "LS2 7DJ"), "area": "leeds"}},
+		{ben, "CAF before any consent", "leeds/lea", "caf.completed", "", map[string]any{
+			"needs": []any{map[string]any{"outcome": "enjoy_and_achieve", "summary": "Falling behind in maths."}}, "lead_professional": tutor}},
+		{ben, "Ben consents to sharing CAF with health and social care", "leeds/lea", "consent.granted", "", map[string]any{
+			"given_by": "child", "purposes": []any{"caf"}, "agencies": []any{"pct", "la-social-care"}}},
+		{ben, "CAF after consent", "leeds/lea", "caf.completed", "", map[string]any{
+			"needs": []any{map[string]any{"outcome": "be_healthy", "summary": "Asthma not well managed."}}, "lead_professional": tutor}},
+		{ben, "Ben withdraws consent for health", "leeds/lea", "consent.withdrawn", "", map[string]any{
+			"purposes": []any{"caf"}, "agencies": []any{"pct"}}},
+		{ben, "CAF after withdrawal", "leeds/lea", "caf.completed", "", map[string]any{
+			"needs": []any{map[string]any{"outcome": "stay_safe", "summary": "Walking home alone late."}}, "lead_professional": tutor}},
+
+		{cal, "registered by Connexions", "leeds/connexions", "index.child.registered", "", map[string]any{
+			"name": map[string]any{"given": "Cal", "family": "Clark"}, "dob": "2010-02-02", "gender": "other",
+			"address": addr("22 Briggate", "LS1 6HD"), "area": "leeds"}},
+		{cal, "youth justice order, shared under s.12(11) override", "leeds/yot", "youthjustice.order",
+			"Risk of exploitation; parents cannot be reached and delay would put the child at risk.", map[string]any{
+				"order": "referral order", "start": "2026-11-01", "end": "2027-05-01",
+				"worker": map[string]any{"name": "Yusuf Worker", "contact": contact("0113 496 0200")}}},
+	}
+}
+
+// Run publishes the demo sequence to a started broker and prints the report.
+func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *broker.Config) error {
+	base := "http://" + b.HTTPAddr()
+	steps := Steps()
+	fmt.Fprintf(out, "ecm-broker demo: %d participants in leeds and york, policy %s\n\n", len(cfg.Participants), b.PolicyRevision())
+	ids := make([]string, len(steps))
+	for i, s := range steps {
+		ids[i] = uuid.NewSHA1(uuid.NameSpaceURL, []byte(fmt.Sprintf("demo-%d-%s", i, s.Name))).String()
+		ev := map[string]any{"specversion": "1.0", "id": ids[i], "source": "/" + s.From, "type": "uk.gov.ecm." + s.Name + ".v1",
+			"subject": Children[s.Child], "time": time.Now().UTC().Format(time.RFC3339), "datacontenttype": "application/json", "data": s.Data}
+		if s.Override != "" {
+			ev["override"] = s.Override
+		}
+		code, body, err := post(ctx, base+"/v1/events", Token(s.From), ev)
+		if err != nil {
+			return err
+		}
+		if code != http.StatusAccepted {
+			return fmt.Errorf("demo step %d (%s) answered %d: %s", i+1, s.Label, code, body)
+		}
+	}
+	audit := map[string][]broker.AuditRecord{}
+	deadline := time.Now().Add(30 * time.Second)
+	for child, u := range Children {
+		for {
+			recs, err := auditFor(ctx, base, u)
+			if err != nil {
+				return err
+			}
+			if countOriginal(recs) >= countSteps(steps, child) || time.Now().After(deadline) {
+				audit[child] = recs
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	labels := map[string]string{}
+	for i, s := range steps {
+		labels[ids[i]] = s.Label
+	}
+	names := make([]string, 0, len(Children))
+	for c := range Children {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	for _, child := range names {
+		fmt.Fprintf(out, "== %s, UIN ******%s\n", child, Children[child][6:])
+		for _, rec := range audit[child] {
+			label := labels[rec.EventID]
+			if label == "" {
+				label = "generated by the broker"
+			}
+			name := strings.TrimSuffix(strings.TrimPrefix(rec.Type, "uk.gov.ecm."), ".v1")
+			fmt.Fprintf(out, "-- %s: %s from %s", label, name, strings.TrimPrefix(rec.Source, "/"))
+			if rec.Review {
+				fmt.Fprint(out, "  [marked for review]")
+			}
+			fmt.Fprintln(out)
+			tw := tabwriter.NewWriter(out, 4, 4, 2, ' ', 0)
+			var denied []string
+			for _, d := range rec.Decisions {
+				if !d.Allow {
+					denied = append(denied, d.Participant+" ("+d.Basis+")")
+					continue
+				}
+				removed := ""
+				if len(d.Remove) > 0 {
+					removed = "without " + strings.Join(d.Remove, ", ")
+				}
+				fmt.Fprintf(tw, "   received\t%s\t%s\t%s\n", d.Participant, d.Basis, removed)
+			}
+			tw.Flush()
+			if len(denied) > 0 {
+				fmt.Fprintf(out, "   not sent to: %s\n", strings.Join(denied, ", "))
+			}
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintf(out, "Read back: curl -H 'Authorization: Bearer %s' 'http://%s/v1/deliveries?after=0'\n", Token("leeds/la-social-care"), b.HTTPAddr())
+	fmt.Fprintf(out, "           curl -H 'Authorization: Bearer %s' 'http://%s/v1/audit?child=%s'\n", OperatorToken, b.HTTPAddr(), Children["Amy (4)"])
+	return nil
+}
+
+func countSteps(steps []Step, child string) int {
+	n := 0
+	for _, s := range steps {
+		if s.Child == child {
+			n++
+		}
+	}
+	return n
+}
+
+func countOriginal(recs []broker.AuditRecord) int {
+	n := 0
+	for _, r := range recs {
+		if r.CausedBy == "" {
+			n++
+		}
+	}
+	return n
+}
+
+func post(ctx context.Context, url, token string, ev any) (int, string, error) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return 0, "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/cloudevents+json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+func auditFor(ctx context.Context, base, child string) ([]broker.AuditRecord, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/audit?child="+child, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+OperatorToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Records []broker.AuditRecord `json:"records"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, err
+	}
+	return out.Records, nil
+}

@@ -1,0 +1,110 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// BrokerSource is the CloudEvents source of events the broker generates.
+const BrokerSource = "/ecm-broker"
+
+var derivedSpace = uuid.MustParse("0d6b2c7e-3f4a-4e8b-8d1c-5a9e7f2b6c10")
+
+// derive returns the events the broker generates because e changed a child's
+// record from before to after (docs/policy-input.md, "Broker-generated
+// events"). Their ids derive from e's, so a redelivered e generates the same
+// events and they are delivered once.
+func derive(e *Event, before, after *IndexRecord) []*Event {
+	if after == nil {
+		return nil
+	}
+	var out []*Event
+	gen := func(name string, data map[string]any) {
+		id := uuid.NewSHA1(derivedSpace, []byte(e.Source+"#"+e.ID+"#"+name)).String()
+		attrs := map[string]any{
+			"specversion": "1.0", "id": id, "source": BrokerSource, "type": "uk.gov.ecm." + name + ".v1",
+			"subject": e.Subject, "time": e.Time.UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
+			"dataschema": "urn:uk.gov.ecm:schema:" + name + ".v1", "causedby": e.ID,
+		}
+		out = append(out, &Event{ID: id, Source: BrokerSource, Type: attrs["type"].(string), Name: name,
+			Subject: e.Subject, Time: e.Time, Publisher: "broker", Attrs: attrs, Data: data})
+	}
+	switch e.Name {
+	case "index.address.changed":
+		// Rule 5, ECM 3.36: the record follows the child to the new area.
+		if before != nil && after.Area != before.Area {
+			gen("index.transferred", transferData(after))
+		}
+	case "index.concern.flagged":
+		// Rule 4, s.12(4)(g): a second practitioner's concern makes a match.
+		active := after.ActiveConcerns()
+		others := false
+		for _, c := range active {
+			if c.Participant != e.Publisher {
+				others = true
+			}
+		}
+		if others {
+			gen("index.concern.matched", map[string]any{"concerns": concernList(active), "recipients": flaggers(active)})
+		}
+	case "index.practitioner.involved":
+		// Rule 4: a newly involved participant learns of the active concerns.
+		active := after.ActiveConcerns()
+		if len(active) > 0 && !before.involvedWith(e.Publisher) {
+			gen("index.concern.shared", map[string]any{"concerns": concernList(active), "recipients": []any{e.Publisher}})
+		}
+	}
+	return out
+}
+
+func transferData(x *IndexRecord) map[string]any {
+	d := map[string]any{"area": x.Area, "previous_area": x.PreviousArea, "flags": map[string]any{
+		"shielded": x.Flags.Shielded, "care_leaver": x.Flags.CareLeaver, "learning_difficulty": x.Flags.LearningDifficulty}}
+	set := func(k string, v any, present bool) {
+		if present {
+			d[k] = v
+		}
+	}
+	set("name", x.Name, x.Name != nil)
+	set("dob", x.DOB, x.DOB != "")
+	set("gender", x.Gender, x.Gender != "")
+	set("address", x.Address, x.Address != nil)
+	set("carers", x.Carers, len(x.Carers) > 0)
+	set("education", x.Education, x.Education != nil)
+	set("gp", x.GP, x.GP != nil)
+	var invs []any
+	for _, inv := range x.Involvements {
+		if inv.Active {
+			m := map[string]any{"participant": inv.Participant, "practitioner": inv.Practitioner, "since": inv.Since}
+			if inv.Service != "" {
+				m["service"] = inv.Service
+			}
+			invs = append(invs, m)
+		}
+	}
+	set("involvements", invs, len(invs) > 0)
+	active := x.ActiveConcerns()
+	set("concerns", concernList(active), len(active) > 0)
+	return d
+}
+
+func concernList(cs []Concern) []any {
+	out := make([]any, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, map[string]any{"participant": c.Participant, "practitioner": c.Practitioner, "flagged_at": c.FlaggedAt})
+	}
+	return out
+}
+
+func flaggers(cs []Concern) []any {
+	seen := map[string]bool{}
+	var out []any
+	for _, c := range cs {
+		if !seen[c.Participant] {
+			seen[c.Participant] = true
+			out = append(out, c.Participant)
+		}
+	}
+	return out
+}

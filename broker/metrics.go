@@ -1,0 +1,41 @@
+package broker
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the broker's Prometheus series. Labels name participants and
+// bases, never a child.
+type metrics struct {
+	reg             *prometheus.Registry
+	eventsIn        *prometheus.CounterVec
+	delivered       *prometheus.CounterVec
+	denied          *prometheus.CounterVec
+	deadLettered    *prometheus.CounterVec
+	policyErrors    prometheus.Counter
+	decisionSeconds prometheus.Histogram
+	policyReloads   *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		eventsIn: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_events_in_total",
+			Help: "Events taken from the ingest stream, by publisher."}, []string{"publisher"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_delivered_total",
+			Help: "Copies delivered, by participant and lawful basis."}, []string{"participant", "basis"}),
+		denied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_denied_total",
+			Help: "Candidate decisions that denied, by reason."}, []string{"basis"}),
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_deadlettered_total",
+			Help: "Inputs rejected to the dead-letter stream, by publisher."}, []string{"publisher"}),
+		policyErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ecm_policy_errors_total",
+			Help: "Evaluations that failed and denied every candidate."}),
+		decisionSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ecm_decision_seconds",
+			Help: "Time to evaluate the policy for one event.", Buckets: prometheus.ExponentialBuckets(5e-6, 2, 16)}),
+		policyReloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_policy_reloads_total",
+			Help: "Policy reloads, by result (loaded or refused)."}, []string{"result"}),
+	}
+	m.reg.MustRegister(m.eventsIn, m.delivered, m.denied, m.deadLettered, m.policyErrors, m.decisionSeconds, m.policyReloads,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,277 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// fetchBatch is how many ingest messages one pass takes. Deliveries and audit
+// records of a batch are published asynchronously and awaited together, then
+// child states are written, then the messages are acknowledged: nothing is
+// acknowledged before everything it caused is durably stored.
+const fetchBatch = 256
+
+// consume runs the ingest pipeline until ctx ends.
+func (b *Broker) consume(ctx context.Context) error {
+	cons, err := b.js.Consumer(ctx, StreamIngest, ConsumerBroker)
+	if err != nil {
+		return fmt.Errorf("opening consumer %s: %w", ConsumerBroker, err)
+	}
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(fetchBatch, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			b.log.Warn("fetching from ingest", zap.Error(err))
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range batch.Messages() {
+			msgs = append(msgs, m)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := b.processBatch(ctx, msgs); err != nil {
+			b.log.Error("batch not completed; its events will be redelivered", zap.Int("events", len(msgs)), zap.Error(err))
+			for _, m := range msgs {
+				_ = m.NakWithDelay(time.Second)
+			}
+		}
+	}
+	return nil
+}
+
+// pass is the work of one batch: the child states it changed and the
+// publishes it is waiting for.
+type pass struct {
+	states  map[string]*cachedState
+	order   []string
+	futures []jetstream.PubAckFuture
+}
+
+type cachedState struct {
+	state ChildState
+	rev   uint64
+	dirty bool
+}
+
+func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
+	p := &pass{states: map[string]*cachedState{}}
+	for _, m := range msgs {
+		if err := b.process(ctx, p, m); err != nil {
+			return err
+		}
+	}
+	for _, f := range p.futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			if strings.HasPrefix(f.Msg().Subject, "ecm.audit.") {
+				b.auditFailing(err)
+			}
+			return fmt.Errorf("publishing to %s: %w", f.Msg().Subject, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	b.auditOK.Store(true)
+	for _, key := range p.order {
+		cs := p.states[key]
+		if !cs.dirty {
+			continue
+		}
+		if _, err := b.children.Put(ctx, key, cs.state, cs.rev); err != nil {
+			return fmt.Errorf("writing child state: %w", err)
+		}
+	}
+	for _, m := range msgs {
+		if err := m.Ack(); err != nil {
+			b.log.Warn("ack failed; the event will be redelivered and recognised", zap.Error(err))
+		}
+	}
+	return nil
+}
+
+func (b *Broker) state(ctx context.Context, p *pass, key string) (*cachedState, error) {
+	if cs, ok := p.states[key]; ok {
+		return cs, nil
+	}
+	s, rev, err := b.children.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	cs := &cachedState{state: s, rev: rev}
+	p.states[key] = cs
+	p.order = append(p.order, key)
+	return cs, nil
+}
+
+// process takes one ingest message through validate, decide, deliver and
+// audit, and applies it to the child's state.
+func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
+	meta, err := m.Metadata()
+	if err != nil {
+		return fmt.Errorf("reading message metadata: %w", err)
+	}
+	seq := meta.Sequence.Stream
+	publisher := publisherOf(m.Subject())
+	b.metrics.eventsIn.WithLabelValues(publisher).Inc()
+	msg := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
+	raw, err := cenats.Decode(msg)
+	var ev *Event
+	var probs []Problem
+	if err != nil {
+		probs = []Problem{{"event", err.Error()}}
+	} else if len(m.Data()) > maxEventBytes {
+		probs = []Problem{{"event", fmt.Sprintf("is %d bytes, at most %d", len(m.Data()), maxEventBytes)}}
+	} else if _, known := b.registry.Participant(publisher); !known {
+		probs = []Problem{{"publisher", fmt.Sprintf("subject %s is not a registered participant's ingest subject", m.Subject())}}
+	} else {
+		ev, probs = Validate(raw, publisher, time.Now())
+	}
+	if len(probs) > 0 {
+		f, err := b.deadLetterAsync(publisher, msg, probs, fmt.Sprintf("ingest-%d", seq))
+		if err != nil {
+			return err
+		}
+		p.futures = append(p.futures, f)
+		return nil
+	}
+	key := b.children.Key(ev.Subject)
+	cs, err := b.state(ctx, p, key)
+	if err != nil {
+		return err
+	}
+	if cs.state.LastSeq >= seq {
+		return nil // applied before a crash or a lost ack: everything it caused is stored
+	}
+	before := cs.state
+	if err := b.decideAndDeliver(ctx, p, ev, before.Index, before.Consent, seq, key); err != nil {
+		return err
+	}
+	after, _ := before.Apply(ev, seq)
+	cs.state, cs.dirty = after, true
+	for _, g := range derive(ev, before.Index, after.Index) {
+		if err := b.decideAndDeliver(ctx, p, g, after.Index, after.Consent, seq, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decideAndDeliver evaluates the policy once for e and publishes the copies
+// it allows and the audit record.
+func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *IndexRecord, c *Consent, seq uint64, key string) error {
+	candidates := b.registry.candidates(e, x)
+	start := time.Now()
+	decisions, rev, perr := b.decider.Decide(ctx, policyInput(e, x, c, candidates), candidates)
+	b.metrics.decisionSeconds.Observe(time.Since(start).Seconds())
+	if perr != nil {
+		b.metrics.policyErrors.Inc()
+		b.log.Error("policy error: event denied to every candidate", zap.String("event_id", e.ID), zap.String("type", e.Type), zap.Error(perr))
+	}
+	for _, d := range decisions {
+		if !d.Allow {
+			b.metrics.denied.WithLabelValues(d.Basis).Inc()
+			continue
+		}
+		f, err := b.deliverAsync(e, d)
+		if err != nil {
+			return err
+		}
+		p.futures = append(p.futures, f)
+		b.metrics.delivered.WithLabelValues(d.Participant, d.Basis).Inc()
+	}
+	rec := AuditRecord{IngestSeq: seq, EventID: e.ID, Source: e.Source, Type: e.Type, Publisher: e.Publisher,
+		ChildKey: key, EventTime: e.Time.UTC().Format(time.RFC3339Nano), DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
+		PolicyRevision: rev, Decisions: decisions, Outcome: "decided"}
+	if perr != nil {
+		rec.Outcome, rec.Error = "policy-error", perr.Error()
+	}
+	if cause, ok := e.Attrs["causedby"].(string); ok {
+		rec.CausedBy = cause
+	}
+	for _, d := range decisions {
+		rec.Review = rec.Review || d.Review
+	}
+	f, err := b.auditAsync(rec)
+	if err != nil {
+		return err
+	}
+	p.futures = append(p.futures, f)
+	return nil
+}
+
+// policyInput builds the input of docs/policy-input.md from basic Go values
+// only, so OPA converts it without a JSON round trip of its own.
+func policyInput(e *Event, x *IndexRecord, c *Consent, candidates []Participant) map[string]any {
+	ev := map[string]any{"id": e.ID, "source": e.Source, "type": e.Type, "name": e.Name, "subject": e.Subject,
+		"time": e.Time.UTC().Format(time.RFC3339Nano), "publisher": e.Publisher, "data": e.Data}
+	if e.Override != "" {
+		ev["override"] = e.Override
+	}
+	if e.Practitioner != "" {
+		ev["practitioner"] = e.Practitioner
+	}
+	cands := make([]any, len(candidates))
+	for i, p := range candidates {
+		cands[i] = map[string]any{"id": p.ID, "area": p.Area, "agency": p.Agency}
+	}
+	return map[string]any{"event": ev, "child": plain(x), "consent": plain(c), "candidates": cands}
+}
+
+// plain turns a typed value into maps and slices of basic values (nil for a
+// nil pointer).
+func plain(v any) any {
+	switch t := v.(type) {
+	case *IndexRecord:
+		if t == nil {
+			return nil
+		}
+	case *Consent:
+		if t == nil {
+			return nil
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil
+	}
+	return out
+}
+
+func publisherOf(subject string) string {
+	rest, ok := strings.CutPrefix(subject, "ecm.ingest.")
+	if !ok {
+		return "unknown"
+	}
+	area, agency, ok := strings.Cut(rest, ".")
+	if !ok || strings.Contains(agency, ".") {
+		return "unknown"
+	}
+	return area + "/" + agency
+}
+
+func (b *Broker) auditFailing(err error) {
+	if b.auditOK.Swap(false) {
+		b.log.Error("audit stream not writable: delivering nothing until it is", zap.Error(err))
+	}
+}
+
+var errNotReady = errors.New("not ready")

@@ -1,0 +1,303 @@
+package broker
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ChildState is what the broker holds about one child, in one KV entry so
+// that an event's effect on it is one atomic write: the s.12(4) index record
+// and the consent history. Nothing else may enter it (s.12(3)-(4), para 73):
+// only index and consent events change it, field by field below.
+type ChildState struct {
+	Index   *IndexRecord `json:"index,omitempty"`
+	Consent *Consent     `json:"consent,omitempty"`
+	// LastSeq is the ingest stream sequence of the last event applied, so a
+	// redelivered event (after a crash) is recognised and not applied twice.
+	LastSeq uint64 `json:"last_seq"`
+}
+
+// IndexRecord is the s.12(4) basic data of one child (docs/policy-input.md).
+type IndexRecord struct {
+	UIN          string         `json:"uin"`
+	Name         any            `json:"name,omitempty"`
+	DOB          string         `json:"dob,omitempty"`
+	Gender       string         `json:"gender,omitempty"`
+	Address      any            `json:"address,omitempty"`
+	Area         string         `json:"area"`
+	PreviousArea string         `json:"previous_area,omitempty"`
+	Carers       []any          `json:"carers,omitempty"`
+	Education    map[string]any `json:"education,omitempty"`
+	GP           map[string]any `json:"gp,omitempty"`
+	Involvements []Involvement  `json:"involvements,omitempty"`
+	Concerns     []Concern      `json:"concerns,omitempty"`
+	Flags        Flags          `json:"flags"`
+}
+
+// Involvement is a practitioner of a participant providing a service (s.12(4)(f)).
+type Involvement struct {
+	Participant  string         `json:"participant"`
+	Practitioner map[string]any `json:"practitioner"`
+	Service      string         `json:"service,omitempty"`
+	Active       bool           `json:"active"`
+	Since        string         `json:"since"`
+	Ended        string         `json:"ended,omitempty"`
+}
+
+// Concern is the fact that a practitioner has a concern (s.12(4)(g)): who
+// and how to reach them, never what the concern is.
+type Concern struct {
+	Participant  string         `json:"participant"`
+	Practitioner map[string]any `json:"practitioner"`
+	FlaggedAt    string         `json:"flagged_at"`
+	Active       bool           `json:"active"`
+	Withdrawn    string         `json:"withdrawn,omitempty"`
+}
+
+// Flags are the markers the sharing rules need, set by la-social-care only.
+type Flags struct {
+	Shielded           bool `json:"shielded"`
+	CareLeaver         bool `json:"care_leaver"`
+	LearningDifficulty bool `json:"learning_difficulty"`
+}
+
+// Consent is a child's consent history, oldest first.
+type Consent struct {
+	Entries []ConsentEntry `json:"entries"`
+}
+
+// ConsentEntry is one grant or withdrawal.
+type ConsentEntry struct {
+	Seq      uint64 `json:"seq"`
+	Kind     string `json:"kind"` // granted or withdrawn
+	At       string `json:"at"`
+	By       string `json:"by"`
+	EventID  string `json:"event_id"`
+	GivenBy  string `json:"given_by,omitempty"`
+	Purposes []any  `json:"purposes"`
+	Agencies []any  `json:"agencies"`
+	Expires  string `json:"expires,omitempty"`
+}
+
+// Apply returns the state after event e (ingest sequence seq) and whether the
+// index or consent changed. It never changes s.
+func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
+	next := s.clone()
+	next.LastSeq = seq
+	at := e.Time.UTC().Format(time.RFC3339)
+	d := e.Data
+	if e.Name == "consent.granted" || e.Name == "consent.withdrawn" {
+		if next.Consent == nil {
+			next.Consent = &Consent{}
+		}
+		entry := ConsentEntry{Seq: seq, At: at, By: e.Publisher, EventID: e.ID,
+			Purposes: list(d["purposes"]), Agencies: list(d["agencies"])}
+		if e.Name == "consent.granted" {
+			entry.Kind, entry.GivenBy, entry.Expires = "granted", str(d["given_by"]), str(d["expires"])
+		} else {
+			entry.Kind = "withdrawn"
+		}
+		next.Consent.Entries = append(next.Consent.Entries, entry)
+		return next, true
+	}
+	if len(e.Name) < 6 || e.Name[:6] != "index." {
+		return next, false
+	}
+	if next.Index == nil {
+		next.Index = &IndexRecord{UIN: e.Subject, Area: areaOf(e.Publisher)}
+	}
+	x := next.Index
+	switch e.Name {
+	case "index.child.registered":
+		x.Name, x.DOB, x.Gender, x.Address = d["name"], str(d["dob"]), str(d["gender"]), d["address"]
+		if a := str(d["area"]); a != "" && a != x.Area {
+			x.PreviousArea, x.Area = x.Area, a
+		}
+	case "index.address.changed":
+		x.Address = d["address"]
+		if a := str(d["area"]); a != "" && a != x.Area {
+			x.PreviousArea, x.Area = x.Area, a
+		}
+	case "index.carer.recorded":
+		x.Carers = replaceBy(x.Carers, d, "name")
+	case "index.education.recorded":
+		x.Education = d
+	case "index.gp.recorded":
+		x.GP = d
+	case "index.practitioner.involved":
+		p, _ := d["practitioner"].(map[string]any)
+		inv := Involvement{Participant: e.Publisher, Practitioner: p, Service: str(d["service"]), Active: true, Since: at}
+		for i, old := range x.Involvements {
+			if old.Participant == e.Publisher && samePerson(old.Practitioner, p) {
+				x.Involvements = append(x.Involvements[:i:i], x.Involvements[i+1:]...)
+				break
+			}
+		}
+		x.Involvements = append(x.Involvements, inv)
+	case "index.practitioner.ended":
+		p, _ := d["practitioner"].(map[string]any)
+		for i := range x.Involvements {
+			if inv := &x.Involvements[i]; inv.Participant == e.Publisher && inv.Active && samePerson(inv.Practitioner, p) {
+				inv.Active, inv.Ended = false, at
+			}
+		}
+	case "index.concern.flagged":
+		p, _ := d["practitioner"].(map[string]any)
+		for i := range x.Concerns {
+			if c := &x.Concerns[i]; c.Participant == e.Publisher && c.Active && samePerson(c.Practitioner, p) {
+				c.Active, c.Withdrawn = false, at // superseded by the new flag below
+			}
+		}
+		x.Concerns = append(x.Concerns, Concern{Participant: e.Publisher, Practitioner: p, FlaggedAt: at, Active: true})
+	case "index.concern.withdrawn":
+		p, _ := d["practitioner"].(map[string]any)
+		for i := range x.Concerns {
+			if c := &x.Concerns[i]; c.Participant == e.Publisher && c.Active && samePerson(c.Practitioner, p) {
+				c.Active, c.Withdrawn = false, at
+			}
+		}
+	case "index.flags.set":
+		if v, ok := d["shielded"].(bool); ok {
+			x.Flags.Shielded = v
+		}
+		if v, ok := d["care_leaver"].(bool); ok {
+			x.Flags.CareLeaver = v
+		}
+		if v, ok := d["learning_difficulty"].(bool); ok {
+			x.Flags.LearningDifficulty = v
+		}
+	}
+	return next, true
+}
+
+// ActiveConcerns lists the active concern flags, oldest first.
+func (x *IndexRecord) ActiveConcerns() []Concern {
+	if x == nil {
+		return nil
+	}
+	var out []Concern
+	for _, c := range x.Concerns {
+		if c.Active {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// involvedWith reports whether participant has an active involvement.
+func (x *IndexRecord) involvedWith(participant string) bool {
+	if x == nil {
+		return false
+	}
+	for _, inv := range x.Involvements {
+		if inv.Active && inv.Participant == participant {
+			return true
+		}
+	}
+	return false
+}
+
+func (s ChildState) clone() ChildState {
+	b, _ := json.Marshal(s)
+	var c ChildState
+	_ = json.Unmarshal(b, &c)
+	return c
+}
+
+func samePerson(a, b map[string]any) bool { return a != nil && b != nil && a["name"] == b["name"] }
+
+func replaceBy(items []any, item map[string]any, key string) []any {
+	for i, old := range items {
+		if m, ok := old.(map[string]any); ok && m[key] == item[key] {
+			items[i] = item
+			return items
+		}
+	}
+	return append(items, item)
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func areaOf(participant string) string {
+	for i := 0; i < len(participant); i++ {
+		if participant[i] == '/' {
+			return participant[:i]
+		}
+	}
+	return participant
+}
+
+// Children is the per-child state store in JetStream KV, keyed by the child's
+// keyed hash so that no UIN appears in a subject.
+type Children struct {
+	kv     jetstream.KeyValue
+	secret []byte
+}
+
+// Key is the keyed hash that names a child in subjects and KV keys.
+func (c *Children) Key(uin string) string { return childKey(c.secret, uin) }
+
+func childKey(secret []byte, uin string) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(uin))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// Get returns a child's state and its KV revision (0 when none is held).
+func (c *Children) Get(ctx context.Context, key string) (ChildState, uint64, error) {
+	e, err := c.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return ChildState{}, 0, nil
+	}
+	if err != nil {
+		return ChildState{}, 0, fmt.Errorf("reading child state: %w", err)
+	}
+	var s ChildState
+	if err := json.Unmarshal(e.Value(), &s); err != nil {
+		return ChildState{}, 0, fmt.Errorf("decoding child state: %w", err)
+	}
+	return s, e.Revision(), nil
+}
+
+// Put stores a child's state if it is still at revision rev (0: new), so
+// two broker instances never overwrite each other's changes unseen.
+func (c *Children) Put(ctx context.Context, key string, s ChildState, rev uint64) (uint64, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return 0, err
+	}
+	if rev == 0 {
+		return c.kv.Create(ctx, key, b)
+	}
+	return c.kv.Update(ctx, key, b, rev)
+}
+
+// Delete removes a child's state (erasure).
+func (c *Children) Delete(ctx context.Context, key string) error {
+	return c.kv.Purge(ctx, key)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,218 @@
+package broker
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/broker/uin"
+	"github.com/ecm-broker/ecm-broker/schemas"
+)
+
+// maxEventBytes is the largest event accepted (domain spec: a whole event at
+// most 1 MiB).
+const maxEventBytes = 1 << 20
+
+// Event is a validated catalogue event: what the pipeline decides on.
+type Event struct {
+	ID, Source, Type, Subject string
+	// Name is the catalogue name: Type without "uk.gov.ecm." and ".v1".
+	Name         string
+	Time         time.Time
+	Override     string
+	Practitioner string
+	// Publisher is the participant id the event came from, or "broker".
+	Publisher string
+	// Attrs are all attributes as they will be delivered (extensions kept).
+	Attrs map[string]any
+	// Data is the parsed data object.
+	Data map[string]any
+	// Raw is the data as received.
+	Raw json.RawMessage
+}
+
+// Problem is one thing wrong with an event, said so that the publisher can fix it.
+type Problem struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+func (p Problem) String() string { return p.Field + ": " + p.Reason }
+
+var (
+	extensionName = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
+	required      = []string{"specversion", "id", "source", "type", "subject"}
+	stringAttrs   = map[string]bool{"specversion": true, "id": true, "source": true, "type": true, "subject": true,
+		"time": true, "datacontenttype": true, "dataschema": true, "override": true, "practitioner": true}
+)
+
+// Validate checks a received event against CloudEvents 1.0.2, the UIN rule,
+// the catalogue and the JSON Schema of its type, for a publisher, and returns
+// the event or every problem found.
+func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem) {
+	var probs []Problem
+	add := func(field, format string, args ...any) {
+		probs = append(probs, Problem{field, fmt.Sprintf(format, args...)})
+	}
+	for _, name := range required {
+		if _, ok := r.Attrs[name]; !ok {
+			add(name, "required attribute is missing")
+		}
+	}
+	str := map[string]string{}
+	for _, name := range r.Names() {
+		v := r.Attrs[name]
+		if !extensionName.MatchString(name) {
+			add(name, "attribute names are 1-20 lower-case letters or digits")
+			continue
+		}
+		s, ok := v.(string)
+		if stringAttrs[name] && !ok {
+			add(name, "must be a string, got %s", jsonKind(v))
+			continue
+		}
+		if ok {
+			if !utf8.ValidString(s) {
+				add(name, "is not valid UTF-8")
+				continue
+			}
+			if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+				add(name, "contains a control character at byte %d", i)
+				continue
+			}
+			if len(s) > 4096 {
+				add(name, "is %d bytes, at most 4096", len(s))
+				continue
+			}
+			str[name] = s
+		}
+	}
+	if v, ok := str["specversion"]; ok && v != "1.0" {
+		add("specversion", "must be \"1.0\" (CloudEvents 1.0.2), got %q", v)
+	}
+	if v, ok := str["id"]; ok && v == "" {
+		add("id", "must not be empty")
+	}
+	if v, ok := str["source"]; ok {
+		if _, err := url.Parse(v); err != nil || v == "" {
+			add("source", "must be a non-empty URI-reference")
+		} else if publisher != "broker" && v != "/"+publisher {
+			add("source", "%q is not the publisher's identity /%s", v, publisher)
+		}
+	}
+	if v, ok := str["subject"]; ok {
+		if err := uin.Check(v); err != nil {
+			add("subject", "not a valid UIN: %v", err)
+		}
+	}
+	var at time.Time
+	if v, ok := str["time"]; ok {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		switch {
+		case err != nil:
+			add("time", "must be an RFC 3339 timestamp")
+		case t.After(now.Add(5 * time.Minute)):
+			add("time", "is in the future")
+		default:
+			at = t
+		}
+	}
+	if at.IsZero() {
+		at = now
+	}
+	if v, ok := str["datacontenttype"]; ok && v != "application/json" && !strings.HasPrefix(v, "application/json;") {
+		add("datacontenttype", "must be application/json, got %q", v)
+	}
+	if v, ok := str["dataschema"]; ok {
+		if u, err := url.Parse(v); err != nil || !u.IsAbs() {
+			add("dataschema", "must be an absolute URI")
+		}
+	}
+	if v, ok := str["override"]; ok && len([]rune(strings.TrimSpace(v))) < 20 {
+		add("override", "a justification for sharing without consent (s.12(11)) must be at least 20 characters")
+	}
+	if v, ok := str["practitioner"]; ok && len([]rune(v)) > 100 {
+		add("practitioner", "at most 100 characters")
+	}
+	typ, name := str["type"], ""
+	if typ != "" {
+		entry, ok := schemas.Lookup(typ)
+		switch {
+		case !ok:
+			add("type", "%q is not in the event catalogue", typ)
+		case !entry.MayPublish(agencyOf(publisher)):
+			add("type", "%s may not be published by %s", entry.Name, agencyLabel(publisher))
+		default:
+			name = entry.Name
+		}
+	}
+	var data map[string]any
+	switch {
+	case r.Data == nil:
+		add("data", "required: every catalogue event carries a JSON object")
+	case !utf8.Valid(r.Data):
+		add("data", "is not valid UTF-8")
+	case name != "":
+		for _, p := range schemas.Validate(typ, r.Data, now) {
+			field, reason, ok := strings.Cut(p, ": ")
+			if !ok {
+				field, reason = "data", p
+			}
+			add(field, "%s", reason)
+		}
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	if err := json.Unmarshal(r.Data, &data); err != nil || data == nil {
+		return nil, []Problem{{"data", "must be a JSON object"}}
+	}
+	attrs := make(map[string]any, len(r.Attrs)+2)
+	for k, v := range r.Attrs {
+		attrs[k] = v
+	}
+	attrs["time"] = at.UTC().Format(time.RFC3339Nano)
+	attrs["datacontenttype"] = "application/json"
+	return &Event{
+		ID: str["id"], Source: str["source"], Type: typ, Name: name, Subject: str["subject"],
+		Time: at, Override: str["override"], Practitioner: str["practitioner"], Publisher: publisher,
+		Attrs: attrs, Data: data, Raw: r.Data,
+	}, nil
+}
+
+func agencyOf(participant string) string {
+	if participant == "broker" {
+		return "broker"
+	}
+	_, agency, _ := strings.Cut(participant, "/")
+	return agency
+}
+
+func agencyLabel(publisher string) string {
+	if publisher == "broker" {
+		return "the broker"
+	}
+	return "a " + agencyOf(publisher) + " participant (" + publisher + ")"
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case float64:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
