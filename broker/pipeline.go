@@ -3,8 +3,8 @@ package broker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -87,6 +87,11 @@ func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 		}
 	}
 	b.auditOK.Store(true)
+	if failpoint == "after-deliveries" {
+		// Test only (test/e2e): die as kill -9 would, with deliveries and
+		// audit stored but neither child state written nor events acked.
+		os.Exit(99)
+	}
 	for _, key := range p.order {
 		cs := p.states[key]
 		if !cs.dirty {
@@ -274,4 +279,6 @@ func (b *Broker) auditFailing(err error) {
 	}
 }
 
-var errNotReady = errors.New("not ready")
+// failpoint lets the crash tests stop the process at a chosen point. It is
+// read from ECM_FAILPOINT once and is empty in any normal run.
+var failpoint = os.Getenv("ECM_FAILPOINT")

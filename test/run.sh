@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command of the README: formatting, vet, the Rego suite, every Go
+# test (real embedded nats-server, real Rego), and brief fuzzing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$(go env GOPATH)/bin:$PATH"
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+echo "== go vet"
+go vet ./...
+echo "== opa fmt / check / test"
+if command -v opa >/dev/null 2>&1; then
+  if [ -n "$(opa fmt -l policies)" ]; then echo "opa fmt would change: $(opa fmt -l policies)"; exit 1; fi
+  opa check --strict policies
+  opa test -c policies > /tmp/ecm-opa-coverage.json
+  opa test policies
+  python3 - <<'PY'
+import json, sys
+cov = json.load(open("/tmp/ecm-opa-coverage.json"))
+missing = {f: v.get("not_covered", []) for f, v in cov.get("files", {}).items() if v.get("not_covered")}
+print("rego coverage: %.2f%%" % cov.get("coverage", 0))
+if missing:
+    print("uncovered rego lines:", json.dumps(missing))
+    sys.exit(1)
+PY
+else
+  echo "opa not installed: install with go install github.com/open-policy-agent/opa@v1.22.2"; exit 1
+fi
+echo "== go test"
+go test -count=1 -timeout 20m ./...
