@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -62,6 +63,9 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	}
 	b := &Broker{cfg: o.Config, log: o.Logger, registry: NewRegistry(o.Config), metrics: newMetrics()}
 	b.auditOK.Store(true)
+	if _, err := schemas.Default(); err != nil {
+		return nil, fmt.Errorf("loading schemas: %w", err)
+	}
 	url := o.NATSURL
 	if url == "" {
 		srv, err := StartEmbedded(o.Embedded)
