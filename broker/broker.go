@@ -36,18 +36,19 @@ type Options struct {
 
 // Broker is one broker instance: the pipeline and its HTTP API.
 type Broker struct {
-	cfg      *Config
-	log      *zap.Logger
-	srv      *server.Server // nil when using an external NATS
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	children *Children
-	decider  *Decider
-	registry *Registry
-	metrics  *metrics
-	auditOK  atomic.Bool
-	policyMu sync.Mutex
-	refused  atomic.Pointer[string] // last refused policy reload, for /readyz
+	cfg       *Config
+	log       *zap.Logger
+	srv       *server.Server // nil when using an external NATS
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	children  *Children
+	decider   *Decider
+	registry  *Registry
+	metrics   *metrics
+	auditOK   atomic.Bool
+	policyMu  sync.Mutex
+	refused   atomic.Pointer[string] // last refused policy reload, for /readyz
+	processed int                    // events taken through the pipeline by this process
 
 	httpLn  net.Listener
 	httpSrv *http.Server

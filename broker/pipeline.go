@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,7 +88,8 @@ func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 		}
 	}
 	b.auditOK.Store(true)
-	if failpoint == "after-deliveries" {
+	b.processed += len(msgs)
+	if failpointAfter > 0 && b.processed >= failpointAfter {
 		// Test only (test/e2e): die as kill -9 would, with deliveries and
 		// audit stored but neither child state written nor events acked.
 		os.Exit(99)
@@ -279,6 +281,11 @@ func (b *Broker) auditFailing(err error) {
 	}
 }
 
-// failpoint lets the crash tests stop the process at a chosen point. It is
-// read from ECM_FAILPOINT once and is empty in any normal run.
-var failpoint = os.Getenv("ECM_FAILPOINT")
+// failpointAfter lets the crash tests stop the process at a chosen point:
+// ECM_FAILPOINT=after-deliveries:N exits once N events have had their
+// deliveries stored, before their state is written or they are acked. It
+// is zero in any normal run.
+var failpointAfter = func() int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(os.Getenv("ECM_FAILPOINT"), "after-deliveries:"))
+	return n
+}()
