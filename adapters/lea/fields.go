@@ -1,0 +1,208 @@
+package lea
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // Europe/London on hosts without a zoneinfo database
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ecm-broker/ecm-broker/adapters"
+	"github.com/ecm-broker/ecm-broker/broker/uin"
+)
+
+// The data of the catalogue events this adapter publishes (domain spec,
+// "Event catalogue"; schemas/*.v1.json).
+type (
+	personName struct {
+		Given  string `json:"given"`
+		Family string `json:"family"`
+	}
+	address struct {
+		Lines    []string `json:"lines"`
+		Postcode string   `json:"postcode"`
+	}
+	contact struct {
+		Phone string `json:"phone,omitempty"`
+		Email string `json:"email,omitempty"`
+	}
+	registered struct {
+		Name    personName `json:"name"`
+		DOB     string     `json:"dob"`
+		Gender  string     `json:"gender"`
+		Address address    `json:"address"`
+		Area    string     `json:"area"`
+	}
+	setting struct {
+		Name    string  `json:"name"`
+		Contact contact `json:"contact"`
+	}
+	educationRecorded struct {
+		Setting setting `json:"setting"`
+		From    string  `json:"from"`
+		To      string  `json:"to,omitempty"`
+	}
+	exclusion struct {
+		Kind   string `json:"kind"`
+		Days   int    `json:"days"`
+		Reason string `json:"reason"`
+	}
+	missing struct {
+		LastSeen string  `json:"last_seen"`
+		Setting  setting `json:"setting"`
+	}
+)
+
+// london is the time zone of native times that carry no offset.
+var london = mustLoad("Europe/London")
+
+func mustLoad(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+var (
+	postcodeRE = regexp.MustCompile(`^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$`)
+	phoneRE    = regexp.MustCompile(`^[+(0-9][0-9() -]{4,23}[0-9]$`)
+	emailRE    = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@" +
+		`[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$`)
+	areaRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,39}$`)
+)
+
+// check reads a record's fields and keeps the first problem, so that
+// mapping code reads straight through and rejects the record once at the end.
+// Each method returns its field's catalogue value ("" after a problem).
+type check struct {
+	line int
+	err  *adapters.RecordError
+}
+
+func (c *check) fail(format string, args ...any) string {
+	if c.err == nil {
+		c.err = adapters.Rejectf(c.line, format, args...)
+	}
+	return ""
+}
+
+// text is a name or other short field: present, at most 100 characters, no
+// control characters.
+func (c *check) text(field, s string) string { return c.someText(field, s, 100, "") }
+
+// freeText is a reason or summary: at most 4,000 characters, and line breaks
+// and tabs are allowed.
+func (c *check) freeText(field, s string) string { return c.someText(field, s, 4000, "\t\n\r") }
+
+func (c *check) someText(field, s string, max int, allowed string) string {
+	s = strings.TrimSpace(s)
+	control := func(r rune) bool { return unicode.IsControl(r) && !strings.ContainsRune(allowed, r) }
+	switch {
+	case s == "":
+		return c.fail("%s is empty", field)
+	case !utf8.ValidString(s):
+		return c.fail("%s is not UTF-8 text", field)
+	case utf8.RuneCountInString(s) > max:
+		return c.fail("%s is longer than %d characters", field, max)
+	case strings.IndexFunc(s, control) >= 0:
+		return c.fail("%s contains control characters", field)
+	case strings.ContainsRune(s, utf8.RuneError):
+		return c.fail("%s contains U+FFFD: the text was mis-encoded before export", field)
+	case strings.IndexFunc(s, isBidiControl) >= 0:
+		return c.fail("%s contains bidirectional control characters, which can disguise text", field)
+	}
+	return s
+}
+
+// isBidiControl reports the embedding, override and isolate characters that
+// the broker refuses in any text.
+func isBidiControl(r rune) bool { return r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069 }
+
+func (c *check) uin(field, s string) string {
+	if s == "" {
+		return c.fail("%s is empty", field)
+	}
+	if err := uin.Check(s); err != nil {
+		return c.fail("%s: %v", field, err)
+	}
+	return s
+}
+
+// date is a YYYY-MM-DD date. notFuture dates (a birth, a day last seen)
+// may not lie after today; no date may lie more than 25 years ahead, where
+// nobody is in scope any more (s.10(9)) and a year has been mistyped.
+func (c *check) date(field, s string, notFuture bool) string {
+	d, err := time.Parse(time.DateOnly, s)
+	switch {
+	case err != nil:
+		return c.fail("%s %s is not a date (YYYY-MM-DD)", field, quote(s))
+	case notFuture && d.After(time.Now()):
+		return c.fail("%s %s is in the future", field, s)
+	case d.After(time.Now().AddDate(25, 0, 0)):
+		return c.fail("%s %s is more than 25 years ahead", field, s)
+	}
+	return s
+}
+
+func (c *check) postcode(field, s string) string {
+	// Agencies write "ls62ab" or "LS6  2AB"; the catalogue has "LS6 2AB".
+	s = strings.ToUpper(strings.Join(strings.Fields(s), ""))
+	if len(s) > 3 {
+		s = s[:len(s)-3] + " " + s[len(s)-3:]
+	}
+	if !postcodeRE.MatchString(s) {
+		return c.fail("%s is not a UK postcode", field)
+	}
+	return s
+}
+
+func (c *check) address(field string, lines []string, postcode string) address {
+	a := address{Postcode: c.postcode(field+" postcode", postcode)}
+	for _, l := range lines {
+		if strings.TrimSpace(l) != "" {
+			a.Lines = append(a.Lines, c.text(field+" line", l))
+		}
+	}
+	if len(a.Lines) == 0 {
+		c.fail("%s has no lines", field)
+	}
+	return a
+}
+
+// contact needs a phone or an email; an empty one is left out.
+func (c *check) contact(field, phone, email string) contact {
+	k := contact{Phone: strings.TrimSpace(phone), Email: strings.TrimSpace(email)}
+	switch {
+	case k.Phone == "" && k.Email == "":
+		c.fail("%s has neither a phone nor an email", field)
+	case k.Phone != "" && !phoneRE.MatchString(k.Phone):
+		c.fail("%s phone %s is not a phone number", field, quote(k.Phone))
+	case k.Email != "" && (len(k.Email) > 254 || !emailRE.MatchString(k.Email)):
+		c.fail("%s email %s is not an email address", field, quote(k.Email))
+	}
+	return k
+}
+
+// when is an event time: an RFC 3339 time, or a date taken as midnight
+// London time.
+func (c *check) when(field, s string) time.Time {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t
+	}
+	t, err := time.ParseInLocation(time.DateOnly, s, london)
+	if err != nil {
+		c.fail("%s %s is not a date (YYYY-MM-DD) or an RFC 3339 time", field, quote(s))
+	}
+	return t
+}
+
+// quote shows a bad value in a reject, cut short: rejects are read by people.
+func quote(s string) string {
+	if r := []rune(s); len(r) > 30 {
+		s = string(r[:30]) + "..."
+	}
+	return strconv.Quote(s)
+}

@@ -1,0 +1,39 @@
+package pct
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/ecm-broker/ecm-broker/adapters"
+)
+
+// agency is this adapter's agency kind, the last segment of its sources.
+const agency = "pct"
+
+// Agency reads PCT exports. Its zero value is ready to use.
+type Agency struct{}
+
+// Name returns "pct".
+func (Agency) Name() string { return agency }
+
+// Open chooses the format by hint: a name ending in .hl7 is HL7 v2, a .csv
+// whose name contains "involvements" the health visitor involvements CSV,
+// whose header row Open reads; the bare names "hl7" and "involvements" choose
+// the same.
+func (Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, error) {
+	if !areaRE.MatchString(area) {
+		return nil, fmt.Errorf("pct: area %q is not an area slug (like leeds)", area)
+	}
+	name := strings.ToLower(filepath.Base(hint))
+	switch {
+	case name == "hl7" || strings.HasSuffix(name, ".hl7"):
+		return newHL7Reader(r, area), nil
+	case name == "involvements" || strings.HasSuffix(name, ".csv") && strings.Contains(name, "involvements"):
+		return newInvolvementsReader(r, area)
+	}
+	return nil, fmt.Errorf("pct: %s is neither HL7 (*.hl7) nor an involvements CSV (*involvements*.csv)", hint)
+}
+
+var _ adapters.Agency = Agency{}

@@ -1,0 +1,181 @@
+package police
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ecm-broker/ecm-broker/adapters"
+)
+
+// native is one incident notification. Fields the broker does not carry
+// (officers, offenders, locations) are not read.
+type native struct {
+	IncidentID string            `json:"incident_id"`
+	Kind       string            `json:"kind"`
+	OccurredAt string            `json:"occurred_at"`
+	ReportedAt string            `json:"reported_at"`
+	Summary    string            `json:"summary"`
+	Children   []json.RawMessage `json:"children"` // decoded one by one: a bad entry rejects one child
+}
+
+// nativeChild is one entry of an incident's children.
+type nativeChild struct {
+	UIN     string `json:"uin"`
+	Present *bool  `json:"present"`
+}
+
+// incidentData is the catalogue's police.incident.
+type incidentData struct {
+	Kind         string `json:"kind"`
+	OccurredAt   string `json:"occurred_at"`
+	ChildPresent bool   `json:"child_present"`
+	Summary      string `json:"summary"`
+}
+
+// mapIncident maps incident number n to a record of its children's events
+// and a reject for each child that cannot be published. err rejects the
+// whole incident.
+func mapIncident(raw json.RawMessage, n int, area string) (rec adapters.Record, rejects []*adapters.RecordError, err error) {
+	var in native
+	if err := json.Unmarshal(raw, &in); err != nil {
+		if id, idErr := shortField("incident_id", in.IncidentID); idErr == nil {
+			return rec, nil, adapters.Rejectf(n, "incident %s: %s", id, jsonReason(err, "incident"))
+		}
+		return rec, nil, adapters.Rejectf(n, "%s", jsonReason(err, "incident"))
+	}
+	id, err := shortField("incident_id", in.IncidentID)
+	if err != nil {
+		return rec, nil, adapters.Rejectf(n, "%v", err)
+	}
+	reject := func(err error) (adapters.Record, []*adapters.RecordError, error) {
+		return adapters.Record{}, nil, adapters.Rejectf(n, "incident %s: %v", id, err)
+	}
+	kind, err := incidentKind(in.Kind)
+	if err != nil {
+		return reject(err)
+	}
+	occurred, err := timestamp("occurred_at", in.OccurredAt)
+	if err != nil {
+		return reject(err)
+	}
+	reported, err := timestamp("reported_at", in.ReportedAt)
+	if err != nil {
+		return reject(err)
+	}
+	summary, err := freeText("summary", in.Summary)
+	if err != nil {
+		return reject(err)
+	}
+	if len(in.Children) == 0 {
+		return reject(errors.New("children is empty: the incident names no child"))
+	}
+
+	rec.Line = n
+	seen := map[string]bool{}
+	for i, raw := range in.Children {
+		var c nativeChild
+		var child string
+		err := json.Unmarshal(raw, &c)
+		if err != nil {
+			err = errors.New(jsonReason(err, "child"))
+		} else {
+			child, err = childUIN(c.UIN)
+		}
+		switch {
+		case err != nil:
+		case seen[child]:
+			err = errors.New("the child is listed twice in the incident")
+		case c.Present == nil:
+			err = errors.New("present is missing: say whether the child was present")
+		}
+		if err != nil {
+			rejects = append(rejects, adapters.Rejectf(n, "incident %s: children[%d]: %v", id, i, err))
+			continue
+		}
+		seen[child] = true
+		data := incidentData{
+			Kind:         kind,
+			OccurredAt:   occurred.UTC().Format(time.RFC3339),
+			ChildPresent: *c.Present,
+			Summary:      summary,
+		}
+		e, err := adapters.NewEvent(area, Agency{}.Name(), "police.incident", child, reported, id+"/"+child, data)
+		if err == nil {
+			err = brokerCheck(e)
+		}
+		if err != nil {
+			// The data is the incident's, whichever the child: its fault
+			// is the incident's.
+			return reject(err)
+		}
+		rec.Events = append(rec.Events, e)
+	}
+	return rec, rejects, nil
+}
+
+// incidentKinds maps a force's incident categories, normalised by
+// normalise, to the catalogue's kinds. A category not listed is rejected
+// rather than guessed: a domestic abuse incident published as "other" would
+// not reach the child's school (rule 7).
+var incidentKinds = map[string]string{
+	"DOMESTIC ABUSE":            "domestic_abuse",
+	"DOMESTIC VIOLENCE":         "domestic_abuse",
+	"DOMESTIC INCIDENT":         "domestic_abuse",
+	"DOMESTIC":                  "domestic_abuse",
+	"MISSING PERSON":            "missing_person",
+	"MISSING":                   "missing_person",
+	"MISPER":                    "missing_person",
+	"ABSENT":                    "missing_person",
+	"OTHER":                     "other",
+	"CONCERN FOR WELFARE":       "other",
+	"CHILD CONCERN":             "other",
+	"ASSAULT":                   "other",
+	"SEXUAL OFFENCE":            "other",
+	"ANTI SOCIAL BEHAVIOUR":     "other",
+	"ASB":                       "other",
+	"PUBLIC ORDER":              "other",
+	"CRIMINAL DAMAGE":           "other",
+	"THEFT":                     "other",
+	"BURGLARY":                  "other",
+	"ROBBERY":                   "other",
+	"DRUGS":                     "other",
+	"WEAPONS":                   "other",
+	"ROAD TRAFFIC COLLISION":    "other",
+	"RTC":                       "other",
+	"ONLINE SAFETY":             "other",
+	"EXPLOITATION":              "other",
+	"CHILD SEXUAL EXPLOITATION": "other",
+}
+
+func incidentKind(s string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", errors.New("kind is missing")
+	}
+	if k, ok := incidentKinds[normalise(s)]; ok {
+		return k, nil
+	}
+	return "", fmt.Errorf("kind %q is not an incident category this adapter knows: it needs mapping to domestic_abuse, missing_person or other", clip(strings.TrimSpace(s)))
+}
+
+// normalise upper-cases a code and makes _, - and runs of spaces one space,
+// so that "DOMESTIC ABUSE", "domestic_abuse" and "Domestic-Abuse" agree.
+func normalise(s string) string {
+	s = strings.NewReplacer("_", " ", "-", " ").Replace(strings.ToUpper(s))
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// jsonReason words a JSON decoding error of an incident or a child entry
+// (what) for a reject.
+func jsonReason(err error, what string) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return fmt.Sprintf("%s is a JSON %s, want an object", what, te.Value)
+		}
+		return fmt.Sprintf("%s is a JSON %s, want a %s", te.Field, te.Value, te.Type)
+	}
+	return "not valid JSON: " + err.Error()
+}

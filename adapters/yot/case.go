@@ -1,0 +1,199 @@
+package yot
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/ecm-broker/ecm-broker/adapters"
+)
+
+// What the index says of a YOT worker.
+const (
+	workerRole    = "YOT case worker"
+	workerService = "youth justice"
+)
+
+// xmlCase is one <case> of the export. Elements the broker does not carry
+// (the young person's name, offences, assessments) are not read.
+type xmlCase struct {
+	ID      string `xml:"id,attr"`
+	Updated string `xml:"updated,attr"`
+	People  []struct {
+		UIN string `xml:"uin"`
+	} `xml:"young-person"`
+	Workers []xmlWorker `xml:"worker"`
+	Orders  []xmlOrder  `xml:"order"`
+}
+
+type xmlWorker struct {
+	Name  string `xml:"name"`
+	Phone string `xml:"phone"`
+	Email string `xml:"email"`
+}
+
+type xmlOrder struct {
+	ID    string `xml:"id,attr"`
+	Type  string `xml:"type"`
+	Start string `xml:"start"`
+	End   string `xml:"end"`
+}
+
+// Catalogue data shapes.
+type (
+	practitioner struct {
+		Name    string  `json:"name"`
+		Role    string  `json:"role"`
+		Contact contact `json:"contact"`
+	}
+	involvedData struct {
+		Practitioner practitioner `json:"practitioner"`
+		Service      string       `json:"service"`
+	}
+	worker struct { // an order's worker: name and contact, no role
+		Name    string  `json:"name"`
+		Contact contact `json:"contact"`
+	}
+	orderData struct {
+		Order  string `json:"order"`
+		Start  string `json:"start"`
+		End    string `json:"end"`
+		Worker worker `json:"worker"`
+	}
+)
+
+// mapCase maps one case to its events, or rejects the whole case: a case
+// whose order or worker cannot be read is not published by halves.
+func mapCase(c xmlCase, line int, area, exported string) (adapters.Record, error) {
+	id, err := shortField("case id attribute", c.ID)
+	if err != nil {
+		return adapters.Record{}, adapters.Rejectf(line, "%v", err)
+	}
+	reject := func(format string, args ...any) (adapters.Record, error) {
+		return adapters.Record{}, adapters.Rejectf(line, "case %s: %s", id, fmt.Sprintf(format, args...))
+	}
+	if len(c.People) != 1 {
+		return reject("has %d young-person elements, want one", len(c.People))
+	}
+	child, err := childUIN(c.People[0].UIN)
+	if err != nil {
+		return reject("%v", err)
+	}
+	when, field := c.Updated, "updated attribute"
+	if strings.TrimSpace(when) == "" {
+		when, field = exported, "updated attribute (and the export's exported attribute)"
+	}
+	at, err := timestamp(field, when)
+	if err != nil {
+		return reject("%v", err)
+	}
+
+	type keyed struct {
+		name, key string
+		data      any
+	}
+	var out []keyed
+	seen := map[string]bool{}
+	add := func(name, key string, data any) {
+		if !seen[key] { // a worker or an order listed twice is published once
+			seen[key] = true
+			out = append(out, keyed{name, key, data})
+		}
+	}
+	var workers []worker
+	for i, x := range c.Workers {
+		label := fmt.Sprintf("worker %d", i+1)
+		name, err := shortField(label+" name", x.Name)
+		if err != nil {
+			return reject("%v", err)
+		}
+		contact, err := contactOf(label, x.Phone, x.Email)
+		if err != nil {
+			return reject("%v", err)
+		}
+		workers = append(workers, worker{Name: name, Contact: contact})
+		p := practitioner{Name: name, Role: workerRole, Contact: contact}
+		// The export is a snapshot: the key holds what may change, so that
+		// a new contact is a new event while a re-export is not.
+		key := id + "/worker/" + name + "/" + contact.Phone + "/" + contact.Email
+		add("index.practitioner.involved", key, involvedData{Practitioner: p, Service: workerService})
+	}
+	for i, x := range c.Orders {
+		label := fmt.Sprintf("order %d", i+1)
+		if oid := strings.TrimSpace(x.ID); oid != "" {
+			label = "order " + clip(oid)
+		}
+		code, err := orderCode(label, x.Type)
+		if err != nil {
+			return reject("%v", err)
+		}
+		start, err := isoDate(label+" start", x.Start)
+		if err != nil {
+			return reject("%v", err)
+		}
+		end, err := isoDate(label+" end", x.End)
+		if err != nil {
+			return reject("%v", err)
+		}
+		if end < start {
+			return reject("%s ends (%s) before it starts (%s)", label, end, start)
+		}
+		if len(workers) == 0 {
+			return reject("has an order but no worker to name on it")
+		}
+		key := id + "/order/" + code + "/" + start // for an order without id
+		if oid := strings.TrimSpace(x.ID); oid != "" {
+			key = id + "/order/" + oid
+		}
+		// An order extended or moved to another case manager is a new event.
+		key += "/" + end + "/" + workers[0].Name
+		// The first worker is the case manager, named on every order.
+		add("youthjustice.order", key, orderData{Order: code, Start: start, End: end, Worker: workers[0]})
+	}
+
+	rec := adapters.Record{Line: line, Events: make([]event.Event, 0, len(out))}
+	for _, k := range out {
+		e, err := adapters.NewEvent(area, Agency{}.Name(), k.name, child, at, k.key, k.data)
+		if err == nil {
+			err = brokerCheck(e)
+		}
+		if err != nil {
+			return reject("%v", err)
+		}
+		rec.Events = append(rec.Events, e)
+	}
+	return rec, nil
+}
+
+// orderCodes maps the names and abbreviations of the youth court orders a
+// YOT supervises, normalised by normalise, to the catalogue's order codes.
+var orderCodes = map[string]string{
+	"REFERRAL ORDER":               "referral_order",
+	"RO":                           "referral_order",
+	"REPARATION ORDER":             "reparation_order",
+	"YOUTH REHABILITATION ORDER":   "youth_rehabilitation_order",
+	"YRO":                          "youth_rehabilitation_order",
+	"DETENTION AND TRAINING ORDER": "detention_and_training_order",
+	"DTO":                          "detention_and_training_order",
+	"LONG TERM DETENTION":          "long_term_detention",
+	"SECTION 91 DETENTION":         "long_term_detention",
+	"SECTION 250 DETENTION":        "long_term_detention",
+}
+
+func orderCode(label, s string) (string, error) {
+	if strings.TrimSpace(s) == "" {
+		return "", fmt.Errorf("%s type is missing", label)
+	}
+	if code, ok := orderCodes[normalise(s)]; ok {
+		return code, nil
+	}
+	return "", fmt.Errorf("%s type %q is not a youth court order (referral, reparation, youth rehabilitation, detention and training, long-term detention)", label, clip(strings.TrimSpace(s)))
+}
+
+// normalise upper-cases a code and makes _, - and runs of spaces one space,
+// so that "Referral Order", "REFERRAL_ORDER" and "referral-order" agree.
+func normalise(s string) string {
+	s = strings.NewReplacer("_", " ", "-", " ").Replace(strings.ToUpper(s))
+	return strings.Join(strings.Fields(s), " ")
+}
