@@ -32,6 +32,9 @@ type Options struct {
 	Policies  fs.FS
 	PolicyDir string
 	Logger    *zap.Logger
+	// NullPolicy allows every candidate without evaluating any policy. It
+	// exists for the benchmark's "null broker" only.
+	NullPolicy bool
 }
 
 // Broker is one broker instance: the pipeline and its HTTP API.
@@ -112,6 +115,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		return nil, err
 	}
 	b.decider = NewDecider(pol)
+	b.decider.allowAll = o.NullPolicy
 	b.log.Info("policy loaded", zap.String("revision", pol.Revision))
 	addr := o.HTTPAddr
 	if addr == "" {

@@ -100,6 +100,9 @@ func readModules(fsys fs.FS, withTests bool) (map[string]string, error) {
 type Decider struct {
 	current atomic.Pointer[Policy]
 	timeout time.Duration
+	// allowAll skips the policy and allows every candidate: the "null
+	// broker" of the benchmarks, never a configuration.
+	allowAll bool
 }
 
 // NewDecider serves p.
@@ -120,6 +123,13 @@ func (d *Decider) Swap(p *Policy) { d.current.Store(p) }
 // returns a denial for every candidate with basis policy-error, and the error.
 func (d *Decider) Decide(ctx context.Context, input map[string]any, candidates []Participant) ([]Decision, string, error) {
 	p := d.current.Load()
+	if d.allowAll {
+		out := make([]Decision, len(candidates))
+		for i, c := range candidates {
+			out[i] = Decision{Participant: c.ID, Allow: true, Basis: "consent", Remove: []string{}}
+		}
+		return out, "allow-all", nil
+	}
 	decisions, err := p.eval(ctx, input, candidates, d.timeout)
 	if err != nil {
 		out := make([]Decision, len(candidates))

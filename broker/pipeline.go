@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -27,22 +28,29 @@ func (b *Broker) consume(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening consumer %s: %w", ConsumerBroker, err)
 	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(2 * fetchBatch))
+	if err != nil {
+		return fmt.Errorf("consuming %s: %w", ConsumerBroker, err)
+	}
+	defer iter.Stop()
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(fetchBatch, jetstream.FetchMaxWait(500*time.Millisecond))
+		// Block for the first message, then take what is already buffered:
+		// a trickle is processed at once, a burst in batches.
+		first, err := iter.Next(jetstream.NextMaxWait(time.Second))
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+				b.log.Warn("reading from ingest", zap.Error(err))
+				time.Sleep(200 * time.Millisecond)
 			}
-			b.log.Warn("fetching from ingest", zap.Error(err))
-			time.Sleep(200 * time.Millisecond)
 			continue
 		}
-		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
+		msgs := []jetstream.Msg{first}
+		for len(msgs) < fetchBatch {
+			m, err := iter.Next(jetstream.NextMaxWait(200 * time.Microsecond))
+			if err != nil {
+				break
+			}
 			msgs = append(msgs, m)
-		}
-		if len(msgs) == 0 {
-			continue
 		}
 		if err := b.processBatch(ctx, msgs); err != nil {
 			b.log.Error("batch not completed; its events will be redelivered", zap.Int("events", len(msgs)), zap.Error(err))

@@ -34,19 +34,35 @@ type Env struct {
 // (a new temporary one when empty), and stops it when the test ends.
 func Start(t testing.TB, dir string) *Env {
 	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
+	return StartWith(t, broker.Options{Embedded: broker.EmbeddedOptions{StoreDir: dir}})
+}
+
+// StartWith runs a broker with o, filling in what o leaves empty: the demo
+// configuration, the built-in policies, loopback addresses with random
+// ports, a temporary store.
+func StartWith(t testing.TB, o broker.Options) *Env {
+	t.Helper()
+	if o.Config == nil {
+		o.Config = demo.Config()
 	}
-	cfg := demo.Config()
-	b, err := broker.New(context.Background(), broker.Options{
-		Config: cfg, HTTPAddr: "127.0.0.1:0", Policies: policies.FS,
-		Embedded: broker.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir},
-	})
+	if o.Policies == nil {
+		o.Policies = policies.FS
+	}
+	if o.HTTPAddr == "" {
+		o.HTTPAddr = "127.0.0.1:0"
+	}
+	if o.Embedded.Listen == "" {
+		o.Embedded.Listen = "127.0.0.1:0"
+	}
+	if o.Embedded.StoreDir == "" && o.NATSURL == "" {
+		o.Embedded.StoreDir = t.TempDir()
+	}
+	b, err := broker.New(context.Background(), o)
 	if err != nil {
 		t.Fatalf("starting broker: %v", err)
 	}
 	b.Start()
-	e := &Env{T: t, Broker: b, Config: cfg, Base: "http://" + b.HTTPAddr(), Dir: dir}
+	e := &Env{T: t, Broker: b, Config: o.Config, Base: "http://" + b.HTTPAddr(), Dir: o.Embedded.StoreDir}
 	t.Cleanup(b.Close)
 	return e
 }
