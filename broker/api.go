@@ -20,6 +20,7 @@ func (b *Broker) routes() http.Handler {
 	mux.HandleFunc("GET /v1/deliveries", b.handleDeliveries)
 	mux.HandleFunc("GET /v1/audit", b.handleAudit)
 	mux.HandleFunc("GET /v1/deadletters", b.handleDeadLetters)
+	mux.HandleFunc("POST /v1/policy/reload", b.handleReload)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -50,6 +51,21 @@ func (b *Broker) handleReady(w http.ResponseWriter, _ *http.Request) {
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, map[string]any{"ready": ready, "checks": checks})
+}
+
+// handleReload is POST /v1/policy/reload (operators): read the policy
+// source now rather than at the next poll.
+func (b *Broker) handleReload(w http.ResponseWriter, r *http.Request) {
+	if !b.operatorFor(w, r) {
+		return
+	}
+	changed, err := b.ReloadPolicy(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "policy refused, the previous one keeps serving: " + err.Error(),
+			"revision": b.decider.Policy().Revision})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"changed": changed, "revision": b.decider.Policy().Revision})
 }
 
 // Delivery is one delivered copy as read back.

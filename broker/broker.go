@@ -28,7 +28,9 @@ type Options struct {
 	Embedded EmbeddedOptions
 	// HTTPAddr is the API address; port 0 picks a free one.
 	HTTPAddr string
-	// Policies is the policy directory; PolicyDir, when set, is watched for changes.
+	// Policies holds the policy modules and their tests (the built-in copy
+	// by default). PolicyDir, when set, is used instead: a directory or an
+	// OPA bundle file, watched and reloaded when it changes.
 	Policies  fs.FS
 	PolicyDir string
 	Logger    *zap.Logger
@@ -39,19 +41,21 @@ type Options struct {
 
 // Broker is one broker instance: the pipeline and its HTTP API.
 type Broker struct {
-	cfg       *Config
-	log       *zap.Logger
-	srv       *server.Server // nil when using an external NATS
-	nc        *nats.Conn
-	js        jetstream.JetStream
-	children  *Children
-	decider   *Decider
-	registry  *Registry
-	metrics   *metrics
-	auditOK   atomic.Bool
-	policyMu  sync.Mutex
-	refused   atomic.Pointer[string] // last refused policy reload, for /readyz
-	processed int                    // events taken through the pipeline by this process
+	cfg        *Config
+	log        *zap.Logger
+	srv        *server.Server // nil when using an external NATS
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	children   *Children
+	decider    *Decider
+	registry   *Registry
+	metrics    *metrics
+	auditOK    atomic.Bool
+	policyMu   sync.Mutex
+	refused    atomic.Pointer[string] // last refused policy reload, for /readyz
+	policySrc  fs.FS                  // policy modules and tests
+	policyPath string                 // watched directory or bundle, when given
+	processed  int                    // events taken through the pipeline by this process
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -109,7 +113,19 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		return nil, err
 	}
 	b.children = &Children{kv: kv, secret: secret}
-	pol, err := CompilePolicy(ctx, o.Policies)
+	b.policySrc, b.policyPath = o.Policies, o.PolicyDir
+	if o.PolicyDir != "" {
+		if b.policySrc, err = PolicySource(o.PolicyDir); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	modules, err := readSource(b.policySrc)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	pol, err := VerifyPolicy(ctx, modules)
 	if err != nil {
 		b.Close()
 		return nil, err
@@ -152,6 +168,10 @@ func (b *Broker) ChildKey(uin string) string { return b.children.Key(uin) }
 func (b *Broker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
+	if b.policyPath != "" {
+		b.wg.Add(1)
+		go func() { defer b.wg.Done(); b.watchPolicy(ctx, 2*time.Second) }()
+	}
 	b.wg.Add(2)
 	go func() {
 		defer b.wg.Done()

@@ -55,22 +55,30 @@ func CompilePolicy(ctx context.Context, fsys fs.FS) (*Policy, error) {
 }
 
 func compileModules(ctx context.Context, modules map[string]string, query string) (*Policy, error) {
+	opts := []func(*rego.Rego){rego.Query(query), rego.SetRegoVersion(ast.RegoV1)}
+	for n, src := range modules {
+		opts = append(opts, rego.Module(n, src))
+	}
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compiling policy: %w", err)
+	}
+	return &Policy{query: pq, Revision: revisionOf(modules), Modules: modules}, nil
+}
+
+// revisionOf names a set of modules: the first 12 hex digits of a sha256
+// over their sorted names and contents. Every audit record carries it.
+func revisionOf(modules map[string]string) string {
 	names := make([]string, 0, len(modules))
 	for n := range modules {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	h := sha256.New()
-	opts := []func(*rego.Rego){rego.Query(query), rego.SetRegoVersion(ast.RegoV1)}
 	for _, n := range names {
 		fmt.Fprintf(h, "%s\x00%s\x00", n, modules[n])
-		opts = append(opts, rego.Module(n, modules[n]))
 	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("compiling policy: %w", err)
-	}
-	return &Policy{query: pq, Revision: hex.EncodeToString(h.Sum(nil))[:12], Modules: modules}, nil
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 func readModules(fsys fs.FS, withTests bool) (map[string]string, error) {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -37,7 +36,7 @@ func run() error {
 		password   = flag.String("password", os.Getenv("ECM_NATS_PASSWORD"), "NATS password (with --nats; or ECM_NATS_PASSWORD)")
 		httpAddr   = flag.String("http", "127.0.0.1:8080", "HTTP API address; port 0 picks a free port")
 		listen     = flag.String("listen", "127.0.0.1:4222", "embedded NATS address; port 0 picks a free port")
-		policyDir  = flag.String("policies", "", "policy directory (default: the policies built in)")
+		policyDir  = flag.String("policies", "", "policy directory or OPA bundle (.tar.gz), watched and reloaded when it changes (default: the policies built in)")
 		syncAlways = flag.Bool("sync-always", false, "embedded JetStream fsyncs every write before acknowledging it")
 		runDemo    = flag.Bool("demo", false, "run with a sample configuration, publish a demo sequence and print who received what and why")
 		debug      = flag.Bool("debug", false, "debug logging")
@@ -65,10 +64,6 @@ func run() error {
 	default:
 		return fmt.Errorf("--config is required (or --demo)")
 	}
-	var policyFS fs.FS = policies.FS
-	if *policyDir != "" {
-		policyFS = os.DirFS(*policyDir)
-	}
 	var natsOpts []nats.Option
 	if *creds != "" {
 		natsOpts = append(natsOpts, nats.UserCredentials(*creds))
@@ -85,7 +80,7 @@ func run() error {
 	b, err := broker.New(ctx, broker.Options{
 		Config: cfg, NATSURL: *natsURL, NATSOpts: natsOpts, HTTPAddr: *httpAddr,
 		Embedded: broker.EmbeddedOptions{Listen: *listen, StoreDir: store, SyncAlways: *syncAlways},
-		Policies: policyFS, PolicyDir: *policyDir, Logger: log,
+		Policies: policies.FS, PolicyDir: *policyDir, Logger: log,
 	})
 	if err != nil {
 		return err
