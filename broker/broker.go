@@ -55,7 +55,7 @@ type Broker struct {
 	refused    atomic.Pointer[string] // last refused policy reload, for /readyz
 	policySrc  fs.FS                  // policy modules and tests
 	policyPath string                 // watched directory or bundle, when given
-	processed  int                    // events taken through the pipeline by this process
+	processed  atomic.Int64           // events taken through the pipeline by this process
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -112,7 +112,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
-	b.children = &Children{kv: kv, secret: secret}
+	b.children = newChildren(kv, secret, 200_000)
 	b.policySrc, b.policyPath = o.Policies, o.PolicyDir
 	if o.PolicyDir != "" {
 		if b.policySrc, err = PolicySource(o.PolicyDir); err != nil {
@@ -172,13 +172,23 @@ func (b *Broker) Start() {
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); b.watchPolicy(ctx, 2*time.Second) }()
 	}
-	b.wg.Add(2)
+	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		if err := b.consume(ctx); err != nil {
-			b.log.Error("pipeline stopped", zap.Error(err))
+		if err := b.children.watch(ctx); err != nil {
+			b.log.Error("child state cache watch stopped", zap.Error(err))
 		}
 	}()
+	for _, name := range IngestConsumers() {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			if err := b.consume(ctx, name); err != nil {
+				b.log.Error("pipeline stopped", zap.String("consumer", name), zap.Error(err))
+			}
+		}()
+	}
+	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
 		if err := b.httpSrv.Serve(b.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

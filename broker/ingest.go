@@ -132,7 +132,7 @@ func (b *Broker) ingestOne(ctx context.Context, p Participant, m *nats.Msg) Inge
 		}
 		return res
 	}
-	m.Subject = IngestSubject(p.ID)
+	m.Subject = IngestSubject(p.ID, ev.Subject)
 	msgID := cenats.MsgID(ev.Source, ev.ID)
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	ack, err := b.js.PublishMsg(ctx, m)

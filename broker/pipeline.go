@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/broker/uin"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -22,15 +23,17 @@ import (
 // acknowledged before everything it caused is durably stored.
 const fetchBatch = 256
 
-// consume runs the ingest pipeline until ctx ends.
-func (b *Broker) consume(ctx context.Context) error {
-	cons, err := b.js.Consumer(ctx, StreamIngest, ConsumerBroker)
+// consume runs the pipeline on one partition consumer until ctx ends. The
+// consumer is pinned: while this instance pulls, no other instance gets the
+// partition's events, so a child's events are processed one after another.
+func (b *Broker) consume(ctx context.Context, name string) error {
+	cons, err := b.js.Consumer(ctx, StreamIngest, name)
 	if err != nil {
-		return fmt.Errorf("opening consumer %s: %w", ConsumerBroker, err)
+		return fmt.Errorf("opening consumer %s: %w", name, err)
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(2 * fetchBatch))
+	iter, err := cons.Messages(jetstream.PullMaxMessages(2*fetchBatch), jetstream.PullPriorityGroup(priorityGroup))
 	if err != nil {
-		return fmt.Errorf("consuming %s: %w", ConsumerBroker, err)
+		return fmt.Errorf("consuming %s: %w", name, err)
 	}
 	defer iter.Stop()
 	for ctx.Err() == nil {
@@ -96,8 +99,7 @@ func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 		}
 	}
 	b.auditOK.Store(true)
-	b.processed += len(msgs)
-	if failpointAfter > 0 && b.processed >= failpointAfter {
+	if n := b.processed.Add(int64(len(msgs))); failpointAfter > 0 && n >= int64(failpointAfter) {
 		// Test only (test/e2e): die as kill -9 would, with deliveries and
 		// audit stored but neither child state written nor events acked.
 		os.Exit(99)
@@ -141,7 +143,7 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 		return fmt.Errorf("reading message metadata: %w", err)
 	}
 	seq := meta.Sequence.Stream
-	publisher := publisherOf(m.Subject())
+	publisher, partition := parseIngestSubject(m.Subject())
 	b.metrics.eventsIn.WithLabelValues(publisher).Inc()
 	msg := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
 	raw, err := cenats.Decode(msg)
@@ -153,8 +155,9 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 		probs = []Problem{{"event", fmt.Sprintf("is %d bytes, at most %d", len(m.Data()), maxEventBytes)}}
 	} else if _, known := b.registry.Participant(publisher); !known {
 		probs = []Problem{{"publisher", fmt.Sprintf("subject %s is not a registered participant's ingest subject", m.Subject())}}
-	} else {
-		ev, probs = Validate(raw, publisher, time.Now())
+	} else if ev, probs = Validate(raw, publisher, time.Now()); ev != nil && partition != uin.Partition(ev.Subject) {
+		ev, probs = nil, []Problem{{"partition", fmt.Sprintf("subject %s must end with the child's partition %s (ecm.ingest.<area>.<agency>.<partition>, see uin.Partition)",
+			m.Subject(), uin.Partition(ev.Subject))}}
 	}
 	if len(probs) > 0 {
 		f, err := b.deadLetterAsync(publisher, msg, probs, fmt.Sprintf("ingest-%d", seq))
@@ -271,16 +274,16 @@ func plain(v any) any {
 	return out
 }
 
-func publisherOf(subject string) string {
-	rest, ok := strings.CutPrefix(subject, "ecm.ingest.")
-	if !ok {
-		return "unknown"
+// parseIngestSubject reads ecm.ingest.<area>.<agency>[.<partition>].
+func parseIngestSubject(subject string) (publisher, partition string) {
+	parts := strings.Split(strings.TrimPrefix(subject, "ecm.ingest."), ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return "unknown", ""
 	}
-	area, agency, ok := strings.Cut(rest, ".")
-	if !ok || strings.Contains(agency, ".") {
-		return "unknown"
+	if len(parts) == 3 {
+		partition = parts[2]
 	}
-	return area + "/" + agency
+	return parts[0] + "/" + parts[1], partition
 }
 
 func (b *Broker) auditFailing(err error) {

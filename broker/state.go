@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -245,10 +246,68 @@ func areaOf(participant string) string {
 }
 
 // Children is the per-child state store in JetStream KV, keyed by the child's
-// keyed hash so that no UIN appears in a subject.
+// keyed hash so that no UIN appears in a subject. Reads are served from a
+// bounded in-memory cache; every instance watches the bucket and drops
+// entries another instance has changed, and writes are compare-and-set on
+// the revision read, so a stale entry can never overwrite newer state.
 type Children struct {
 	kv     jetstream.KeyValue
 	secret []byte
+
+	mu    sync.Mutex
+	cache map[string]cachedChild
+	max   int
+}
+
+type cachedChild struct {
+	state []byte // JSON, decoded per read so callers never share maps
+	rev   uint64
+}
+
+// newChildren opens the store with a cache of up to max children.
+func newChildren(kv jetstream.KeyValue, secret []byte, max int) *Children {
+	return &Children{kv: kv, secret: secret, cache: map[string]cachedChild{}, max: max}
+}
+
+// watch drops cached entries that changed elsewhere, until ctx ends.
+func (c *Children) watch(ctx context.Context) error {
+	w, err := c.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+	if err != nil {
+		return fmt.Errorf("watching %s: %w", BucketChildren, err)
+	}
+	defer w.Stop()
+	for e := range w.Updates() {
+		if e == nil {
+			continue
+		}
+		c.mu.Lock()
+		if cc, ok := c.cache[e.Key()]; ok && cc.rev < e.Revision() {
+			delete(c.cache, e.Key())
+		}
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+func (c *Children) remember(key string, state []byte, rev uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cc, ok := c.cache[key]; ok && cc.rev > rev {
+		return
+	}
+	if len(c.cache) >= c.max {
+		for k := range c.cache { // evict an arbitrary entry: map order is random
+			delete(c.cache, k)
+			break
+		}
+	}
+	c.cache[key] = cachedChild{state, rev}
+}
+
+func (c *Children) forget(key string) {
+	c.mu.Lock()
+	delete(c.cache, key)
+	c.mu.Unlock()
 }
 
 // Key is the keyed hash that names a child in subjects and KV keys.
@@ -262,18 +321,25 @@ func childKey(secret []byte, uin string) string {
 
 // Get returns a child's state and its KV revision (0 when none is held).
 func (c *Children) Get(ctx context.Context, key string) (ChildState, uint64, error) {
-	e, err := c.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return ChildState{}, 0, nil
-	}
-	if err != nil {
-		return ChildState{}, 0, fmt.Errorf("reading child state: %w", err)
+	c.mu.Lock()
+	cc, ok := c.cache[key]
+	c.mu.Unlock()
+	if !ok {
+		e, err := c.kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			return ChildState{}, 0, nil
+		case err != nil:
+			return ChildState{}, 0, fmt.Errorf("reading child state: %w", err)
+		}
+		cc = cachedChild{e.Value(), e.Revision()}
+		c.remember(key, cc.state, cc.rev)
 	}
 	var s ChildState
-	if err := json.Unmarshal(e.Value(), &s); err != nil {
+	if err := json.Unmarshal(cc.state, &s); err != nil {
 		return ChildState{}, 0, fmt.Errorf("decoding child state: %w", err)
 	}
-	return s, e.Revision(), nil
+	return s, cc.rev, nil
 }
 
 // Put stores a child's state if it is still at revision rev (0: new), so
@@ -283,14 +349,23 @@ func (c *Children) Put(ctx context.Context, key string, s ChildState, rev uint64
 	if err != nil {
 		return 0, err
 	}
+	var next uint64
 	if rev == 0 {
-		return c.kv.Create(ctx, key, b)
+		next, err = c.kv.Create(ctx, key, b)
+	} else {
+		next, err = c.kv.Update(ctx, key, b, rev)
 	}
-	return c.kv.Update(ctx, key, b, rev)
+	if err != nil {
+		c.forget(key)
+		return 0, err
+	}
+	c.remember(key, b, next)
+	return next, nil
 }
 
 // Delete removes a child's state (erasure).
 func (c *Children) Delete(ctx context.Context, key string) error {
+	c.forget(key)
 	return c.kv.Purge(ctx, key)
 }
 

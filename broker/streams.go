@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/broker/uin"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -13,18 +14,45 @@ import (
 // `nats stream ls`: one stream per stage, subjects that say who they are for.
 // No subject ever holds a raw UIN: a child appears only as its keyed hash.
 const (
-	StreamIngest     = "ECM_INGEST"     // ecm.ingest.<area>.<agency>: events as published
+	StreamIngest     = "ECM_INGEST"     // ecm.ingest.<area>.<agency>.<partition>: events as published
 	StreamDelivery   = "ECM_DELIVERY"   // ecm.deliver.<area>.<agency>: each participant's copies
 	StreamAudit      = "ECM_AUDIT"      // ecm.audit.<child key>: one record per decided event
 	StreamDeadLetter = "ECM_DEADLETTER" // ecm.deadletter.<area>.<agency>: rejected input with reasons
 	BucketChildren   = "ECM_CHILDREN"   // key <child key>: index record and consent history
 	BucketMeta       = "ECM_META"       // broker-wide settings shared by every instance
 
-	ConsumerBroker = "ecm-broker" // the durable consumer every broker instance shares
+	// ConsumerPrefix names the durable consumers the broker instances share:
+	// ecm-broker-p00 … ecm-broker-p15, one per partition, each pinned to one
+	// instance at a time; ecm-broker-unrouted dead-letters events published
+	// without a partition token.
+	ConsumerPrefix   = "ecm-broker-p"
+	ConsumerUnrouted = "ecm-broker-unrouted"
+	priorityGroup    = "ecm"
 )
 
-// IngestSubject is where participant id ("leeds/pct") publishes events.
-func IngestSubject(participant string) string { return "ecm.ingest." + dotted(participant) }
+// IngestSubject is where participant id ("leeds/pct") publishes events about
+// the child with the given UIN: its own subject space, one partition per
+// group of children (uin.Partition), so that a child's events stay in order.
+func IngestSubject(participant, child string) string {
+	return "ecm.ingest." + dotted(participant) + "." + uin.Partition(child)
+}
+
+// IngestConsumers lists the durable consumers of the ingest stream: one per
+// partition, then the one for unrouted subjects.
+func IngestConsumers() []string {
+	names, _ := partitionConsumers()
+	return append(names, ConsumerUnrouted)
+}
+
+// partitionConsumers lists the per-partition consumer names and filters.
+func partitionConsumers() (names, filters []string) {
+	for p := 0; p < uin.Partitions; p++ {
+		tok := fmt.Sprintf("%02d", p)
+		names = append(names, ConsumerPrefix+tok)
+		filters = append(filters, "ecm.ingest.*.*."+tok)
+	}
+	return names, filters
+}
 
 // DeliverySubject is where a participant's copies are stored.
 func DeliverySubject(participant string) string { return "ecm.deliver." + dotted(participant) }
@@ -75,16 +103,24 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, c *Config) error
 			return fmt.Errorf("creating bucket %s: %w", kc.Bucket, err)
 		}
 	}
-	_, err := js.CreateOrUpdateConsumer(ctx, StreamIngest, jetstream.ConsumerConfig{
-		Durable:       ConsumerBroker,
-		Description:   "broker instances: validate, decide, deliver, audit",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxAckPending: 10000,
-		Replicas:      c.Replicas,
-	})
-	if err != nil {
-		return fmt.Errorf("creating consumer %s: %w", ConsumerBroker, err)
+	names, filters := partitionConsumers()
+	names, filters = append(names, ConsumerUnrouted), append(filters, "ecm.ingest.*.*")
+	for i, name := range names {
+		_, err := js.CreateOrUpdateConsumer(ctx, StreamIngest, jetstream.ConsumerConfig{
+			Durable:        name,
+			Description:    "broker instances: validate, decide, deliver, audit " + filters[i],
+			FilterSubject:  filters[i],
+			AckPolicy:      jetstream.AckExplicitPolicy,
+			AckWait:        30 * time.Second,
+			MaxAckPending:  4096,
+			Replicas:       c.Replicas,
+			PriorityPolicy: jetstream.PriorityPolicyPinned,
+			PriorityGroups: []string{priorityGroup},
+			PinnedTTL:      10 * time.Second,
+		})
+		if err != nil {
+			return fmt.Errorf("creating consumer %s: %w", name, err)
+		}
 	}
 	return nil
 }

@@ -12,11 +12,13 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/broker/uin"
 )
 
-// IngestSubject is where participant "<area>/<agency>" publishes: the same
-// subject as broker.IngestSubject, spelled out here so that the adapter does
-// not link the whole broker (policy engine, embedded server) into its binary.
+// IngestSubject is the subject space where participant "<area>/<agency>"
+// publishes; each event goes to IngestSubject + "." + uin.Partition(child),
+// as broker.IngestSubject says. Spelled out here so that the adapter does not
+// link the whole broker (policy engine, embedded server) into its binary.
 func IngestSubject(area, agency string) string { return "ecm.ingest." + area + "." + agency }
 
 // NATSOptions configure the JetStream publisher.
@@ -103,7 +105,7 @@ func (p *natsPublisher) Publish(ctx context.Context, events []event.Event) error
 	msgs := make([]*nats.Msg, len(events))
 	pending := make([]int, 0, len(events))
 	for i, e := range events {
-		m, err := cenats.Encode(p.subject, e)
+		m, err := cenats.Encode(p.subject+"."+uin.Partition(e.Subject()), e)
 		if err != nil {
 			refused[i] = fmt.Sprintf("event %s cannot be encoded: %v", e.ID(), err)
 			continue

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/broker/uin"
 )
 
 func TestIngestSubject(t *testing.T) {
@@ -67,7 +68,7 @@ func TestFolder(t *testing.T) {
 	}
 	want := fakeEvent(testArea, "one")
 	m := msgs[0]
-	if m.Subject != "ecm.ingest.leeds.pct" {
+	if m.Subject != "ecm.ingest.leeds.pct."+uin.Partition(want.Subject()) {
 		t.Errorf("subject %q", m.Subject)
 	}
 	if got := m.Header.Get(jetstream.MsgIDHeader); got != cenats.MsgID(want.Source(), want.ID()) {

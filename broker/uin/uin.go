@@ -53,3 +53,23 @@ func WithCheckDigit(nine string) (string, bool) {
 	}
 	return "", false
 }
+
+// Partitions is how many ingest partitions the broker has. Events about one
+// child always go to the same partition, so they are processed in order even
+// when several broker instances share the work. Changing it re-routes
+// children: drain the ingest stream first.
+const Partitions = 16
+
+// Partition is the ingest partition of a child, two digits ("00" to "15"):
+// an FNV-1a hash of the UIN modulo Partitions. It reveals 4 bits about a UIN,
+// too little to single a child out, so it may appear in a subject where the
+// UIN itself never may.
+func Partition(s string) string {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	p := h % Partitions
+	return string([]byte{byte('0' + p/10), byte('0' + p%10)})
+}

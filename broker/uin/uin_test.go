@@ -2,6 +2,7 @@ package uin
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -41,6 +42,29 @@ func TestWithCheckDigit(t *testing.T) {
 					t.Fatalf("WithCheckDigit(%q) said none, but %c works", nine, d)
 				}
 			}
+		}
+	}
+}
+
+func TestPartition(t *testing.T) {
+	counts := map[string]int{}
+	for i := 0; i < 16000; i++ {
+		s, ok := WithCheckDigit(fmt.Sprintf("4%08d", i))
+		if !ok {
+			continue
+		}
+		p := Partition(s)
+		if p != Partition(s) || len(p) != 2 || p < "00" || p > "15" {
+			t.Fatalf("Partition(%s) = %q", s, p)
+		}
+		counts[p]++
+	}
+	if len(counts) != Partitions {
+		t.Fatalf("%d partitions used, want %d", len(counts), Partitions)
+	}
+	for p, n := range counts {
+		if n < 500 || n > 1300 {
+			t.Errorf("partition %s holds %d children: badly spread", p, n)
 		}
 	}
 }

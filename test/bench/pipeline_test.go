@@ -75,7 +75,7 @@ func event(i int) *nats.Msg {
 		"time": time.Now().UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
 		"data": map[string]any{"category": "neglect", "significant_harm": i%3 == 0, "summary": strings.Repeat("Seen at school without a coat. ", 24)}}
 	b, _ := json.Marshal(ev)
-	m := nats.NewMsg(broker.IngestSubject("leeds/lea"))
+	m := nats.NewMsg(broker.IngestSubject("leeds/lea", children[i%len(children)]))
 	m.Header.Set("content-type", "application/cloudevents+json")
 	m.Header.Set(jetstream.MsgIDHeader, ev["id"].(string))
 	m.Data = b

@@ -11,6 +11,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/cenats"
 	"github.com/ecm-broker/ecm-broker/broker/demo"
+	"github.com/ecm-broker/ecm-broker/broker/uin"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/nats-io/nats.go"
@@ -195,15 +196,26 @@ func TestNATSIngest(t *testing.T) {
 		}
 	}
 	referral := map[string]any{"category": "neglect", "summary": "No food at home.", "significant_harm": false}
-	publish(broker.IngestSubject("leeds/lea"), testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
-	publish(broker.IngestSubject("leeds/lea"), testenv.Event("leeds/police", "safeguarding.referral", ben, referral))
-	publish("ecm.ingest.nowhere.pct", testenv.Event("nowhere/pct", "safeguarding.referral", ben, referral))
+	publish(broker.IngestSubject("leeds/lea", ben), testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
+	publish(broker.IngestSubject("leeds/lea", ben), testenv.Event("leeds/police", "safeguarding.referral", ben, referral))
+	publish("ecm.ingest.nowhere.pct."+uin.Partition(ben), testenv.Event("nowhere/pct", "safeguarding.referral", ben, referral))
+	publish("ecm.ingest.leeds.lea", testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
+	wrong := "00"
+	if uin.Partition(ben) == wrong {
+		wrong = "01"
+	}
+	publish("ecm.ingest.leeds.lea."+wrong, testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
 	env.WaitIdle()
 	if d := env.Deliveries("leeds/la-social-care"); len(d) != 1 || d[0].Basis != "s11-safeguarding" {
 		t.Fatalf("la-social-care deliveries: %+v", d)
 	}
 	dls := env.DeadLetters()
-	if len(dls) != 2 || !strings.HasPrefix(dls[0].Reasons[0], "source") || !strings.HasPrefix(dls[1].Reasons[0], "publisher") {
+	reasons := map[string]int{}
+	for _, dl := range dls {
+		field, _, _ := strings.Cut(dl.Reasons[0], ":")
+		reasons[field]++
+	}
+	if len(dls) != 4 || reasons["source"] != 1 || reasons["publisher"] != 1 || reasons["partition"] != 2 {
 		t.Fatalf("dead letters: %+v", dls)
 	}
 }

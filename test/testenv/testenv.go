@@ -201,12 +201,21 @@ func WaitIdle(t testing.TB, js jetstream.JetStream) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
-		c, err := js.Consumer(ctx, broker.StreamIngest, broker.ConsumerBroker)
-		if err == nil {
-			info, err := c.Info(ctx)
-			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-				return
+		idle := true
+		for _, name := range broker.IngestConsumers() {
+			c, err := js.Consumer(ctx, broker.StreamIngest, name)
+			if err != nil {
+				idle = false
+				break
 			}
+			info, err := c.Info(ctx)
+			if err != nil || info.NumPending != 0 || info.NumAckPending != 0 {
+				idle = false
+				break
+			}
+		}
+		if idle {
+			return
 		}
 		select {
 		case <-ctx.Done():
