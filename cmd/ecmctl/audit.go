@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/ecm-broker/ecm-broker/broker/uin"
+)
+
+var auditCmd = &command{
+	name:    "audit",
+	summary: "every decision about a child: who received each event, who did not, and why (operator token)",
+	usage: `
+audit --child UIN
+
+One block per audit record, oldest first: when, the event type, its source,
+the outcome, the policy revision and REVIEW when a person should look at it;
+then one line per participant: allow or deny, the basis, the fields removed
+from its copy. --json prints the broker's answer, which includes the UIN.
+
+Examples:
+  ecmctl audit --token "$OPERATOR_TOKEN" --child 9434765919
+  ecmctl audit --child 9434765919 --json | jq '.records[] | select(.review)'`,
+	run: runAudit,
+}
+
+// auditRecord is what the table shows of broker.AuditRecord.
+type auditRecord struct {
+	EventID        string         `json:"event_id"`
+	Source         string         `json:"source"`
+	Type           string         `json:"type"`
+	EventTime      string         `json:"event_time"`
+	DecidedAt      string         `json:"decided_at"`
+	PolicyRevision string         `json:"policy_revision"`
+	Outcome        string         `json:"outcome"`
+	Error          string         `json:"error"`
+	CausedBy       string         `json:"caused_by"`
+	Review         bool           `json:"review"`
+	Decisions      []auditVerdict `json:"decisions"`
+	Problems       []problem      `json:"problems"`
+}
+
+// auditVerdict is broker.Decision: one participant's answer.
+type auditVerdict struct {
+	Participant string   `json:"participant"`
+	Allow       bool     `json:"allow"`
+	Basis       string   `json:"basis"`
+	Remove      []string `json:"remove"`
+}
+
+// problem is broker.Problem.
+type problem struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+func (p problem) String() string { return p.Field + ": " + p.Reason }
+
+func runAudit(ctx context.Context, a *app, c *command, args []string) error {
+	fs := a.flagSet(c)
+	child := fs.String("child", "", "the child's `UIN` (10 digits)")
+	pos, err := a.parse(c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("audit takes no arguments, got %q (the UIN goes after --child)", pos[0])
+	}
+	if *child == "" {
+		return usagef("audit needs --child UIN")
+	}
+	if err := uin.Check(*child); err != nil {
+		return usagef("--child: %v", err)
+	}
+	if err := a.needToken(); err != nil {
+		return err
+	}
+	var out struct {
+		Records []auditRecord `json:"records"`
+	}
+	raw, err := a.getJSON(ctx, "/v1/audit", url.Values{"child": {*child}}, &out)
+	if err != nil {
+		return tokenError(err, "an operator", "an operator token")
+	}
+	if a.conn.json {
+		return writeRaw(a.stdout, raw)
+	}
+	return printAudit(a, *child, out.Records)
+}
+
+func printAudit(a *app, child string, recs []auditRecord) error {
+	w := a.stdout
+	fmt.Fprintf(w, "Audit of child %s: %s\n", maskUIN(child), plural(len(recs), "record", "records"))
+	if len(recs) == 0 {
+		return nil
+	}
+	rt := newTable(w, "", "TIME", "TYPE", "SOURCE", "OUTCOME", "POLICY", "")
+	rows := make([][]string, len(recs))
+	for i, r := range recs {
+		flag := ""
+		if r.Review {
+			flag = "REVIEW"
+		}
+		rows[i] = []string{orDash(firstOf(r.EventTime, r.DecidedAt)), orDash(r.Type), orDash(r.Source), orDash(r.Outcome), orDash(r.PolicyRevision), flag}
+		rt.Widen(rows[i]...)
+	}
+	for i, r := range recs {
+		fmt.Fprintln(w)
+		rt.Row(rows[i]...)
+		if err := rt.Flush(); err != nil {
+			return err
+		}
+		for _, line := range recordNotes(r) {
+			fmt.Fprintf(w, "    %s\n", printable(line))
+		}
+		if len(r.Decisions) == 0 {
+			continue
+		}
+		dt := newTable(w, "    ", "PARTICIPANT", "DECISION", "BASIS", "REMOVED")
+		for _, d := range r.Decisions {
+			verdict := "deny"
+			if d.Allow {
+				verdict = "allow"
+			}
+			dt.Row(d.Participant, verdict, orDash(d.Basis), orDash(strings.Join(d.Remove, ", ")))
+		}
+		if err := dt.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordNotes are what a record says besides its decisions.
+func recordNotes(r auditRecord) []string {
+	var notes []string
+	if r.EventID != "" {
+		notes = append(notes, "event "+r.EventID)
+	}
+	if r.CausedBy != "" {
+		notes = append(notes, "caused by "+r.CausedBy)
+	}
+	if r.Error != "" {
+		notes = append(notes, "error: "+r.Error)
+	}
+	for _, p := range r.Problems {
+		notes = append(notes, "problem: "+p.String())
+	}
+	if len(r.Decisions) == 0 {
+		notes = append(notes, "sent to nobody")
+	}
+	return notes
+}
+
+func firstOf(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
