@@ -104,13 +104,21 @@ func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 		// audit stored but neither child state written nor events acked.
 		os.Exit(99)
 	}
+	var writes []func(context.Context) error
 	for _, key := range p.order {
 		cs := p.states[key]
 		if !cs.dirty {
 			continue
 		}
-		if _, err := b.children.Put(ctx, key, cs.state, cs.rev); err != nil {
+		wait, err := b.children.PutAsync(b.js, key, cs.state, cs.rev)
+		if err != nil {
 			return fmt.Errorf("writing child state: %w", err)
+		}
+		writes = append(writes, wait)
+	}
+	for _, wait := range writes {
+		if err := wait(ctx); err != nil {
+			return err
 		}
 	}
 	for _, m := range msgs {

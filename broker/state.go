@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -361,6 +363,36 @@ func (c *Children) Put(ctx context.Context, key string, s ChildState, rev uint64
 	}
 	c.remember(key, b, next)
 	return next, nil
+}
+
+// PutAsync stores a child's state if it is still at revision rev (0: new)
+// without waiting: the KV write is a publish to the bucket's subject with
+// the expected last revision, so one batch's writes travel together. wait
+// returns the new revision once JetStream has it, and caches it.
+func (c *Children) PutAsync(js jetstream.JetStream, key string, s ChildState, rev uint64) (wait func(context.Context) error, err error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg("$KV." + BucketChildren + "." + key)
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(rev, 10))
+	m.Data = b
+	f, err := js.PublishMsgAsync(m)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		select {
+		case ack := <-f.Ok():
+			c.remember(key, b, ack.Sequence)
+			return nil
+		case err := <-f.Err():
+			c.forget(key)
+			return fmt.Errorf("writing child state: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}, nil
 }
 
 // Delete removes a child's state (erasure).
