@@ -21,6 +21,7 @@ func (b *Broker) routes() http.Handler {
 	mux.HandleFunc("GET /v1/audit", b.handleAudit)
 	mux.HandleFunc("GET /v1/deadletters", b.handleDeadLetters)
 	mux.HandleFunc("POST /v1/policy/reload", b.handleReload)
+	mux.HandleFunc("POST /v1/decide", b.handleDecide)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -49,7 +49,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{deliveriesCmd, auditCmd, deadLettersCmd, publishCmd, healthCmd}
+	return []*command{deliveriesCmd, auditCmd, deadLettersCmd, publishCmd, decideCmd, healthCmd}
 }
 
 func lookup(name string) *command {
