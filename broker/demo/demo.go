@@ -181,6 +181,9 @@ func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *broker.Confi
 		}
 		fmt.Fprintln(out)
 	}
+	if err := feedAdapters(ctx, out, b); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "Read back: curl -H 'Authorization: Bearer %s' 'http://%s/v1/deliveries?after=0'\n", Token("leeds/la-social-care"), b.HTTPAddr())
 	fmt.Fprintf(out, "           curl -H 'Authorization: Bearer %s' 'http://%s/v1/audit?child=%s'\n", OperatorToken, b.HTTPAddr(), Children["Amy (4)"])
 	return nil
