@@ -28,5 +28,14 @@ PY
 else
   echo "opa not installed: install with go install github.com/open-policy-agent/opa@v1.22.2"; exit 1
 fi
+echo "== fuzz (briefly; run longer with -fuzztime when changing a parser)"
+for f in $(grep -rl --include='*_test.go' '^func Fuzz' .); do
+  pkg="./$(dirname "${f#./}")"
+  for name in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed 's/^func //'); do
+    go test -run '^$' -fuzz "^${name}\$" -fuzztime "${FUZZTIME:-3s}" -fuzzminimizetime 1s "$pkg" > /tmp/ecm-fuzz.out 2>&1 \
+      || { cat /tmp/ecm-fuzz.out; echo "fuzz target $name in $pkg failed"; exit 1; }
+    echo "fuzz $pkg $name: ok"
+  done
+done
 echo "== go test"
 go test -count=1 -timeout 20m ./...
