@@ -166,11 +166,17 @@ func rawTime(data []byte) time.Time {
 	return r.Time
 }
 
-// runBroker measures one broker configuration.
-func runBroker(b *testing.B, name string, o broker.Options) result {
+// runBroker measures one broker configuration, with extra instances
+// sharing the first one's server.
+func runBroker(b *testing.B, name string, o broker.Options, instances int) result {
 	var res result
 	b.Run(name, func(b *testing.B) {
 		env := testenv.StartWith(b, o)
+		for i := 1; i < instances; i++ {
+			more := o
+			more.NATSURL = env.Broker.NATSURL()
+			testenv.StartWith(b, more)
+		}
 		nc, err := nats.Connect(env.Broker.NATSURL())
 		if err != nil {
 			b.Fatal(err)
@@ -268,12 +274,19 @@ func runRaw(b *testing.B) result {
 // with the statutory policies, and prints the figures and their ratios.
 func BenchmarkPipeline(b *testing.B) {
 	raw := runRaw(b)
-	null := runBroker(b, "null-broker-6", broker.Options{Config: config(1), NullPolicy: true})
-	real6 := runBroker(b, "real-broker-6", broker.Options{Config: config(1)})
-	real900 := runBroker(b, "real-broker-900", broker.Options{Config: config(150)})
+	null := runBroker(b, "null-broker-6", broker.Options{Config: config(1), NullPolicy: true}, 1)
+	real6 := runBroker(b, "real-broker-6", broker.Options{Config: config(1)}, 1)
+	real900 := runBroker(b, "real-broker-900", broker.Options{Config: config(150)}, 1)
+	results := []result{raw, null, real6, real900}
+	if os.Getenv("ECM_BENCH_INSTANCES") != "" {
+		// On two cores more instances show the cost of sharing, not a speed-up.
+		results = append(results,
+			runBroker(b, "real-900-2-instances", broker.Options{Config: config(150)}, 2),
+			runBroker(b, "real-900-3-instances", broker.Options{Config: config(150)}, 3))
+	}
 	tw := tabwriter.NewWriter(os.Stdout, 4, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\nconfiguration\tevents/s\tp50 at half peak\tp99 at half peak\t\n")
-	for _, r := range []result{raw, null, real6, real900} {
+	for _, r := range results {
 		fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t\n", r.name, r.eventsSec, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond))
 	}
 	tw.Flush()
