@@ -31,8 +31,9 @@ func derive(e *Event, before, after *IndexRecord) []*Event {
 			Subject: e.Subject, Time: e.Time, Publisher: "broker", Attrs: attrs, Data: data})
 	}
 	switch e.Name {
-	case "index.address.changed":
-		// Rule 5, ECM 3.36: the record follows the child to the new area.
+	case "index.address.changed", "index.child.registered":
+		// Rule 5, ECM 3.36: the record follows the child to the new area,
+		// whether an address change or a corrected registration moved it.
 		if before != nil && after.Area != before.Area {
 			gen("index.transferred", transferData(after))
 		}
@@ -76,7 +77,7 @@ func transferData(x *IndexRecord) map[string]any {
 	var invs []any
 	for _, inv := range x.Involvements {
 		if inv.Active {
-			m := map[string]any{"participant": inv.Participant, "practitioner": inv.Practitioner, "since": inv.Since}
+			m := map[string]any{"participant": inv.Participant, "practitioner": inv.Practitioner, "since": inv.Since, "active": true}
 			if inv.Service != "" {
 				m["service"] = inv.Service
 			}
