@@ -157,7 +157,7 @@ var denyBases = map[string]bool{"out-of-scope": true, "age-limit": true, "no-rel
 func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []Participant, timeout time.Duration) ([]Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	rs, err := p.query.Eval(ctx, rego.EvalInput(input))
+	rs, err := p.query.Eval(ctx, regoInput(input))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPolicy, err)
 	}
@@ -212,3 +212,6 @@ func decisionFrom(id string, v map[string]any) (Decision, error) {
 	}
 	return d, nil
 }
+
+// regoInput hands the input to OPA.
+func regoInput(input map[string]any) rego.EvalOption { return rego.EvalInput(input) }
