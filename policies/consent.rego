@@ -14,9 +14,9 @@
 #     a Gillick-style presumption that a child of 12 understands enough to consent; a child
 #     under 12 cannot consent on their own, nor can a child whose age at the grant is
 #     unknown);
-#   - given by a parent: valid while the child is under 18 at the event (parental
-#     responsibility is for a "child", a person under 18, Children Act 1989 ss.3 and 105;
-#     a young adult consents for themselves); valid when the child's age is unknown;
+#   - given by a parent: always valid, whatever the child's age (the spec names no limit;
+#     whether a parent may still consent for a young adult of 18 or over is an open
+#     question for the IG lead, docs/policies.md);
 #   - expires is an ISO date: the grant lapses at the start of that day.
 #   A later grant that is invalid or expired still decides (it has the highest seq): the
 #   agency gets no-consent, not an older grant (fail closed).
@@ -85,17 +85,12 @@ granted contains kind if {
 # time compares, as text, at or after "YYYY-MM-DD".
 _expired(e) if input.event.time >= e.expires
 
-_valid(e) if {
-	e.given_by == "parent"
-	not _adult
-}
+_valid(e) if e.given_by == "parent"
 
 _valid(e) if {
 	e.given_by == "child"
 	scope.age_at(e.at, input.child.dob) >= 12
 }
-
-_adult if scope.age >= 18
 
 _consented := {
 	"allow": true,
@@ -137,13 +132,10 @@ _problem(e) := "expired" if {
 	_expired(e)
 } else := "child under 12" if {
 	e.given_by == "child"
-} else := "parent of adult" if {
-	e.given_by == "parent"
 } else := "given by whom"
 
 _invalid := {
 	"expired": "the consent for this purpose has expired (rule 8)",
 	"child under 12": "the consent is from a child under 12 or of unknown age: not valid on its own (rule 8)",
-	"parent of adult": "the consent is a parent's, but the young person is 18 or over (rule 8)",
 	"given by whom": "the latest consent is not from the child (12 or over) or a parent (rule 8)",
 }

@@ -53,10 +53,9 @@ test_child_of_unknown_age_cannot_consent_alone if {
 	r.related == {}
 }
 
-test_parent_cannot_consent_for_an_adult if {
+test_parent_consent_counts_for_an_18_year_old if {
 	r := consent.rule with input as _with([f.grant(1, "parent", ["caf"], ["lea"])], 18)
-	r.related == {}
-	contains(r.refused.lea.reason, "18 or over")
+	object.keys(r.related) == {"lea"}
 }
 
 test_consent_from_someone_else_is_not_valid if {

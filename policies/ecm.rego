@@ -11,8 +11,8 @@
 #   5. what the rule for the event type gives a participant of the child's area, then an
 #      involved participant (rules 3-8: index, concern, moves, safeguarding, police,
 #      consent .rego);
-#   6. for any other participant related to the child (rule 2: in the child's area,
-#      involved, or flagging an active concern): a recipient the broker names (rule 4),
+#   6. for any other participant related to the child (rule 2: in the child's area or
+#      involved): a recipient the broker names (rule 4),
 #      consent (rule 8), a valid override on a case event (rule 9), else the rule's denial;
 #   7. anyone else: no-relationship (rule 2, relationship.rego).
 #   Every allowed copy of a shielded child's event loses the address, setting and GP fields,
@@ -98,7 +98,7 @@ _everyone := {
 }
 
 # Steps 3 to 7, for one candidate. Rule 2 relates a participant to the child by its area
-# (_local), an involvement (_involved) or an active concern flag (_otherwise directly).
+# (_local) or an active involvement (_involved).
 _decide(c) := d if {
 	d := _age_limit[c.agency]
 } else := {
@@ -112,8 +112,6 @@ _decide(c) := d if {
 	c.area == data.ecm.relationship.area
 } else := _involved(c) if {
 	c.id in data.ecm.relationship.involved
-} else := _otherwise(c) if {
-	c.id in data.ecm.relationship.flaggers
 } else := _unrelated
 
 # Step 5 for a participant of the child's area; one also involved may get more that way.

@@ -194,11 +194,13 @@ test_withdrawal_after_grant if {
 	d["leeds/lea"].basis == "consent-withdrawn"
 }
 
-test_consent_reaches_a_flagger_elsewhere if {
+test_consent_does_not_reach_a_flagger_elsewhere if {
+	# rule 2: a concern flag alone does not relate a participant outside the child's area
 	ch := f.child_with(9, {"concerns": [{"participant": "york/police", "active": true}]})
 	consent := {"entries": [f.grant(1, "parent", ["caf"], ["police"])]}
 	d := ecm.decision with input as f.input_for(_caf, ch, consent, array.concat(f.leeds, f.york))
-	f.allowed(d) == {"leeds/police", "york/police"}
+	f.allowed(d) == {"leeds/police"}
+	d["york/police"].basis == "no-relationship"
 }
 
 test_override_of_19_characters_is_refused if {
@@ -297,7 +299,7 @@ test_shielded_transfer_keeps_the_address_for_social_care_of_the_new_area_only if
 	ch := f.child_with(9, {"area": "york", "flags": {"shielded": true}})
 	d := ecm.decision with input as f.input_for(ev, ch, null, f.york)
 	d["york/la-social-care"].remove == []
-	d["york/pct"].remove == ["data.address", "data.education", "data.gp"]
+	d["york/pct"].remove == ["data.address", "data.education.setting", "data.gp.practice"]
 }
 
 test_concern_flag if {
@@ -307,18 +309,19 @@ test_concern_flag if {
 	d["leeds/pct"].basis == "s12-concern"
 }
 
-test_concern_match_tells_each_flagger if {
+test_concern_match_tells_each_related_flagger if {
 	concerns := [
 		{"participant": "york/police", "practitioner": {"name": "P"}, "active": true},
+		{"participant": "york/lea", "practitioner": {"name": "T"}, "active": true},
 		{"participant": "leeds/pct", "practitioner": {"name": "H"}, "active": true},
 	]
-	recipients := ["york/police", "leeds/pct", "bradford/pct"]
+	recipients := ["york/police", "york/lea", "leeds/pct"]
 	ev := f.event("index.concern.matched", "broker", {"concerns": concerns, "recipients": recipients})
 	ch := f.child_with(9, {"concerns": concerns})
-	d := ecm.decision with input as f.input_for(ev, ch, null, array.concat(f.leeds, ["york/police", "bradford/pct"]))
-	f.allowed(d) == {"york/police", "leeds/pct"}
-	d["york/police"].basis == "s12-concern"
-	d["bradford/pct"].basis == "no-relationship"
+	d := ecm.decision with input as f.input_for(ev, ch, null, array.concat(f.leeds, f.york))
+	f.allowed(d) == {"york/lea", "leeds/pct"}
+	d["york/lea"].basis == "s12-concern"
+	d["york/police"].basis == "no-relationship"
 	d["leeds/la-social-care"].basis == "no-rule"
 }
 
@@ -349,19 +352,14 @@ test_no_candidates if {
 	d == {}
 }
 
-test_a_flagger_elsewhere_is_related_but_gets_no_index_data if {
+test_a_flagger_elsewhere_is_not_related if {
 	ch := f.child_with(9, {"concerns": [{"participant": "york/police", "active": true}]})
-	d := ecm.decision with input as f.input_for(_gp, ch, null, f.york)
-	d["york/police"].basis == "no-rule"
-	d["york/pct"].basis == "no-relationship"
-}
-
-test_an_override_reaches_a_flagger_elsewhere if {
-	ch := f.child_with(9, {"concerns": [{"participant": "york/police", "active": true}]})
+	index_data := ecm.decision with input as f.input_for(_gp, ch, null, f.york)
+	index_data["york/police"].basis == "no-relationship"
 	ev := object.union(_caf, {"override": "the child is at immediate risk of harm"})
-	d := ecm.decision with input as f.input_for(ev, ch, null, f.york)
-	d["york/police"].basis == "s12-11-override"
-	d["york/pct"].basis == "no-relationship"
+	overridden := ecm.decision with input as f.input_for(ev, ch, null, f.york)
+	overridden["york/police"].basis == "no-relationship"
+	overridden["york/lea"].basis == "s12-11-override"
 }
 
 test_an_age_limited_publisher_is_age_limited if {

@@ -5,8 +5,10 @@
 #   child only if it works in the child's current area or has a recorded involvement with
 #   the child, wherever it is: s.10(1) makes the authority's arrangements about children "in
 #   the authority's area", and s.12(4) records the practitioners providing a service.
-#   Nothing goes to anyone else, whatever the later rules say, and the publisher never
-#   receives its own event back. ecm.rego applies these facts to each candidate.
+#   Nothing goes to anyone else, whatever the later rules say (so a participant that flagged
+#   a concern but is neither in the child's area nor involved hears nothing, not even of a
+#   match), and the publisher never receives its own event back. ecm.rego applies these
+#   facts to each candidate.
 package ecm.relationship
 
 # METADATA
@@ -25,14 +27,4 @@ area := input.child.area if {
 involved contains i.participant if {
 	some i in input.child.involvements
 	i.active == true
-}
-
-# METADATA
-# description: |
-#   Participants with an active concern flag on the record (s.12(4)(g)). They count as
-#   related (choice) so that a flagger in another area can be told of a match (rule 4) and
-#   can receive what consent or an override allows.
-flaggers contains f.participant if {
-	some f in input.child.concerns
-	f.active == true
 }

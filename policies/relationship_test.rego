@@ -18,10 +18,7 @@ test_involved_counts_active_involvements_only if {
 	relationship.involved == set() with input as f.input_for(_referral, null, null, [])
 }
 
-test_flaggers_counts_active_concerns_only if {
-	ch := f.child_with(9, {"concerns": [
-		{"participant": "bradford/police", "active": true},
-		{"participant": "york/pct", "active": false},
-	]})
-	relationship.flaggers == {"bradford/police"} with input as f.input_for(_referral, ch, null, [])
+test_a_concern_flag_alone_does_not_relate if {
+	ch := f.child_with(9, {"concerns": [{"participant": "bradford/police", "active": true}]})
+	not "bradford/police" in relationship.involved with input as f.input_for(_referral, ch, null, [])
 }

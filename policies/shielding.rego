@@ -11,7 +11,8 @@
 #   - index.child.registered, index.address.changed: data.address
 #   - index.education.recorded, education.missing: data.setting
 #   - index.gp.recorded: data.practice
-#   - index.transferred: data.address, data.education, data.gp
+#   - index.transferred: data.address, data.education.setting, data.gp.practice (the
+#     education record's from/to dates stay)
 #   data.area is kept (it routes the event and names only a local authority) and so is
 #   education.missing's data.last_seen (a date, not a place): choices, docs/policies.md.
 #   ecm.rego applies the paths to every allowed copy but children's social care's of the
@@ -25,7 +26,7 @@ fields := {
 	"index.address.changed": ["data.address"],
 	"index.education.recorded": ["data.setting"],
 	"index.gp.recorded": ["data.practice"],
-	"index.transferred": ["data.address", "data.education", "data.gp"],
+	"index.transferred": ["data.address", "data.education.setting", "data.gp.practice"],
 	"education.missing": ["data.setting"],
 }
 

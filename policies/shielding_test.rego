@@ -13,7 +13,8 @@ test_paths_per_event_type if {
 	shielding.paths == ["data.address"] with input as _on("index.address.changed", true)
 	shielding.paths == ["data.setting"] with input as _on("index.education.recorded", true)
 	shielding.paths == ["data.practice"] with input as _on("index.gp.recorded", true)
-	shielding.paths == ["data.address", "data.education", "data.gp"] with input as _on("index.transferred", true)
+	transferred := ["data.address", "data.education.setting", "data.gp.practice"]
+	shielding.paths == transferred with input as _on("index.transferred", true)
 	shielding.paths == ["data.setting"] with input as _on("education.missing", true)
 }
 
@@ -28,7 +29,7 @@ test_nothing_hidden_in_types_without_such_fields if {
 test_hide_keeps_what_was_already_removed if {
 	d := {"allow": true, "basis": "s12-move", "remove": ["data.summary"], "reason": "r"}
 	hidden := shielding.hide(d) with input as _on("index.transferred", true)
-	hidden.remove == ["data.summary", "data.address", "data.education", "data.gp"]
+	hidden.remove == ["data.summary", "data.address", "data.education.setting", "data.gp.practice"]
 	hidden.basis == "s12-move"
 }
 
