@@ -108,6 +108,7 @@ func readModules(fsys fs.FS, withTests bool) (map[string]string, error) {
 type Decider struct {
 	current atomic.Pointer[Policy]
 	timeout time.Duration
+	cache   decisionCache
 	// allowAll skips the policy and allows every candidate: the "null
 	// broker" of the benchmarks, never a configuration.
 	allowAll bool
@@ -124,7 +125,10 @@ func NewDecider(p *Policy) *Decider {
 func (d *Decider) Policy() *Policy { return d.current.Load() }
 
 // Swap replaces the serving policy.
-func (d *Decider) Swap(p *Policy) { d.current.Store(p) }
+func (d *Decider) Swap(p *Policy) {
+	d.current.Store(p)
+	d.cache.clear()
+}
 
 // Decide evaluates the policy once for an event and returns one decision per
 // candidate, in candidate order, and the policy revision. On any failure it
@@ -138,7 +142,16 @@ func (d *Decider) Decide(ctx context.Context, input map[string]any, candidates [
 		}
 		return out, "allow-all", nil
 	}
+	key, keyed := cacheKey(p.Revision, input)
+	if keyed {
+		if hit, ok := d.cache.get(key); ok {
+			return hit, p.Revision, nil
+		}
+	}
 	decisions, err := p.eval(ctx, input, candidates, d.timeout)
+	if err == nil && keyed {
+		d.cache.put(key, decisions)
+	}
 	if err != nil {
 		out := make([]Decision, len(candidates))
 		for i, c := range candidates {

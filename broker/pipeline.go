@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -240,49 +239,6 @@ func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *Ind
 	return nil
 }
 
-// policyInput builds the input of docs/policy-input.md from basic Go values
-// only, so OPA converts it without a JSON round trip of its own.
-func policyInput(e *Event, x *IndexRecord, c *Consent, candidates []Participant) map[string]any {
-	ev := map[string]any{"id": e.ID, "source": e.Source, "type": e.Type, "name": e.Name, "subject": e.Subject,
-		"time": e.Time.UTC().Format(time.RFC3339Nano), "publisher": e.Publisher, "data": e.Data}
-	if e.Override != "" {
-		ev["override"] = e.Override
-	}
-	if e.Practitioner != "" {
-		ev["practitioner"] = e.Practitioner
-	}
-	cands := make([]any, len(candidates))
-	for i, p := range candidates {
-		cands[i] = map[string]any{"id": p.ID, "area": p.Area, "agency": p.Agency}
-	}
-	return map[string]any{"event": ev, "child": plain(x), "consent": plain(c), "candidates": cands}
-}
-
-// plain turns a typed value into maps and slices of basic values (nil for a
-// nil pointer).
-func plain(v any) any {
-	switch t := v.(type) {
-	case *IndexRecord:
-		if t == nil {
-			return nil
-		}
-	case *Consent:
-		if t == nil {
-			return nil
-		}
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	var out any
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil
-	}
-	return out
-}
-
-// parseIngestSubject reads ecm.ingest.<area>.<agency>[.<partition>].
 func parseIngestSubject(subject string) (publisher, partition string) {
 	parts := strings.Split(strings.TrimPrefix(subject, "ecm.ingest."), ".")
 	if len(parts) < 2 || len(parts) > 3 {
