@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -32,23 +33,37 @@ type DeadLetter struct {
 	Truncated  bool              `json:"truncated,omitempty"`
 }
 
+// Limits that keep a dead letter well inside one JetStream message, however
+// many problems an input has or however large its headers are.
+const (
+	deadLetterReasonsMax = 100
+	deadLetterReasonLen  = 500
+	deadLetterHeadersMax = 16 * 1024
+	deadLetterDepthMax   = 64
+)
+
 func newDeadLetter(publisher string, m *nats.Msg, probs []Problem) DeadLetter {
 	dl := DeadLetter{Received: time.Now().UTC(), Publisher: publisher, Size: len(m.Data)}
-	for _, p := range probs {
-		dl.Reasons = append(dl.Reasons, p.String())
-	}
+	dl.Reasons = reasons(probs)
+	headerBytes := 0
 	for k, v := range m.Header {
 		if dl.Headers == nil {
 			dl.Headers = map[string]string{}
 		}
-		dl.Headers[k] = strings.Join(v, ", ")
+		val := strings.Join(v, ", ")
+		if headerBytes += len(k) + len(val); headerBytes > deadLetterHeadersMax {
+			dl.Headers["…"] = "further headers left out: over 16 KiB"
+			dl.Truncated = true
+			break
+		}
+		dl.Headers[k] = strings.ToValidUTF8(val, "\ufffd")
 	}
 	body := m.Data
 	if len(body) > deadLetterBodyMax {
 		body, dl.Truncated = body[:deadLetterBodyMax], true
 	}
 	switch {
-	case !dl.Truncated && json.Valid(body):
+	case !dl.Truncated && utf8.Valid(body) && json.Valid(body) && jsonDepth(body) <= deadLetterDepthMax:
 		dl.Body = body
 	case utf8.Valid(body):
 		dl.BodyText = string(body)
@@ -58,10 +73,55 @@ func newDeadLetter(publisher string, m *nats.Msg, probs []Problem) DeadLetter {
 	return dl
 }
 
+// reasons turns problems into at most deadLetterReasonsMax lines of at most
+// deadLetterReasonLen bytes each.
+func reasons(probs []Problem) []string {
+	out := make([]string, 0, min(len(probs), deadLetterReasonsMax+1))
+	for i, p := range probs {
+		if i == deadLetterReasonsMax {
+			out = append(out, fmt.Sprintf("… and %d more problems", len(probs)-i))
+			break
+		}
+		out = append(out, strings.ToValidUTF8(trunc(p.String(), deadLetterReasonLen), "\ufffd"))
+	}
+	return out
+}
+
+// capProblems bounds a problem list the same way, for answers and audit records.
+func capProblems(probs []Problem) []Problem {
+	if len(probs) <= deadLetterReasonsMax {
+		return probs
+	}
+	out := append([]Problem{}, probs[:deadLetterReasonsMax]...)
+	return append(out, Problem{"event", fmt.Sprintf("… and %d more problems", len(probs)-deadLetterReasonsMax)})
+}
+
+// jsonDepth is the deepest nesting of objects and arrays in valid JSON.
+func jsonDepth(b []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
 // deadLetterAsync stores a rejected input. id makes a retried dead-lettering
 // of the same input idempotent.
 func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []Problem, id string) (jetstream.PubAckFuture, error) {
-	body, err := json.Marshal(newDeadLetter(publisher, m, probs))
+	body, err := marshalNoEscape(newDeadLetter(publisher, m, probs))
 	if err != nil {
 		return nil, fmt.Errorf("encoding dead letter: %w", err)
 	}
@@ -93,8 +153,20 @@ func (b *Broker) auditRejected(publisher string, m *nats.Msg, probs []Problem, i
 	typ, _ := raw.String("type")
 	rec := AuditRecord{EventID: eventID, Source: src, Type: typ, Publisher: publisher, ChildKey: b.children.Key(subject),
 		DecidedAt: time.Now().UTC().Format(time.RFC3339Nano), PolicyRevision: b.decider.Policy().Revision,
-		Outcome: "rejected", Decisions: []Decision{}, Problems: probs, rejectID: id}
+		Outcome: "rejected", Decisions: []Decision{}, Problems: capProblems(probs), rejectID: id}
 	if _, err := b.auditAsync(rec); err != nil {
 		b.auditFailing(err)
 	}
+}
+
+// marshalNoEscape encodes v as JSON without escaping <, > and &, which would
+// otherwise grow hostile input sixfold.
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }

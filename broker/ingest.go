@@ -66,7 +66,10 @@ func (b *Broker) handleIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var items []json.RawMessage
-	if err := json.Unmarshal(body, &items); err != nil {
+	if err := json.Unmarshal(body, &items); err != nil || items == nil {
+		if err == nil {
+			err = fmt.Errorf("got null")
+		}
 		probs := []Problem{{"batch", "must be a JSON array of structured events: " + err.Error()}}
 		b.rejectHTTP(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
 		writeJSON(w, http.StatusBadRequest, IngestResult{Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid batch", Problems: probs})
@@ -126,7 +129,7 @@ func (b *Broker) ingestOne(ctx context.Context, p Participant, m *nats.Msg) Inge
 	if len(probs) > 0 {
 		id, _ := raw.String("id")
 		b.rejectHTTP(ctx, p.ID, m, probs)
-		res := IngestResult{ID: id, Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid event", Problems: probs}
+		res := IngestResult{ID: id, Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid event", Problems: capProblems(probs)}
 		if onlySource(probs) {
 			res.Status, res.Outcome, res.Error = http.StatusForbidden, "forbidden", "an event's source must be the publisher's own identity"
 		}
@@ -164,13 +167,15 @@ func (b *Broker) sameAsStored(ctx context.Context, seq uint64, m *nats.Msg) (boo
 	return bytes.Equal(stored.Data, m.Data), nil
 }
 
+// onlySource reports whether the only thing wrong is a source that is not
+// the publisher's own identity: a spoof, answered 403.
 func onlySource(probs []Problem) bool {
 	for _, p := range probs {
-		if p.Field != "source" {
+		if p.Field != "source" || !strings.Contains(p.Reason, errSourceNotPublisher) {
 			return false
 		}
 	}
-	return true
+	return len(probs) > 0
 }
 
 // rejectHTTP dead-letters an input refused at the HTTP edge. If even that

@@ -162,9 +162,14 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 		probs = []Problem{{"event", fmt.Sprintf("is %d bytes, at most %d", len(m.Data()), maxEventBytes)}}
 	} else if _, known := b.registry.Participant(publisher); !known {
 		probs = []Problem{{"publisher", fmt.Sprintf("subject %s is not a registered participant's ingest subject", m.Subject())}}
-	} else if ev, probs = Validate(raw, publisher, time.Now()); ev != nil && partition != uin.Partition(ev.Subject) {
+	} else if ev, probs = safeValidate(raw, publisher); ev != nil && partition != uin.Partition(ev.Subject) {
 		ev, probs = nil, []Problem{{"partition", fmt.Sprintf("subject %s must end with the child's partition %s (ecm.ingest.<area>.<agency>.<partition>, see uin.Partition)",
 			m.Subject(), uin.Partition(ev.Subject))}}
+	} else if ev != nil && msg.Header.Get(jetstream.MsgIDHeader) != cenats.MsgID(ev.Source, ev.ID) {
+		// Without it a retried publish is stored twice, and an id reused for
+		// other content would be decided but its copies dropped as duplicates.
+		id := cenats.MsgID(ev.Source, ev.ID)
+		ev, probs = nil, []Problem{{"Nats-Msg-Id", fmt.Sprintf("header must be %q, the event's source#id, so that JetStream stores it once", id)}}
 	}
 	if len(probs) > 0 {
 		f, err := b.deadLetterAsync(publisher, msg, probs, fmt.Sprintf("ingest-%d", seq))
@@ -248,6 +253,17 @@ func parseIngestSubject(subject string) (publisher, partition string) {
 		partition = parts[2]
 	}
 	return parts[0] + "/" + parts[1], partition
+}
+
+// safeValidate is Validate that turns a panic on hostile input into a
+// problem: one bad event never stops the pipeline.
+func safeValidate(raw cenats.Raw, publisher string) (ev *Event, probs []Problem) {
+	defer func() {
+		if r := recover(); r != nil {
+			ev, probs = nil, []Problem{{"event", "could not be validated: " + fmt.Sprint(r)}}
+		}
+	}()
+	return Validate(raw, publisher, time.Now())
 }
 
 func (b *Broker) auditFailing(err error) {

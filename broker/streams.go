@@ -37,6 +37,14 @@ func IngestSubject(participant, child string) string {
 	return "ecm.ingest." + dotted(participant) + "." + uin.Partition(child)
 }
 
+// ingestSubjects are the ingest stream's subjects: each partition, and the
+// bare participant subject (whose events are refused for want of a
+// partition). A publish anywhere else finds no stream and fails at once.
+func ingestSubjects() []string {
+	_, filters := partitionConsumers()
+	return append(filters, "ecm.ingest.*.*")
+}
+
 // IngestConsumers lists the durable consumers of the ingest stream: one per
 // partition, then the one for unrouted subjects.
 func IngestConsumers() []string {
@@ -78,7 +86,7 @@ func dotted(participant string) string {
 // instance runs it at start; it is idempotent.
 func ensureStreams(ctx context.Context, js jetstream.JetStream, c *Config) error {
 	streams := []jetstream.StreamConfig{
-		{Name: StreamIngest, Subjects: []string{"ecm.ingest.>"}, Description: "events as published by participants"},
+		{Name: StreamIngest, Subjects: ingestSubjects(), Description: "events as published by participants"},
 		{Name: StreamDelivery, Subjects: []string{"ecm.deliver.>"}, Description: "each participant's delivered copies"},
 		{Name: StreamAudit, Subjects: []string{"ecm.audit.>"}, Description: "one decision record per event",
 			DenyDelete: true, DenyPurge: true},

@@ -45,6 +45,16 @@ type Problem struct {
 
 func (p Problem) String() string { return p.Field + ": " + p.Reason }
 
+// errSourceNotPublisher is the reason given when an event's source is not
+// its publisher's identity: the one refusal answered 403 rather than 400.
+const errSourceNotPublisher = "is not the publisher's identity"
+
+// knownAttrs are the CloudEvents context attributes and the catalogue's two
+// extensions (spec: override, practitioner). Any other attribute is refused:
+// an unknown extension would travel to every recipient unchecked.
+var knownAttrs = map[string]bool{"specversion": true, "id": true, "source": true, "type": true, "subject": true,
+	"time": true, "datacontenttype": true, "dataschema": true, "override": true, "practitioner": true}
+
 var (
 	extensionName = regexp.MustCompile(`^[a-z0-9]{1,20}$`)
 	required      = []string{"specversion", "id", "source", "type", "subject"}
@@ -69,7 +79,11 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem)
 	for _, name := range r.Names() {
 		v := r.Attrs[name]
 		if !extensionName.MatchString(name) {
-			add(name, "attribute names are 1-20 lower-case letters or digits")
+			add("attributes", "%q: attribute names are 1-20 lower-case letters or digits", trunc(name, 40))
+			continue
+		}
+		if !knownAttrs[name] {
+			add(name, "unknown attribute: events carry the CloudEvents attributes and the extensions override and practitioner only")
 			continue
 		}
 		s, ok := v.(string)
@@ -82,7 +96,11 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem)
 				add(name, "is not valid UTF-8")
 				continue
 			}
-			if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+			if strings.ContainsRune(s, utf8.RuneError) {
+				add(name, "contains U+FFFD: the sender's text was not valid UTF-8")
+				continue
+			}
+			if i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }); i >= 0 {
 				add(name, "contains a control character at byte %d", i)
 				continue
 			}
@@ -99,11 +117,14 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem)
 	if v, ok := str["id"]; ok && v == "" {
 		add("id", "must not be empty")
 	}
+	if v, ok := str["type"]; ok && v == "" {
+		add("type", "must not be empty")
+	}
 	if v, ok := str["source"]; ok {
 		if _, err := url.Parse(v); err != nil || v == "" {
 			add("source", "must be a non-empty URI-reference")
 		} else if publisher != "broker" && v != "/"+publisher {
-			add("source", "%q is not the publisher's identity /%s", v, publisher)
+			add("source", "%q %s /%s", trunc(v, 100), errSourceNotPublisher, publisher)
 		}
 	}
 	if v, ok := str["subject"]; ok {
@@ -119,6 +140,8 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem)
 			add("time", "must be an RFC 3339 timestamp")
 		case t.After(now.Add(5 * time.Minute)):
 			add("time", "is in the future")
+		case t.Year() < 1900:
+			add("time", "is before 1900")
 		default:
 			at = t
 		}
@@ -215,4 +238,11 @@ func jsonKind(v any) string {
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+func trunc(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

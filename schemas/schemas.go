@@ -123,7 +123,14 @@ func Validate(eventType string, data []byte, now time.Time) []string {
 // override; that dob, last_seen, occurred_at, flagged_at and ended are
 // not in the future; that no date is more than 25 years ahead; and that an
 // end is not before its start (see doc.go).
-func (s *Set) Validate(eventType string, data []byte, now time.Time) []string {
+func (s *Set) Validate(eventType string, data []byte, now time.Time) (probs []string) {
+	defer func() {
+		// The schema library can panic on numbers it cannot represent
+		// (1e999999999); such data is refused, never a crash.
+		if r := recover(); r != nil {
+			probs = []string{"data: contains a value that cannot be validated (a number too large to represent?)"}
+		}
+	}()
 	name, _ := NameOf(eventType)
 	entry, ok := catalogue[name]
 	if !ok {

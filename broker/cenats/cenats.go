@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
@@ -102,13 +103,19 @@ func Decode(m *nats.Msg) (Raw, error) {
 		return DecodeStructured(m.Data)
 	}
 	r := Raw{Attrs: map[string]any{}, Data: m.Data}
+	given := map[string]int{}
+	for name, values := range m.Header {
+		if lower := strings.ToLower(name); strings.HasPrefix(lower, HeaderPrefix) {
+			given[lower] += len(values)
+		}
+	}
 	for name, values := range m.Header {
 		lower := strings.ToLower(name)
 		if !strings.HasPrefix(lower, HeaderPrefix) || len(values) == 0 {
 			continue
 		}
-		if len(values) > 1 {
-			return r, fmt.Errorf("header %s: given %d times, expected once", name, len(values))
+		if n := given[lower]; n > 1 {
+			return r, fmt.Errorf("header %s: given %d times, expected once", lower, n)
 		}
 		v, err := url.PathUnescape(values[0])
 		if err != nil {
@@ -127,6 +134,9 @@ func Decode(m *nats.Msg) (Raw, error) {
 
 // DecodeStructured reads a structured-mode event (one JSON object).
 func DecodeStructured(body []byte) (Raw, error) {
+	if !utf8.Valid(body) {
+		return Raw{}, fmt.Errorf("structured event is not a JSON object: it is not valid UTF-8")
+	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {
 		return Raw{}, fmt.Errorf("structured event is not a JSON object: %w", err)

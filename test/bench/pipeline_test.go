@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/cenats"
 	"github.com/ecm-broker/ecm-broker/broker/uin"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/google/uuid"
@@ -77,7 +78,7 @@ func event(i int) *nats.Msg {
 	b, _ := json.Marshal(ev)
 	m := nats.NewMsg(broker.IngestSubject("leeds/lea", children[i%len(children)]))
 	m.Header.Set("content-type", "application/cloudevents+json")
-	m.Header.Set(jetstream.MsgIDHeader, ev["id"].(string))
+	m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID("/leeds/lea", ev["id"].(string)))
 	m.Data = b
 	return m
 }

@@ -190,6 +190,7 @@ func TestNATSIngest(t *testing.T) {
 		b, _ := json.Marshal(ev)
 		m := nats.NewMsg(subject)
 		m.Header.Set("content-type", cenats.ContentTypeStructured)
+		m.Header.Set("Nats-Msg-Id", cenats.MsgID(ev["source"].(string), ev["id"].(string)))
 		m.Data = b
 		if _, err := js.PublishMsg(t.Context(), m); err != nil {
 			t.Fatal(err)
@@ -205,6 +206,11 @@ func TestNATSIngest(t *testing.T) {
 		wrong = "01"
 	}
 	publish("ecm.ingest.leeds.lea."+wrong, testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
+	noID := testenv.Event("leeds/lea", "safeguarding.referral", ben, referral)
+	b, _ := json.Marshal(noID)
+	if _, err := js.Publish(t.Context(), broker.IngestSubject("leeds/lea", ben), b); err != nil {
+		t.Fatal(err)
+	}
 	env.WaitIdle()
 	if d := env.Deliveries("leeds/la-social-care"); len(d) != 1 || d[0].Basis != "s11-safeguarding" {
 		t.Fatalf("la-social-care deliveries: %+v", d)
@@ -215,7 +221,7 @@ func TestNATSIngest(t *testing.T) {
 		field, _, _ := strings.Cut(dl.Reasons[0], ":")
 		reasons[field]++
 	}
-	if len(dls) != 4 || reasons["source"] != 1 || reasons["publisher"] != 1 || reasons["partition"] != 2 {
+	if len(dls) != 5 || reasons["source"] != 1 || reasons["publisher"] != 1 || reasons["partition"] != 2 || reasons["Nats-Msg-Id"] != 1 {
 		t.Fatalf("dead letters: %+v", dls)
 	}
 }
