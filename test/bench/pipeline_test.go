@@ -11,6 +11,7 @@
 package bench
 
 import (
+	"errors"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -93,8 +94,16 @@ func publish(b *testing.B, js jetstream.JetStream, n int, rate float64) {
 				time.Sleep(d)
 			}
 		}
-		if _, err := js.PublishMsgAsync(event(i)); err != nil {
-			b.Fatal(err)
+		m := event(i)
+		for {
+			_, err := js.PublishMsgAsync(m)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				b.Fatal(err)
+			}
+			<-js.PublishAsyncComplete() // the server is behind: let it catch up
 		}
 	}
 	select {
