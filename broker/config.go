@@ -24,12 +24,18 @@ type Participant struct {
 	Agency string `yaml:"agency" json:"agency"`
 	Area   string `yaml:"area" json:"area"`
 	Token  string `yaml:"token" json:"-"`
+	// NKey, when set, is the public key (U…) the participant logs in to NATS
+	// with instead of user id and token (docs/security.md).
+	NKey string `yaml:"nkey,omitempty" json:"-"`
 }
 
 // Operator is a person or tool that runs the broker.
 type Operator struct {
 	Name  string `yaml:"name"`
 	Token string `yaml:"token"`
+	// NKey, when set, is the public key the operator logs in to NATS with
+	// instead of name and token.
+	NKey string `yaml:"nkey,omitempty"`
 }
 
 // Config is the broker's configuration file.
@@ -44,6 +50,38 @@ type Config struct {
 	Duplicates time.Duration `yaml:"duplicates"`
 	// Replicas of every stream and bucket (1 on a single server, 3 on a cluster).
 	Replicas int `yaml:"replicas"`
+	// DeliveryLimits bound what ECM_DELIVERY holds for each participant
+	// (limits.go, docs/durability.md).
+	DeliveryLimits DeliveryLimits `yaml:"delivery_limits"`
+
+	// --- operations (chain.go, retention.go, docs/operations.md) ---
+	// AuditSigningKey signs the audit checkpoints: a base64 Ed25519 seed.
+	// When empty, the broker keeps one in its state (weaker: see the docs).
+	AuditSigningKey string `yaml:"audit_signing_key"`
+	// AuditVerifyKeys are earlier signing keys' public keys (base64), still
+	// trusted when verifying checkpoints written before a key rotation.
+	AuditVerifyKeys []string `yaml:"audit_verify_keys"`
+	// AuditCheckpointEvery is how often each instance signs its chain heads.
+	// Default 1m.
+	AuditCheckpointEvery time.Duration `yaml:"audit_checkpoint_every"`
+	// Retention says how long personal data is kept.
+	Retention Retention `yaml:"retention"`
+	// --- end operations ---
+}
+
+// DeliveryLimits bound the copies the broker holds for one participant, so
+// that one that never reads cannot fill the store the others share. Reading
+// does not remove a copy: a copy stays until MaxAge, read or not.
+type DeliveryLimits struct {
+	// MaxAge is how long a copy is kept, read or not; 0 keeps it until an
+	// operator removes it. At least the duplicates window.
+	MaxAge time.Duration `yaml:"max_age"`
+	// MaxPerParticipant is the most copies held for one participant; 0 is
+	// no limit. A copy beyond it is refused by ECM_DELIVERY, never an older
+	// one dropped: the refused copy goes to the dead letters
+	// (ecm.deadletter.undelivered.<area>.<agency>) and is counted in
+	// ecm_delivery_refused_total, and the other participants are unaffected.
+	MaxPerParticipant int64 `yaml:"max_per_participant"`
 }
 
 // ErrConfig marks configuration problems; the message names the field.
@@ -82,6 +120,7 @@ func (c *Config) Check() error {
 	}
 	ids := map[string]bool{}
 	tokens := map[string]string{}
+	nkeyOwners := map[string]string{}
 	for i, p := range c.Participants {
 		f := fmt.Sprintf("participants[%d]", i)
 		switch {
@@ -100,6 +139,9 @@ func (c *Config) Check() error {
 		}
 		ids[p.ID] = true
 		tokens[p.Token] = p.ID
+		if err := checkIdentity(f, p.NKey, p.ID, nkeyOwners); err != nil { // NATS identity (isolation.go)
+			return err
+		}
 	}
 	for i, o := range c.Operators {
 		f := fmt.Sprintf("operators[%d]", i)
@@ -112,6 +154,14 @@ func (c *Config) Check() error {
 			return bad(f+".token", "is the same as %s's", tokens[o.Token])
 		}
 		tokens[o.Token] = "operator " + o.Name
+		// NATS identity (isolation.go): one user name space for participants, operators and the broker.
+		if ids[o.Name] || o.Name == BrokerUser {
+			return bad(f+".name", "%q is already the name of a participant, another operator or the broker", o.Name)
+		}
+		ids[o.Name] = true
+		if err := checkIdentity(f, o.NKey, "operator "+o.Name, nkeyOwners); err != nil {
+			return err
+		}
 	}
 	if c.Duplicates == 0 {
 		c.Duplicates = 24 * time.Hour
@@ -125,5 +175,11 @@ func (c *Config) Check() error {
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return bad("replicas", "must be between 1 and 5")
 	}
-	return nil
+	switch l := c.DeliveryLimits; {
+	case l.MaxAge < 0 || (l.MaxAge > 0 && l.MaxAge < c.Duplicates):
+		return bad("delivery_limits.max_age", "must be 0 (keep) or at least duplicates (%s)", c.Duplicates)
+	case l.MaxPerParticipant < 0:
+		return bad("delivery_limits.max_per_participant", "must be 0 (no limit) or more")
+	}
+	return c.checkOps() // operations: audit signing and retention (retention.go)
 }

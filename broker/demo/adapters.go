@@ -65,8 +65,9 @@ func feedAdapters(ctx context.Context, out io.Writer, b *broker.Broker) error {
 		if err != nil {
 			return err
 		}
+		id := "leeds/" + s.agency.Name()
 		err = run.Main(ctx, run.Config{Agency: s.agency, Area: "leeds", Files: files, Server: b.NATSURL(),
-			Stdout: io.Discard, Stderr: io.Discard})
+			User: id, Password: Token(id), Stdout: io.Discard, Stderr: io.Discard})
 		if err != nil {
 			return fmt.Errorf("%s adapter: %w", s.agency.Name(), err)
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,6 +28,9 @@ func main() {
 }
 
 func run() error {
+	if len(os.Args) > 1 && os.Args[1] == "nats-config" { // NATS identities for an external server (docs/security.md)
+		return natsConfig(os.Args[2:], os.Stdout)
+	}
 	var (
 		configPath = flag.String("config", "", "configuration file (YAML); required unless --demo")
 		dataDir    = flag.String("data", "data", "embedded JetStream file store")
@@ -40,6 +44,12 @@ func run() error {
 		syncAlways = flag.Bool("sync-always", false, "embedded JetStream fsyncs every write before acknowledging it")
 		runDemo    = flag.Bool("demo", false, "run with a sample configuration, publish a demo sequence and print who received what and why")
 		debug      = flag.Bool("debug", false, "debug logging")
+		// NATS isolation and TLS (broker/isolation.go, docs/security.md).
+		nkeySeed = flag.String("nkey-seed", "", "file holding the broker's NKey seed (with --nats)")
+		tlsCert  = flag.String("tls-cert", "", "embedded NATS: TLS certificate of the client port (PEM); with --nats: the broker's client certificate")
+		tlsKey   = flag.String("tls-key", "", "private key of --tls-cert (PEM)")
+		tlsCA    = flag.String("tls-ca", "", "CA that signed the NATS server's certificate, trusted by the broker's connection")
+		natsOpen = flag.Bool("nats-open", false, "embedded NATS without identities: any client that reaches --listen may read and write everything (development only; --demo implies it)")
 	)
 	flag.Parse()
 
@@ -71,15 +81,34 @@ func run() error {
 	if *user != "" {
 		natsOpts = append(natsOpts, nats.UserInfo(*user, *password))
 	}
-	store, err := filepath.Abs(*dataDir)
-	if err != nil {
+	if *nkeySeed != "" {
+		opt, err := nats.NkeyOptionFromSeed(*nkeySeed)
+		if err != nil {
+			return fmt.Errorf("--nkey-seed: %w", err)
+		}
+		natsOpts = append(natsOpts, opt)
+	}
+	embedded := broker.EmbeddedOptions{Listen: *listen, StoreDir: *dataDir, SyncAlways: *syncAlways,
+		// The demo's adapters still connect without an identity.
+		Isolation: !*natsOpen}
+	if *natsURL != "" {
+		if *tlsCA != "" {
+			natsOpts = append(natsOpts, nats.RootCAs(*tlsCA))
+		}
+		if *tlsCert != "" || *tlsKey != "" {
+			natsOpts = append(natsOpts, nats.ClientCert(*tlsCert, *tlsKey))
+		}
+	} else {
+		embedded.TLSCert, embedded.TLSKey, embedded.TLSCA = *tlsCert, *tlsKey, *tlsCA
+	}
+	if embedded.StoreDir, err = filepath.Abs(*dataDir); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	b, err := broker.New(ctx, broker.Options{
 		Config: cfg, NATSURL: *natsURL, NATSOpts: natsOpts, HTTPAddr: *httpAddr,
-		Embedded: broker.EmbeddedOptions{Listen: *listen, StoreDir: store, SyncAlways: *syncAlways},
+		Embedded: embedded,
 		Policies: policies.FS, PolicyDir: *policyDir, Logger: log,
 	})
 	if err != nil {
@@ -96,4 +125,30 @@ func run() error {
 	<-ctx.Done()
 	log.Info("stopping")
 	return nil
+}
+
+// natsConfig prints the NATS accounts and users of a configuration, for an
+// external nats-server to include (docs/security.md).
+func natsConfig(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("ecm-broker nats-config", flag.ContinueOnError)
+	configPath := fs.String("config", "", "configuration file (YAML)")
+	user := fs.String("user", broker.BrokerUser, "the broker's NATS user")
+	password := fs.String("password", os.Getenv("ECM_NATS_PASSWORD"), "the broker's NATS password (or ECM_NATS_PASSWORD), written as a bcrypt hash")
+	nkey := fs.String("nkey", "", "public key of the broker's NKey, instead of a password")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return fmt.Errorf("nats-config: --config is required")
+	}
+	cfg, err := broker.LoadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	text, err := broker.NATSAuthConfig(cfg, broker.BrokerIdentity{User: *user, Password: *password, NKey: *nkey})
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(out, text)
+	return err
 }
