@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker/uin"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
@@ -22,6 +24,7 @@ func (b *Broker) routes() http.Handler {
 	mux.HandleFunc("GET /v1/deadletters", b.handleDeadLetters)
 	mux.HandleFunc("POST /v1/policy/reload", b.handleReload)
 	mux.HandleFunc("POST /v1/decide", b.handleDecide)
+	b.opsRoutes(mux) // operations: verify, replay, impact, sar, disclosures, erase (chain.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -93,6 +96,7 @@ func (b *Broker) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
+	b.metrics.lastRead.WithLabelValues(p.ID).SetToCurrentTime() // limits.go: who has stopped reading
 	out := struct {
 		Deliveries []Delivery `json:"deliveries"`
 		Next       uint64     `json:"next"`
@@ -173,24 +177,32 @@ func (h header) Get(k string) string {
 
 // readSubject reads up to limit messages on subject with a stream sequence
 // above after, with an ordered consumer that starts at after+1 (JetStream
-// skips to the subject through its per-subject index).
+// skips to the subject through its per-subject index). The consumer says how
+// many messages match, so the fetch waits for exactly those and no longer.
 func (b *Broker) readSubject(ctx context.Context, stream, subject string, after uint64, limit int) ([]storedMsgH, error) {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if after > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
 	}
-	cons, err := b.js.OrderedConsumer(ctx, stream, cfg)
+	var cons jetstream.Consumer
+	var err error
+	for try := 0; ; try++ { // a cluster that is electing a leader answers "no responders" for a moment
+		if cons, err = b.js.OrderedConsumer(ctx, stream, cfg); err == nil || try == 20 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		return nil, err
 	}
-	info, err := b.js.Stream(ctx, stream)
+	info, err := cons.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
-	last := info.CachedInfo().State.LastSeq
-	var out []storedMsgH
-	for len(out) < limit {
-		batch, err := cons.FetchNoWait(min(limit-len(out), 1000))
+	want := int(min(uint64(limit), info.NumPending))
+	out := make([]storedMsgH, 0, want)
+	for len(out) < want {
+		batch, err := cons.Fetch(min(want-len(out), 1000), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return nil, err
 		}
@@ -202,11 +214,8 @@ func (b *Broker) readSubject(ctx context.Context, stream, subject string, after 
 				continue
 			}
 			out = append(out, storedMsgH{seq: meta.Sequence.Stream, header: header(m.Headers()), data: m.Data()})
-			if meta.NumPending == 0 || meta.Sequence.Stream >= last {
-				return out, nil
-			}
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
 			return nil, err
 		}
 		if n == 0 {

@@ -16,10 +16,10 @@ const (
 	HeaderRevision = "Ecm-Policy-Revision"
 )
 
-// deliverAsync publishes the copy of e that decision d allows to its
-// participant's delivery subject. The message id is the event's identity
-// plus the participant, so a redelivered event is stored once.
-func (b *Broker) deliverAsync(e *Event, d Decision) (jetstream.PubAckFuture, error) {
+// deliveryMsg is the message that carries participant d's copy of e, to
+// its delivery subject. The message id is the event's identity plus the
+// participant, so a redelivered event is stored once.
+func deliveryMsg(e *Event, d Decision) (*nats.Msg, error) {
 	body, err := json.Marshal(deliveredCopy(e, d.Remove))
 	if err != nil {
 		return nil, fmt.Errorf("encoding copy of %s for %s: %w", e.ID, d.Participant, err)
@@ -29,7 +29,7 @@ func (b *Broker) deliverAsync(e *Event, d Decision) (jetstream.PubAckFuture, err
 	m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID(e.Source, e.ID)+"@"+d.Participant)
 	m.Header.Set(HeaderBasis, d.Basis)
 	m.Data = body
-	return b.js.PublishMsgAsync(m)
+	return m, nil
 }
 
 // deliveredCopy is the structured-mode CloudEvent a participant receives:

@@ -15,6 +15,12 @@ type metrics struct {
 	policyErrors    prometheus.Counter
 	decisionSeconds prometheus.Histogram
 	policyReloads   *prometheus.CounterVec
+	// Delivery limits (limits.go): copies refused because their participant
+	// held delivery_limits.max_per_participant, and when each participant
+	// last read over HTTP. ecm_delivery_held and ecm_delivery_limit are
+	// read from the stream at each scrape (deliveryCollector).
+	deliveryRefused *prometheus.CounterVec
+	lastRead        *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -34,8 +40,14 @@ func newMetrics() *metrics {
 			Help: "Time to evaluate the policy for one event.", Buckets: prometheus.ExponentialBuckets(5e-6, 2, 16)}),
 		policyReloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_policy_reloads_total",
 			Help: "Policy reloads, by result (loaded or refused)."}, []string{"result"}),
+		deliveryRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_delivery_refused_total",
+			Help: "Copies refused because the participant held delivery_limits.max_per_participant; each is in the dead letters."},
+			[]string{"participant"}),
+		lastRead: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ecm_delivery_last_read_timestamp_seconds",
+			Help: "When the participant last read its deliveries over HTTP (Unix time)."}, []string{"participant"}),
 	}
 	m.reg.MustRegister(m.eventsIn, m.delivered, m.denied, m.deadLettered, m.policyErrors, m.decisionSeconds, m.policyReloads,
+		m.deliveryRefused, m.lastRead,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

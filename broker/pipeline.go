@@ -67,9 +67,10 @@ func (b *Broker) consume(ctx context.Context, name string) error {
 // pass is the work of one batch: the child states it changed and the
 // publishes it is waiting for.
 type pass struct {
-	states  map[string]*cachedState
-	order   []string
-	futures []jetstream.PubAckFuture
+	states     map[string]*cachedState
+	order      []string
+	futures    []jetstream.PubAckFuture // audit records and dead letters: stored first
+	deliveries []*nats.Msg              // copies: published once the audit holds their records
 }
 
 type cachedState struct {
@@ -85,17 +86,21 @@ func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 			return err
 		}
 	}
-	for _, f := range p.futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			if strings.HasPrefix(f.Msg().Subject, "ecm.audit.") {
-				b.auditFailing(err)
-			}
-			return fmt.Errorf("publishing to %s: %w", f.Msg().Subject, err)
-		case <-ctx.Done():
-			return ctx.Err()
+	// Fail closed: a copy goes out only once the audit record that says why
+	// is stored. If the audit cannot be written, nothing is delivered.
+	if err := b.await(ctx, p.futures); err != nil {
+		return err
+	}
+	deliveries := make([]jetstream.PubAckFuture, 0, len(p.deliveries))
+	for _, m := range p.deliveries {
+		f, err := b.js.PublishMsgAsync(m)
+		if err != nil {
+			return fmt.Errorf("publishing to %s: %w", m.Subject, err)
 		}
+		deliveries = append(deliveries, f)
+	}
+	if err := b.await(ctx, deliveries); err != nil {
+		return err
 	}
 	b.auditOK.Store(true)
 	if n := b.processed.Add(int64(len(msgs))); failpointAfter > 0 && n >= int64(failpointAfter) {
@@ -123,6 +128,30 @@ func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 	for _, m := range msgs {
 		if err := m.Ack(); err != nil {
 			b.log.Warn("ack failed; the event will be redelivered and recognised", zap.Error(err))
+		}
+	}
+	return nil
+}
+
+// await waits for publishes; a copy refused by its participant's delivery
+// limit is held in the dead letters rather than failing the batch.
+func (b *Broker) await(ctx context.Context, futures []jetstream.PubAckFuture) error {
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			if held, herr := b.holdRefusedCopy(ctx, f.Msg(), err); held {
+				if herr != nil {
+					return herr
+				}
+				continue // over its participant's delivery limit: kept in the dead letters (limits.go)
+			}
+			if strings.HasPrefix(f.Msg().Subject, "ecm.audit.") {
+				b.auditFailing(err)
+			}
+			return fmt.Errorf("publishing to %s: %w", f.Msg().Subject, err)
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	return nil
@@ -217,11 +246,11 @@ func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *Ind
 			b.metrics.denied.WithLabelValues(d.Basis).Inc()
 			continue
 		}
-		f, err := b.deliverAsync(e, d)
+		m, err := deliveryMsg(e, d)
 		if err != nil {
 			return err
 		}
-		p.futures = append(p.futures, f)
+		p.deliveries = append(p.deliveries, m)
 		b.metrics.delivered.WithLabelValues(d.Participant, d.Basis).Inc()
 	}
 	rec := AuditRecord{IngestSeq: seq, EventID: e.ID, Source: e.Source, Type: e.Type, Publisher: e.Publisher,

@@ -97,6 +97,11 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, c *Config) error
 		sc.Replicas = c.Replicas
 		sc.Duplicates = c.Duplicates
 		sc.MaxMsgSize = maxEventBytes + 64*1024
+		if sc.Name == StreamDelivery { // delivery_limits (limits.go)
+			if err := applyDeliveryLimits(ctx, js, &sc, c.DeliveryLimits); err != nil {
+				return err
+			}
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("creating stream %s: %w", sc.Name, err)
 		}
@@ -119,7 +124,7 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, c *Config) error
 			Description:    "broker instances: validate, decide, deliver, audit " + filters[i],
 			FilterSubject:  filters[i],
 			AckPolicy:      jetstream.AckExplicitPolicy,
-			AckWait:        30 * time.Second,
+			AckWait:        10 * time.Second,
 			MaxAckPending:  4096,
 			Replicas:       c.Replicas,
 			PriorityPolicy: jetstream.PriorityPolicyPinned,
@@ -131,6 +136,35 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, c *Config) error
 		}
 	}
 	return nil
+}
+
+// createOrRead stores value under key unless the key exists, and returns
+// what the key holds. KV reads are direct gets, which any replica answers:
+// one that has not yet applied the create (another instance's, or this
+// one's a moment ago on a cluster) says "not found", so the value created
+// here is returned as is, and a read is retried for a few seconds.
+func createOrRead(ctx context.Context, kv jetstream.KeyValue, key string, value []byte) ([]byte, error) {
+	_, err := kv.Create(ctx, key, value)
+	if err == nil {
+		return value, nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, fmt.Errorf("storing %s: %w", key, err)
+	}
+	for try := 0; ; try++ {
+		e, err := kv.Get(ctx, key)
+		if err == nil {
+			return e.Value(), nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyNotFound) || try == 50 {
+			return nil, fmt.Errorf("reading %s: %w", key, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // childKeySecret returns the broker-wide secret that keys child hashes: the
@@ -145,12 +179,9 @@ func childKeySecret(ctx context.Context, js jetstream.JetStream, c *Config) ([]b
 		return nil, fmt.Errorf("opening %s: %w", BucketMeta, err)
 	}
 	fresh := randomHex(32)
-	if _, err := kv.Create(ctx, "child-key-secret", []byte(fresh)); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, fmt.Errorf("storing child key secret: %w", err)
-	}
-	e, err := kv.Get(ctx, "child-key-secret")
+	v, err := createOrRead(ctx, kv, "child-key-secret", []byte(fresh))
 	if err != nil {
-		return nil, fmt.Errorf("reading child key secret: %w", err)
+		return nil, fmt.Errorf("child key secret: %w", err)
 	}
-	return e.Value(), nil
+	return v, nil
 }
