@@ -29,19 +29,39 @@ type AuditRecord struct {
 	Decisions      []Decision `json:"decisions"`
 	Problems       []Problem  `json:"problems,omitempty"`
 
+	// --- operations (chain.go, replay.go, erase.go, sar.go) ---
+	// Action is set on records of what an operator did: a replayed
+	// delivery, an erasure, a subject access export.
+	Action *AuditAction `json:"action,omitempty"`
+	// The record's link in its writer's hash chain (chain.go): the chain,
+	// the record's place in it, the SHA-256 of the previous record's bytes.
+	Chain      string `json:"chain,omitempty"`
+	ChainIndex uint64 `json:"chain_index,omitempty"`
+	PrevHash   string `json:"prev_hash,omitempty"`
+	msgID      string // message id, when not derived from the event
+	// --- end operations ---
+
 	rejectID string // dead-letter id of a rejected event
 }
 
 func (b *Broker) auditAsync(rec AuditRecord) (jetstream.PubAckFuture, error) {
+	id := "audit:" + rec.Source + "#" + rec.EventID
+	if rec.rejectID != "" {
+		id = "audit-rejected:" + rec.rejectID
+	}
+	// --- operations: chained publish (chain.go) ---
+	if rec.msgID != "" {
+		id = rec.msgID
+	}
+	if b.chain != nil {
+		return b.chain.submit(rec, id)
+	}
+	// --- end operations ---
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("encoding audit record: %w", err)
 	}
 	m := nats.NewMsg(AuditSubject(rec.ChildKey))
-	id := "audit:" + rec.Source + "#" + rec.EventID
-	if rec.rejectID != "" {
-		id = "audit-rejected:" + rec.rejectID
-	}
 	m.Header.Set(jetstream.MsgIDHeader, id)
 	m.Data = body
 	return b.js.PublishMsgAsync(m)

@@ -56,6 +56,8 @@ type Broker struct {
 	policySrc  fs.FS                  // policy modules and tests
 	policyPath string                 // watched directory or bundle, when given
 	processed  atomic.Int64           // events taken through the pipeline by this process
+	chain      *chainer               // operations: links audit records, signs checkpoints (chain.go)
+	impactMu   sync.Mutex             // operations: one impact analysis at a time (impact.go)
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -75,19 +77,23 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		return nil, fmt.Errorf("loading schemas: %w", err)
 	}
 	url := o.NATSURL
+	var own []nats.Option // the broker's identity on the embedded server (isolation.go)
 	if url == "" {
-		srv, err := StartEmbedded(o.Embedded)
+		srv, ownOpts, err := StartEmbedded(o.Embedded, o.Config)
 		if err != nil {
 			return nil, err
 		}
-		b.srv = srv
+		b.srv, own = srv, ownOpts
 		url = srv.ClientURL()
-		b.log.Info("embedded nats-server started", zap.String("url", url), zap.String("store", o.Embedded.StoreDir))
+		b.log.Info("embedded nats-server started", zap.String("url", url), zap.String("store", o.Embedded.StoreDir),
+			zap.Bool("isolation", o.Embedded.Isolation))
 	}
 	opts := append([]nats.Option{nats.Name("ecm-broker"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { b.log.Warn("nats disconnected", zap.Error(err)) }),
 		nats.ReconnectHandler(func(c *nats.Conn) { b.log.Info("nats reconnected", zap.String("url", c.ConnectedUrlRedacted())) }),
-	}, o.NATSOpts...)
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { b.log.Error("nats error", zap.Error(err)) }),
+	}, own...)
+	opts = append(opts, o.NATSOpts...)
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		b.Close()
@@ -102,6 +108,11 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	b.metrics.reg.MustRegister(newDeliveryCollector(b.js, b.cfg))     // ecm_delivery_held, ecm_delivery_limit (limits.go)
+	if err := ensureDeliveryConsumers(ctx, b.js, b.cfg); err != nil { // isolation.go
+		b.Close()
+		return nil, err
+	}
 	secret, err := childKeySecret(ctx, b.js, b.cfg)
 	if err != nil {
 		b.Close()
@@ -113,6 +124,10 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		return nil, err
 	}
 	b.children = newChildren(kv, secret, 200_000)
+	if err := b.initOps(ctx); err != nil { // operations: audit chain, retention (chain.go)
+		b.Close()
+		return nil, err
+	}
 	b.policySrc, b.policyPath = o.Policies, o.PolicyDir
 	if o.PolicyDir != "" {
 		if b.policySrc, err = PolicySource(o.PolicyDir); err != nil {
@@ -168,6 +183,7 @@ func (b *Broker) ChildKey(uin string) string { return b.children.Key(uin) }
 func (b *Broker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
+	b.startOps(ctx) // operations: audit chain and checkpoints, retention sweep (chain.go)
 	if b.policyPath != "" {
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); b.watchPolicy(ctx, 2*time.Second) }()

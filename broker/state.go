@@ -27,6 +27,9 @@ type ChildState struct {
 	// LastSeq is the ingest stream sequence of the last event applied, so a
 	// redelivered event (after a crash) is recognised and not applied twice.
 	LastSeq uint64 `json:"last_seq"`
+	// Events are the ingest sequences of every event about the child, so
+	// its history is read without scanning the stream (replay, SAR).
+	Events []uint64 `json:"events,omitempty"`
 }
 
 // IndexRecord is the s.12(4) basic data of one child (docs/policy-input.md).
@@ -96,6 +99,7 @@ type ConsentEntry struct {
 func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
 	next := s.clone()
 	next.LastSeq = seq
+	next.Events = append(next.Events, seq)
 	at := e.Time.UTC().Format(time.RFC3339)
 	d := e.Data
 	if e.Name == "consent.granted" || e.Name == "consent.withdrawn" {

@@ -49,7 +49,8 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{deliveriesCmd, auditCmd, deadLettersCmd, publishCmd, decideCmd, healthCmd}
+	return []*command{deliveriesCmd, auditCmd, deadLettersCmd, publishCmd, decideCmd, healthCmd,
+		verifyCmd, replayCmd, impactCmd, sarCmd, disclosuresCmd, eraseCmd} // operations (verify.go ... erase.go)
 }
 
 func lookup(name string) *command {
@@ -89,7 +90,13 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		return usagef("no command given (see ecmctl help)")
 	}
 	name, rest := rest[0], rest[1:]
+	if name == "audit" && len(rest) > 0 && rest[0] == "verify" { // operations: "audit verify" is its own command (verify.go)
+		name, rest = "audit verify", rest[1:]
+	}
 	if name == "help" {
+		if len(rest) > 1 && rest[0] == "audit" && rest[1] == "verify" {
+			rest = append([]string{"audit verify"}, rest[2:]...)
+		}
 		if len(rest) == 0 {
 			a.mainUsage(a.stdout)
 			return nil

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"math/rand"
 	"net"
 	"net/http"
@@ -191,21 +195,70 @@ func TestCrashBetweenDeliveryAndAck(t *testing.T) {
 	checkExactlyOnce(t, p.httpAddr, want)
 }
 
-// kill -9 at random points while events flow; every restart resumes.
+// publishOverNATS publishes events as an adapter does: over NATS as the
+// participant, async with JetStream acks, each event republished until it is
+// acknowledged, whatever happens to the broker meanwhile (its message id
+// makes a republish harmless).
+func publishOverNATS(t *testing.T, addr string, events []map[string]any) {
+	pending := events
+	for len(pending) > 0 {
+		nc, err := nats.Connect("nats://"+addr, nats.UserInfo("leeds/lea", demo.Token("leeds/lea")), nats.MaxReconnects(0))
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1024))
+		var failed []map[string]any
+		futures := make([]jetstream.PubAckFuture, 0, len(pending))
+		sent := 0
+		for _, ev := range pending {
+			b, _ := json.Marshal(ev)
+			m := nats.NewMsg(broker.IngestSubject("leeds/lea", ev["subject"].(string)))
+			m.Header.Set("content-type", "application/cloudevents+json")
+			m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID(ev["source"].(string), ev["id"].(string)))
+			m.Data = b
+			f, err := js.PublishMsgAsync(m)
+			if err != nil {
+				break
+			}
+			futures = append(futures, f)
+			sent++
+		}
+		for i, f := range futures {
+			select {
+			case <-f.Ok():
+			case <-f.Err():
+				failed = append(failed, pending[i])
+			case <-time.After(10 * time.Second):
+				failed = append(failed, pending[i])
+			}
+		}
+		failed = append(failed, pending[sent:]...)
+		nc.Close()
+		pending = failed
+		if len(pending) > 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// kill -9 five times at random points while 20,000 events flow in over
+// NATS; every restart resumes; afterwards each participant has exactly the
+// deliveries the policy allows, none twice, and the audit is complete.
 func TestKillNineWhileEventsFlow(t *testing.T) {
 	p := newProc(t)
-	n := 600
+	n, kills := 20000, 5
 	if testing.Short() {
-		n = 300
+		n, kills = 2000, 3
 	}
 	events, social, police := referrals(n)
 	startProc(t, p)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); publishUntilAccepted(t, p.httpAddr, events) }()
+	go func() { defer wg.Done(); publishOverNATS(t, p.natsAdr, events) }()
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	for i := 0; i < 3; i++ {
-		time.Sleep(time.Duration(200+rng.Intn(600)) * time.Millisecond)
+	for i := 0; i < kills; i++ {
+		time.Sleep(time.Duration(300+rng.Intn(1500)) * time.Millisecond)
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
 		<-p.exited
 		startProc(t, p)
@@ -215,4 +268,10 @@ func TestKillNineWhileEventsFlow(t *testing.T) {
 	want := map[string]int{"leeds/la-social-care": social, "leeds/police": police}
 	waitDrained(t, p.httpAddr, want)
 	checkExactlyOnce(t, p.httpAddr, want)
+	env := &testenv.Env{T: t, Base: "http://" + p.httpAddr}
+	for i := 0; i < n; i += n / 40 { // the audit, for a sample of children
+		if recs := env.Audit(events[i]["subject"].(string)); len(recs) != 1 || recs[0].EventID != events[i]["id"] {
+			t.Errorf("child %d: %d audit records", i, len(recs))
+		}
+	}
 }

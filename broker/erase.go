@@ -1,0 +1,220 @@
+package broker
+
+// Erasure (docs/operations.md, "Erasure"): remove a child's personal data
+// from the index, the consent history, the ingest and delivery streams and
+// the dead letters, with JetStream's secure delete (the stored bytes are
+// overwritten, not only marked deleted). The audit is not touched: its
+// records hold the child only as its keyed hash, never the UIN or any event
+// data, so the chain stays verifiable and the disclosures stay accountable.
+// The erasure itself is audited on the child's audit subject.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/broker/uin"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// ErasureResult says what an erasure removed.
+type ErasureResult struct {
+	ID          string `json:"id"`
+	ChildKey    string `json:"child_key"`
+	Operator    string `json:"operator"`
+	Reason      string `json:"reason"`
+	At          string `json:"at"`
+	IndexRecord bool   `json:"index_record"` // a record (index and consent) was held and is gone
+	Ingest      int    `json:"ingest"`       // events deleted from ECM_INGEST
+	Deliveries  int    `json:"deliveries"`   // copies deleted from ECM_DELIVERY
+	DeadLetters int    `json:"dead_letters"` // rejected inputs deleted from ECM_DEADLETTER
+}
+
+// minReasonLen keeps erasures explained; the reason is kept in the audit, so
+// it must not itself name the child.
+const minReasonLen = 10
+
+// Erase removes a child's personal data (see the top of this file).
+func (b *Broker) Erase(ctx context.Context, operator, child, reason string) (*ErasureResult, error) {
+	if err := uin.Check(child); err != nil {
+		return nil, fmt.Errorf("child: %w", err)
+	}
+	reason = strings.TrimSpace(reason)
+	if len([]rune(reason)) < minReasonLen {
+		return nil, fmt.Errorf("reason: say why, in at least %d characters", minReasonLen)
+	}
+	if strings.Contains(reason, child) {
+		return nil, fmt.Errorf("reason: must not contain the UIN (it is kept in the audit)")
+	}
+	key := b.children.Key(child)
+	res := &ErasureResult{ID: randomHex(8), ChildKey: key, Operator: operator, Reason: reason, At: time.Now().UTC().Format(time.RFC3339Nano)}
+	runErr := b.erase(ctx, child, key, res)
+	action := &AuditAction{Kind: "erasure", ID: res.ID, By: operator, Reason: reason, Counts: map[string]int{
+		"ingest": res.Ingest, "deliveries": res.Deliveries, "dead_letters": res.DeadLetters, "index_record": boolInt(res.IndexRecord)}}
+	if runErr != nil {
+		action.Error = runErr.Error()
+	}
+	rec := AuditRecord{ChildKey: key, Type: "erasure", Publisher: "broker", DecidedAt: res.At, PolicyRevision: b.decider.Policy().Revision,
+		Outcome: "erased", Decisions: []Decision{}, Action: action, msgID: "audit-erasure:" + res.ID}
+	if err := b.auditWait(ctx, rec); err != nil && runErr == nil {
+		runErr = fmt.Errorf("erased, but the erasure record was not written: %w", err)
+	}
+	b.log.Info("erasure", zap.String("id", res.ID), zap.String("operator", operator), zap.String("child_key", key),
+		zap.Int("ingest", res.Ingest), zap.Int("deliveries", res.Deliveries), zap.Int("dead_letters", res.DeadLetters), zap.Error(runErr))
+	return res, runErr
+}
+
+func boolInt(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+func (b *Broker) erase(ctx context.Context, child, key string, res *ErasureResult) error {
+	found, err := b.findChild(ctx, child)
+	if err != nil {
+		return err
+	}
+	recs, err := b.childAudit(ctx, key)
+	if err != nil {
+		return err
+	}
+	// The copies to find: every event of the child, and every event the
+	// broker generated about it.
+	ids := map[string]bool{}
+	earliest := time.Now()
+	for _, m := range found.ingest {
+		raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+		if err == nil {
+			src, _ := raw.String("source")
+			id, _ := raw.String("id")
+			ids[cenats.MsgID(src, id)] = true
+		}
+		if meta, err := m.Metadata(); err == nil && meta.Timestamp.Before(earliest) {
+			earliest = meta.Timestamp
+		}
+	}
+	for _, r := range recs {
+		if r.EventID != "" {
+			ids[cenats.MsgID(r.Source, r.EventID)] = true
+		}
+		if t, err := time.Parse(time.RFC3339Nano, r.DecidedAt); err == nil && t.Before(earliest) {
+			earliest = t
+		}
+	}
+	ingest, err := b.js.Stream(ctx, StreamIngest)
+	if err != nil {
+		return err
+	}
+	for _, m := range found.ingest {
+		meta, _ := m.Metadata()
+		if err := secureDelete(ctx, ingest, meta.Sequence.Stream); err != nil {
+			return fmt.Errorf("deleting event %d: %w", meta.Sequence.Stream, err)
+		}
+		res.Ingest++
+	}
+	// Copies: found by message id (<source>#<id>@<participant>).
+	var copies []uint64
+	if len(ids) > 0 {
+		err = scanStream(ctx, b.js, StreamDelivery, scanOpts{headersOnly: true, startTime: earliest.Add(-time.Minute)},
+			func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
+				id := m.Headers().Get(jetstream.MsgIDHeader)
+				if i := strings.LastIndexByte(id, '@'); i > 0 && ids[id[:i]] {
+					copies = append(copies, meta.Sequence.Stream)
+				}
+				return nil
+			})
+		if err != nil {
+			return err
+		}
+	}
+	delivery, err := b.js.Stream(ctx, StreamDelivery)
+	if err != nil {
+		return err
+	}
+	for _, seq := range copies {
+		if err := secureDelete(ctx, delivery, seq); err != nil {
+			return fmt.Errorf("deleting copy %d: %w", seq, err)
+		}
+		res.Deliveries++
+	}
+	dls, err := b.js.Stream(ctx, StreamDeadLetter)
+	if err != nil {
+		return err
+	}
+	for _, m := range found.deadLetters {
+		meta, _ := m.Metadata()
+		if err := secureDelete(ctx, dls, meta.Sequence.Stream); err != nil {
+			return fmt.Errorf("deleting dead letter %d: %w", meta.Sequence.Stream, err)
+		}
+		res.DeadLetters++
+	}
+	// The index record and consent history. The bucket's stream refuses
+	// message deletes (and that cannot be lifted), so the key is purged: the
+	// entry is gone from the stream at once, a marker holding only the key
+	// remains, and the entry's bytes stay in the store's file until its block
+	// is compacted (docs/operations.md).
+	_, err = b.children.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return fmt.Errorf("reading the child's record: %w", err)
+	default:
+		res.IndexRecord = true
+	}
+	if err := b.children.Delete(ctx, key); err != nil {
+		return fmt.Errorf("purging the child's record: %w", err)
+	}
+	return nil
+}
+
+// secureDelete overwrites and removes one message; one already gone is fine.
+func secureDelete(ctx context.Context, s jetstream.Stream, seq uint64) error {
+	err := s.SecureDeleteMsg(ctx, seq)
+	if err != nil && (errors.Is(err, jetstream.ErrMsgNotFound) || strings.Contains(err.Error(), "no message found")) {
+		return nil
+	}
+	return err
+}
+
+// ErasureRequest is the body of POST /v1/erase.
+type ErasureRequest struct {
+	Child  string `json:"child"`
+	Reason string `json:"reason"`
+}
+
+// handleErase is POST /v1/erase (operators).
+func (b *Broker) handleErase(w http.ResponseWriter, r *http.Request) {
+	op, ok := b.operatorName(w, r)
+	if !ok {
+		return
+	}
+	var req ErasureRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body: {\"child\": UIN, \"reason\": TEXT}: "+err.Error())
+		return
+	}
+	if err := uin.Check(req.Child); err != nil {
+		writeError(w, http.StatusBadRequest, "child: "+err.Error())
+		return
+	}
+	res, err := b.Erase(r.Context(), op, req.Child, req.Reason)
+	switch {
+	case err != nil && res == nil:
+		writeError(w, http.StatusBadRequest, err.Error())
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "erasure incomplete, run it again: " + err.Error(), "erasure": res})
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}

@@ -1,0 +1,1334 @@
+package broker
+
+// Policy impact analysis (docs/operations.md, "Impact analysis"): what a
+// draft policy would have decided for the recorded events, against what was
+// decided (the audit), delivering nothing.
+//
+// Evaluating the statutory policy costs a few hundred microseconds an event,
+// so a million events cannot all be evaluated again in seconds. Three things
+// keep the work to what the draft can change:
+//
+//  1. scope (below): the rules that differ between the serving policy and
+//     the draft are found, and for each event type, by following the rules
+//     the decision can reach for that type, whether a changed rule is among
+//     them. Events of a type no changed rule can reach are decided by the
+//     draft exactly as by the serving policy (the same rules on the same
+//     input), so their audited decisions stand without evaluation. This
+//     holds only for records decided by the serving policy's revision;
+//     records of another revision, and policy errors, are always evaluated.
+//  2. The audit stream is read once with a small field scanner, not decoded.
+//  3. The ingest stream is read once and only the children with an event to
+//     evaluate have their state rebuilt (ChildState.Apply in order, as the
+//     pipeline did); the evaluations run on every core, each child on one.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"go.uber.org/zap"
+)
+
+// ImpactRequest is the body of POST /v1/impact.
+type ImpactRequest struct {
+	Modules map[string]string `json:"modules"` // file name → Rego source of the draft (_test.rego files are ignored)
+	From    string            `json:"from,omitempty"`
+	To      string            `json:"to,omitempty"`
+	Samples int               `json:"samples,omitempty"` // changed decisions to show (default 20)
+}
+
+// ImpactReport compares the draft's decisions with the audited ones.
+type ImpactReport struct {
+	DraftRevision   string `json:"draft_revision"`
+	CurrentRevision string `json:"current_revision"`
+	From            string `json:"from,omitempty"`
+	To              string `json:"to,omitempty"`
+	// Events and Generated count the decided events (and broker-generated
+	// events) whose decision falls in the range.
+	Events    int `json:"events"`
+	Generated int `json:"generated"`
+	// ChangedRules are the rules the draft changes; AffectedTypes the event
+	// types they can reach (all, when the analysis could not tell).
+	ChangedRules  []string `json:"changed_rules"`
+	AffectedTypes []string `json:"affected_types"`
+	// Evaluated counts the decisions evaluated again with the draft;
+	// Unaffected those of types no change reaches; OtherRevision the
+	// records of another policy revision (always evaluated); Missing the
+	// audited events no longer held (erased or expired), not evaluated.
+	Evaluated     int `json:"evaluated"`
+	Unaffected    int `json:"unaffected"`
+	OtherRevision int `json:"other_revision"`
+	Missing       int `json:"missing"`
+	// ChangedEvents counts events with at least one changed decision;
+	// ChangedDecisions the (event, participant) pairs that changed.
+	ChangedEvents    int                 `json:"changed_events"`
+	ChangedDecisions int                 `json:"changed_decisions"`
+	Participants     []ParticipantImpact `json:"participants"`
+	Samples          []ImpactSample      `json:"samples"`
+	Seconds          float64             `json:"seconds"`
+	AuditSeconds     float64             `json:"audit_seconds"`    // reading the audit
+	EvaluateSeconds  float64             `json:"evaluate_seconds"` // reading the events, deciding again
+}
+
+// ParticipantImpact is what the draft changes for one participant.
+type ParticipantImpact struct {
+	Participant    string `json:"participant"`
+	EventsGained   int    `json:"events_gained"`
+	EventsLost     int    `json:"events_lost"`
+	ChildrenGained int    `json:"children_gained"`
+	ChildrenLost   int    `json:"children_lost"`
+	BasisChanged   int    `json:"basis_changed"` // still received, on another basis
+	// Fields newly disclosed to the participant (now in its copy, before
+	// removed or not sent) and newly withheld, with the number of events.
+	FieldsDisclosed map[string]int `json:"fields_disclosed"`
+	FieldsWithheld  map[string]int `json:"fields_withheld"`
+}
+
+// ImpactSample is one changed decision with both bases.
+type ImpactSample struct {
+	Seq         uint64   `json:"seq"`
+	EventID     string   `json:"event_id"`
+	Type        string   `json:"type"`
+	EventTime   string   `json:"event_time"`
+	ChildKey    string   `json:"child_key"`
+	Child       string   `json:"child"` // masked UIN
+	Participant string   `json:"participant"`
+	Current     Decision `json:"current"`
+	CurrentRev  string   `json:"current_revision"`
+	Draft       Decision `json:"draft"`
+}
+
+const impactSamplesDefault = 20
+
+// impactEvaluateAll makes every analysis decide every event again, each
+// one (tests: what the scope analysis and the memo skip must not change the
+// report).
+var impactEvaluateAll bool
+
+// handleImpact is POST /v1/impact (operators): NDJSON progress, then the
+// report. One analysis runs at a time.
+func (b *Broker) handleImpact(w http.ResponseWriter, r *http.Request) {
+	op, ok := b.operatorName(w, r)
+	if !ok {
+		return
+	}
+	var req ImpactRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body: {\"modules\": {name: source}, \"from\", \"to\"}: "+err.Error())
+		return
+	}
+	main := map[string]string{}
+	for n, src := range req.Modules {
+		if strings.HasSuffix(n, ".rego") && !strings.HasSuffix(n, "_test.rego") {
+			main[n] = src
+		}
+	}
+	if len(main) == 0 {
+		writeError(w, http.StatusBadRequest, "modules: the draft has no .rego files (tests are not counted)")
+		return
+	}
+	draft, err := compileDraft(r.Context(), main)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "the draft does not compile: "+err.Error())
+		return
+	}
+	if !b.impactMu.TryLock() {
+		writeError(w, http.StatusConflict, "an impact analysis is already running; try again when it ends")
+		return
+	}
+	defer b.impactMu.Unlock()
+	out := newProgressWriter(w)
+	b.log.Info("impact analysis", zap.String("operator", op), zap.String("draft", draft.Revision))
+	rep, err := b.Impact(r.Context(), draft, req, out.progress)
+	if err != nil {
+		out.fail(err)
+		return
+	}
+	out.result(rep)
+}
+
+// draftDenied are builtins a draft sent over HTTP may not use: they reach
+// out of the broker (network, environment) or make decisions vary.
+var draftDenied = map[string]bool{"http.send": true, "net.lookup_ip_addr": true, "opa.runtime": true,
+	"rand.intn": true, "time.now_ns": true, "uuid.rfc4122": true, "trace": true, "print": true}
+
+// compileDraft compiles a draft policy as compileModules does, without the
+// builtins of draftDenied.
+func compileDraft(ctx context.Context, modules map[string]string) (*Policy, error) {
+	caps := ast.CapabilitiesForThisVersion()
+	kept := caps.Builtins[:0]
+	for _, bi := range caps.Builtins {
+		if !draftDenied[bi.Name] && !strings.HasPrefix(bi.Name, "net.") {
+			kept = append(kept, bi)
+		}
+	}
+	caps.Builtins = kept
+	opts := []func(*rego.Rego){rego.Query(DecisionQuery), rego.SetRegoVersion(ast.RegoV1), rego.Capabilities(caps)}
+	for n, src := range modules {
+		opts = append(opts, rego.Module(n, src))
+	}
+	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Policy{query: pq, Revision: revisionOf(modules), Modules: modules}, nil
+}
+
+// impactRec is what pass A keeps of one audit record to evaluate again.
+type impactRec struct {
+	eventID   string
+	name      string
+	child     string // child key
+	revision  string
+	eventTime string
+	decisions []Decision
+	generated bool
+}
+
+// seqInfo is what pass A learns of one ingest sequence.
+type seqInfo struct {
+	child    int32 // index into passA.children
+	evaluate bool  // some record of this sequence is to be evaluated
+	stateful bool  // an index or consent event: it changes the child's state
+}
+
+// Impact runs the analysis of draft against the recorded events.
+func (b *Broker) Impact(ctx context.Context, draft *Policy, req ImpactRequest, progress func(any)) (*ImpactReport, error) {
+	start := time.Now()
+	if progress == nil {
+		progress = func(any) {}
+	}
+	cur := b.decider.Policy()
+	rep := &ImpactReport{DraftRevision: draft.Revision, CurrentRevision: cur.Revision, From: req.From, To: req.To,
+		ChangedRules: []string{}, AffectedTypes: []string{}, Participants: []ParticipantImpact{}, Samples: []ImpactSample{}}
+	var from, to time.Time
+	var err error
+	if req.From != "" {
+		if from, err = time.Parse(time.RFC3339, req.From); err != nil {
+			return nil, fmt.Errorf("from: must be an RFC 3339 time")
+		}
+	}
+	if req.To != "" {
+		if to, err = time.Parse(time.RFC3339, req.To); err != nil {
+			return nil, fmt.Errorf("to: must be an RFC 3339 time")
+		}
+	}
+	if req.Samples <= 0 {
+		req.Samples = impactSamplesDefault
+	}
+	sc := newScope(cur.Modules, draft.Modules)
+	sc.all = sc.all || impactEvaluateAll
+	rep.ChangedRules = sc.changedList()
+	// Pass A: the audit.
+	ingest, err := b.js.Stream(ctx, StreamIngest)
+	if err != nil {
+		return nil, err
+	}
+	st := ingest.CachedInfo().State
+	a := &passA{infos: newSeqInfos(st.FirstSeq, st.LastSeq), recs: map[uint64][]*impactRec{}, childIdx: map[string]int32{}}
+	err = scanStream(ctx, b.js, StreamAudit, scanOpts{progress: func(done, total uint64) {
+		progress(map[string]any{"phase": "audit", "done": done, "total": total})
+	}}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
+		return a.add(m.Data(), from, to, cur.Revision, sc, rep)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the audit: %w", err)
+	}
+	for name := range sc.affectedSeen {
+		rep.AffectedTypes = append(rep.AffectedTypes, "uk.gov.ecm."+name+".v1")
+	}
+	sort.Strings(rep.AffectedTypes)
+	if sc.all {
+		rep.AffectedTypes = []string{"*"}
+	}
+	rep.AuditSeconds = time.Since(start).Seconds()
+	// Pass B: the ingest stream, for the children with something to evaluate.
+	agg := newImpactAgg(req.Samples)
+	if a.maxSeq > 0 {
+		if err := b.passB(ctx, draft, sc, a, agg, rep, progress); err != nil {
+			return nil, err
+		}
+	}
+	rep.EvaluateSeconds = time.Since(start).Seconds() - rep.AuditSeconds
+	agg.report(rep)
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// passA collects, from the audit, the sequences and children to evaluate.
+type passA struct {
+	infos    *seqInfos
+	recs     map[uint64][]*impactRec
+	childIdx map[string]int32
+	children []string
+	relevant []bool   // by child index: the child has a record to evaluate
+	lastEval []uint64 // by child index: the last sequence to evaluate
+	maxSeq   uint64
+}
+
+func (a *passA) child(key []byte) int32 {
+	i, ok := a.childIdx[string(key)]
+	if !ok {
+		i = int32(len(a.children))
+		a.childIdx[string(key)] = i
+		a.children = append(a.children, string(key))
+		a.relevant = append(a.relevant, false)
+		a.lastEval = append(a.lastEval, 0)
+	}
+	return i
+}
+
+// auditFields are what pass A reads of a record; "decisions" only marks
+// where to stop: AuditRecord's fields before it hold all the rest (an
+// operator action's record has an outcome of its own, so its "action",
+// further on, is not needed).
+var auditFields = fields{"ingest_seq": true, "event_id": true, "type": true, "child_key": true, "event_time": true,
+	"decided_at": true, "policy_revision": true, "outcome": true, "caused_by": true, "decisions": true}
+
+func (a *passA) add(data []byte, from, to time.Time, curRev string, sc *scope, rep *ImpactReport) error {
+	// Raw values, turned into strings only when needed: a million records.
+	var seq uint64
+	var typ, child, decidedAt, revision, outcome, causedBy []byte
+	err := jsonFieldsUntil(data, auditFields, "decisions", func(k string, v []byte) {
+		if len(v) >= 2 && v[0] == '"' {
+			v = v[1 : len(v)-1] // these fields hold no escapes (ids, hashes, names, times)
+		}
+		switch k {
+		case "ingest_seq":
+			seq, _ = strconv.ParseUint(string(v), 10, 64)
+		case "type":
+			typ = v
+		case "child_key":
+			child = v
+		case "decided_at":
+			decidedAt = v
+		case "policy_revision":
+			revision = v
+		case "outcome":
+			outcome = v
+		case "caused_by":
+			causedBy = v
+		}
+	})
+	decided := string(outcome) == "decided"
+	if err != nil && err != errStopFields || seq == 0 || !decided && string(outcome) != "policy-error" {
+		return nil // checkpoints, operator actions, rejections: nothing decided
+	}
+	if !from.IsZero() || !to.IsZero() {
+		t, err := time.Parse(time.RFC3339Nano, string(decidedAt))
+		if err != nil || (!from.IsZero() && t.Before(from)) || (!to.IsZero() && !t.Before(to)) {
+			return nil
+		}
+	}
+	name := bytes.TrimSuffix(bytes.TrimPrefix(typ, []byte("uk.gov.ecm.")), []byte(".v1"))
+	generated := len(causedBy) > 0
+	if generated {
+		rep.Generated++
+	} else {
+		rep.Events++
+	}
+	ci := a.child(child)
+	info, _ := a.infos.get(seq)
+	info.child = ci
+	if !generated {
+		info.stateful = bytes.HasPrefix(name, []byte("index.")) || bytes.HasPrefix(name, []byte("consent."))
+	}
+	switch {
+	case string(revision) != curRev:
+		rep.OtherRevision++
+	case !decided || sc.affectsBytes(name):
+	default:
+		rep.Unaffected++
+		a.infos.set(seq, info)
+		return nil
+	}
+	var full AuditRecord
+	if err := json.Unmarshal(data, &full); err != nil {
+		a.infos.set(seq, info)
+		return nil
+	}
+	info.evaluate = true
+	a.infos.set(seq, info)
+	a.relevant[ci] = true
+	a.lastEval[ci] = max(a.lastEval[ci], seq)
+	a.maxSeq = max(a.maxSeq, seq)
+	a.recs[seq] = append(a.recs[seq], &impactRec{eventID: full.EventID, name: string(name), child: full.ChildKey, revision: full.PolicyRevision,
+		eventTime: full.EventTime, decisions: full.Decisions, generated: generated})
+	return nil
+}
+
+// seqInfos maps ingest sequences to what pass A learnt of them: a slice
+// over the stream's sequences, a map for any outside it.
+type seqInfos struct {
+	first uint64
+	dense []seqInfo
+	known []bool
+	more  map[uint64]seqInfo
+}
+
+func newSeqInfos(first, last uint64) *seqInfos {
+	si := &seqInfos{first: first, more: map[uint64]seqInfo{}}
+	if last >= first && last-first < 50_000_000 {
+		n := last - first + 1
+		si.dense, si.known = make([]seqInfo, n), make([]bool, n)
+	}
+	return si
+}
+
+func (si *seqInfos) get(seq uint64) (seqInfo, bool) {
+	if i := seq - si.first; seq >= si.first && i < uint64(len(si.dense)) {
+		return si.dense[i], si.known[i]
+	}
+	v, ok := si.more[seq]
+	return v, ok
+}
+
+func (si *seqInfos) set(seq uint64, v seqInfo) {
+	if i := seq - si.first; seq >= si.first && i < uint64(len(si.dense)) {
+		si.dense[i], si.known[i] = v, true
+		return
+	}
+	si.more[seq] = v
+}
+
+// impactJob is one ingest message of a child with something to evaluate.
+type impactJob struct {
+	seq     uint64
+	subject string
+	header  map[string][]string
+	data    []byte
+}
+
+func (b *Broker) passB(ctx context.Context, draft *Policy, sc *scope, a *passA, agg *impactAgg, rep *ImpactReport, progress func(any)) error {
+	workers := runtime.GOMAXPROCS(0)
+	jobs := make([]chan impactJob, workers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for i := range jobs {
+		jobs[i] = make(chan impactJob, 1024)
+		wg.Add(1)
+		go func(in chan impactJob) {
+			defer wg.Done()
+			w := &impactWorker{b: b, sc: sc, draft: draft, a: a, agg: agg, states: map[int32]*impactChild{}}
+			for j := range in {
+				if err := w.do(ctx, j); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+			mu.Lock()
+			rep.Evaluated += w.evaluated
+			rep.Missing += w.missing
+			mu.Unlock()
+		}(jobs[i])
+	}
+	seen := map[uint64]bool{}
+	err := scanStream(ctx, b.js, StreamIngest, scanOpts{lastSeq: a.maxSeq, progress: func(done, total uint64) {
+		progress(map[string]any{"phase": "evaluate", "done": done, "total": min(total, a.maxSeq)})
+	}}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
+		seq := meta.Sequence.Stream
+		info, ok := a.infos.get(seq)
+		if !ok || !a.relevant[info.child] || seq > a.lastEval[info.child] || !info.evaluate && !info.stateful {
+			return nil // a case event that changes nothing and is not evaluated: not even decoded
+		}
+		seen[seq] = true
+		h := fnv.New32a()
+		h.Write([]byte(a.children[info.child]))
+		jobs[h.Sum32()%uint32(workers)] <- impactJob{seq: seq, subject: m.Subject(), header: m.Headers(), data: m.Data()}
+		return nil
+	})
+	for _, c := range jobs {
+		close(c)
+	}
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("reading the recorded events: %w", err)
+	}
+	for seq, recs := range a.recs {
+		if !seen[seq] {
+			rep.Missing += len(recs) // erased or expired: the audit outlives the event
+		}
+	}
+	return firstErr
+}
+
+// impactChild is a child's state as of the next event, in a worker.
+type impactChild struct {
+	state ChildState
+}
+
+type impactWorker struct {
+	b         *Broker
+	sc        *scope
+	draft     *Policy
+	a         *passA
+	agg       *impactAgg
+	states    map[int32]*impactChild
+	evaluated int
+	missing   int
+}
+
+func (w *impactWorker) do(ctx context.Context, j impactJob) error {
+	info, _ := w.a.infos.get(j.seq)
+	recs := w.a.recs[j.seq]
+	cs := w.states[info.child]
+	if cs == nil {
+		cs = &impactChild{}
+		w.states[info.child] = cs
+	}
+	evTime := ""
+	for _, r := range recs {
+		if !r.generated {
+			evTime = r.eventTime
+		}
+	}
+	ev, err := storedEvent(j.subject, j.header, j.data, evTime)
+	if err != nil {
+		w.missing += len(recs)
+		return nil
+	}
+	stateful := strings.HasPrefix(ev.Name, "index.") || strings.HasPrefix(ev.Name, "consent.")
+	for _, r := range recs {
+		if !r.generated {
+			w.evaluate(ctx, j.seq, ev, cs, r)
+		}
+	}
+	if !stateful {
+		return nil
+	}
+	before := cs.state
+	cs.state, _ = cs.state.Apply(ev, j.seq)
+	var gens []*impactRec
+	for _, r := range recs {
+		if r.generated {
+			gens = append(gens, r)
+		}
+	}
+	if len(gens) == 0 {
+		return nil
+	}
+	for _, g := range derive(ev, before.Index, cs.state.Index) {
+		for _, r := range gens {
+			if r.eventID == g.ID {
+				w.evaluate(ctx, j.seq, g, cs, r)
+			}
+		}
+	}
+	return nil
+}
+
+// evaluate decides ev with the draft against the child's state and compares
+// with the audited decisions. The candidates are the audited ones, so that
+// only the policy differs.
+func (w *impactWorker) evaluate(ctx context.Context, seq uint64, ev *Event, cs *impactChild, r *impactRec) {
+	cands := make([]Participant, 0, len(r.decisions))
+	for _, d := range r.decisions {
+		p, ok := w.b.registry.Participant(d.Participant)
+		if !ok {
+			area, agency, _ := strings.Cut(d.Participant, "/")
+			p = Participant{ID: d.Participant, Area: area, Agency: agency}
+		}
+		cands = append(cands, p)
+	}
+	if len(cands) == 0 {
+		cands = w.b.registry.candidates(ev, cs.state.Index)
+	}
+	in := policyInput(ev, cs.state.Index, cs.state.Consent, cands)
+	// Equal inputs have equal decisions: evaluate each distinct one once.
+	// Two inputs are equal for the draft when they agree on what the rules
+	// reachable for this event type read of the input (scope.inputPaths).
+	keyIn := in
+	if paths, all := w.sc.inputPaths(ev.Name); !all {
+		keyIn = project(in, paths)
+		keyIn["_name"] = ev.Name
+	}
+	key, keyed := cacheKey(w.draft.Revision, keyIn)
+	keyed = keyed && !impactEvaluateAll
+	decisions, hit := w.agg.memo(key, keyed)
+	var err error
+	if !hit {
+		decisions, err = w.draft.eval(ctx, in, cands, 5*time.Second)
+		if err == nil && keyed {
+			w.agg.remember(key, decisions)
+		}
+	}
+	if err != nil {
+		decisions = make([]Decision, len(cands))
+		for i, c := range cands {
+			decisions[i] = Decision{Participant: c.ID, Basis: "policy-error", Remove: []string{}, Reason: err.Error()}
+		}
+	}
+	w.evaluated++
+	w.agg.compare(seq, ev, r, decisions)
+}
+
+// impactAgg adds up the changes.
+type impactAgg struct {
+	memoMu   sync.Mutex
+	memos    map[[32]byte][]Decision
+	mu       sync.Mutex
+	parts    map[string]*partAgg
+	changedE int
+	changedD int
+	samples  []ImpactSample
+	max      int
+}
+
+type partAgg struct {
+	ParticipantImpact
+	gained, lost map[string]bool
+}
+
+func newImpactAgg(samples int) *impactAgg {
+	return &impactAgg{parts: map[string]*partAgg{}, max: samples, memos: map[[32]byte][]Decision{}}
+}
+
+func (g *impactAgg) memo(key [32]byte, keyed bool) ([]Decision, bool) {
+	if !keyed {
+		return nil, false
+	}
+	g.memoMu.Lock()
+	defer g.memoMu.Unlock()
+	d, ok := g.memos[key]
+	return d, ok
+}
+
+func (g *impactAgg) remember(key [32]byte, d []Decision) {
+	g.memoMu.Lock()
+	defer g.memoMu.Unlock()
+	if len(g.memos) < 1_000_000 {
+		g.memos[key] = d
+	}
+}
+
+func (g *impactAgg) part(id string) *partAgg {
+	p := g.parts[id]
+	if p == nil {
+		p = &partAgg{ParticipantImpact: ParticipantImpact{Participant: id, FieldsDisclosed: map[string]int{}, FieldsWithheld: map[string]int{}},
+			gained: map[string]bool{}, lost: map[string]bool{}}
+		g.parts[id] = p
+	}
+	return p
+}
+
+func (g *impactAgg) compare(seq uint64, ev *Event, r *impactRec, draft []Decision) {
+	old := map[string]Decision{}
+	for _, d := range r.decisions {
+		old[d.Participant] = d
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	changed := false
+	for _, d := range draft {
+		o, had := old[d.Participant]
+		if !had {
+			o = Decision{Participant: d.Participant, Basis: "not-a-candidate", Remove: []string{}}
+		}
+		same := o.Allow == d.Allow && (!d.Allow || o.Basis == d.Basis && sameFields(ev, o.Remove, d.Remove))
+		if same {
+			continue
+		}
+		changed = true
+		g.changedD++
+		p := g.part(d.Participant)
+		switch {
+		case d.Allow && !o.Allow:
+			p.EventsGained++
+			p.gained[r.child] = true
+			for _, f := range delivered(ev, d.Remove) {
+				p.FieldsDisclosed[f]++
+			}
+		case !d.Allow && o.Allow:
+			p.EventsLost++
+			p.lost[r.child] = true
+			for _, f := range delivered(ev, o.Remove) {
+				p.FieldsWithheld[f]++
+			}
+		default:
+			if o.Basis != d.Basis {
+				p.BasisChanged++
+			}
+			was, now := present(ev, o.Remove), present(ev, d.Remove)
+			for f := range was {
+				if !now[f] {
+					p.FieldsDisclosed[f]++
+				}
+			}
+			for f := range now {
+				if !was[f] {
+					p.FieldsWithheld[f]++
+				}
+			}
+		}
+		g.samples = append(g.samples, ImpactSample{Seq: seq, EventID: ev.ID, Type: ev.Type, EventTime: ev.Time.UTC().Format(time.RFC3339),
+			ChildKey: r.child, Child: maskUIN(ev.Subject), Participant: d.Participant, Current: o, CurrentRev: r.revision, Draft: d})
+		if len(g.samples) > 4*g.max {
+			g.trimSamples()
+		}
+	}
+	if changed {
+		g.changedE++
+	}
+}
+
+func (g *impactAgg) trimSamples() {
+	sort.Slice(g.samples, func(i, j int) bool {
+		a, b := g.samples[i], g.samples[j]
+		return a.Seq < b.Seq || a.Seq == b.Seq && (a.EventID < b.EventID || a.EventID == b.EventID && a.Participant < b.Participant)
+	})
+	if len(g.samples) > g.max {
+		g.samples = g.samples[:g.max]
+	}
+}
+
+func (g *impactAgg) report(rep *ImpactReport) {
+	g.trimSamples()
+	rep.Samples = append(rep.Samples, g.samples...)
+	rep.ChangedEvents, rep.ChangedDecisions = g.changedE, g.changedD
+	for _, p := range g.parts {
+		p.ChildrenGained, p.ChildrenLost = len(p.gained), len(p.lost)
+		rep.Participants = append(rep.Participants, p.ParticipantImpact)
+	}
+	sort.Slice(rep.Participants, func(i, j int) bool { return rep.Participants[i].Participant < rep.Participants[j].Participant })
+}
+
+// present lists the removal paths that exist in the event.
+func present(ev *Event, paths []string) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range paths {
+		if hasPath(ev.Data, strings.Split(strings.TrimPrefix(p, "data."), ".")) {
+			out[p] = true
+		}
+	}
+	return out
+}
+
+func sameFields(ev *Event, a, b []string) bool {
+	x, y := present(ev, a), present(ev, b)
+	if len(x) != len(y) {
+		return false
+	}
+	for k := range x {
+		if !y[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// delivered lists the top-level data fields of the copy left by remove.
+func delivered(ev *Event, remove []string) []string {
+	gone := present(ev, remove)
+	var out []string
+	for k := range ev.Data {
+		if !gone["data."+k] {
+			out = append(out, "data."+k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func hasPath(m map[string]any, parts []string) bool {
+	v, ok := m[parts[0]]
+	if !ok {
+		return false
+	}
+	if len(parts) == 1 {
+		return true
+	}
+	child, ok := v.(map[string]any)
+	return ok && hasPath(child, parts[1:])
+}
+
+func maskUIN(s string) string {
+	if len(s) != 10 {
+		return "?"
+	}
+	return "******" + s[6:]
+}
+
+// ---- which event types a draft's changes can reach ----
+
+// scope finds the rules a draft changes and, per event type, whether the
+// decision can reach one of them. It errs towards "can reach": a type it
+// cannot rule out is evaluated.
+type scope struct {
+	inputMu      sync.Mutex
+	inputs       map[string]inputPaths
+	changed      []ast.Ref // rule paths whose definitions differ
+	all          bool      // the analysis could not tell: every type is affected
+	cur, draft   *ruleGraph
+	memo         map[string]bool
+	affectedSeen map[string]bool
+}
+
+func newScope(curModules, draftModules map[string]string) *scope {
+	s := &scope{memo: map[string]bool{}, affectedSeen: map[string]bool{}, inputs: map[string]inputPaths{}}
+	cs, err1 := ruleSignatures(curModules)
+	ds, err2 := ruleSignatures(draftModules)
+	s.cur, s.draft = newRuleGraph(curModules), newRuleGraph(draftModules)
+	if err1 != nil || err2 != nil || s.cur == nil || s.draft == nil {
+		s.all = true
+		return s
+	}
+	for p, sig := range cs {
+		if ds[p] != sig {
+			s.changed = append(s.changed, ast.MustParseRef(p))
+		}
+	}
+	for p := range ds {
+		if _, ok := cs[p]; !ok {
+			s.changed = append(s.changed, ast.MustParseRef(p))
+		}
+	}
+	sort.Slice(s.changed, func(i, j int) bool { return s.changed[i].String() < s.changed[j].String() })
+	return s
+}
+
+// inputPaths is ruleGraph.inputPaths of the draft, remembered per name.
+func (s *scope) inputPaths(name string) ([][]string, bool) {
+	s.inputMu.Lock()
+	defer s.inputMu.Unlock()
+	if p, ok := s.inputs[name]; ok {
+		return p.paths, p.all
+	}
+	var p inputPaths
+	if s.draft == nil {
+		p.all = true
+	} else {
+		p.paths, p.all = s.draft.inputPaths(name)
+	}
+	s.inputs[name] = p
+	return p.paths, p.all
+}
+
+type inputPaths struct {
+	paths [][]string
+	all   bool
+}
+
+// project keeps of the policy input only what is at the given key paths
+// (a value that is not an object where a path goes on is kept whole, so a
+// null child stays null).
+func project(in map[string]any, paths [][]string) map[string]any {
+	out := map[string]any{}
+	for _, p := range paths {
+		src, dst := in, out
+		for i, k := range p {
+			v, ok := src[k]
+			if !ok {
+				break
+			}
+			m, isMap := v.(map[string]any)
+			if i == len(p)-1 || !isMap {
+				dst[k] = v
+				break
+			}
+			next, _ := dst[k].(map[string]any)
+			if next == nil {
+				next = map[string]any{}
+				dst[k] = next
+			}
+			src, dst = m, next
+		}
+	}
+	return out
+}
+
+func (s *scope) changedList() []string {
+	out := []string{}
+	for _, r := range s.changed {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// affectsBytes is affects for a name not yet made a string.
+func (s *scope) affectsBytes(name []byte) bool {
+	if v, ok := s.memo[string(name)]; ok {
+		return v
+	}
+	return s.affects(string(name))
+}
+
+// affects reports whether events of the named type may be decided
+// differently by the draft.
+func (s *scope) affects(name string) bool {
+	if v, ok := s.memo[name]; ok {
+		return v
+	}
+	v := s.all || len(s.changed) > 0 && (s.cur.reaches(name, s.changed) || s.draft.reaches(name, s.changed))
+	s.memo[name] = v
+	if v {
+		s.affectedSeen[name] = true
+	}
+	return v
+}
+
+// ruleSignatures maps each rule path to the text of every rule at that path
+// (with its module's imports, which give its references their meaning).
+func ruleSignatures(modules map[string]string) (map[string]string, error) {
+	defs := map[string][]string{}
+	for name, src := range modules {
+		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return nil, err
+		}
+		var imports []string
+		for _, imp := range m.Imports {
+			imports = append(imports, imp.String())
+		}
+		sort.Strings(imports)
+		for _, r := range m.Rules {
+			p := rulePath(m.Package.Path, r).String()
+			defs[p] = append(defs[p], strings.Join(imports, ";")+"\n"+r.String())
+		}
+	}
+	out := map[string]string{}
+	for p, d := range defs {
+		sort.Strings(d)
+		out[p] = strings.Join(d, "\n--\n")
+	}
+	return out, nil
+}
+
+func rulePath(pkg ast.Ref, r *ast.Rule) ast.Ref {
+	return pkg.Extend(r.Head.Ref().GroundPrefix())
+}
+
+// ruleGraph is a compiled policy's rules by path, for reachability.
+type ruleGraph struct {
+	rules  map[string][]*ast.Rule
+	paths  []ast.Ref
+	consts map[string]ast.Value // complete rules with one ground value
+}
+
+var inputEventName = ast.MustParseRef("input.event.name")
+
+func newRuleGraph(modules map[string]string) *ruleGraph {
+	c, err := ast.CompileModulesWithOpt(modules, ast.CompileOpts{ParserOptions: ast.ParserOptions{RegoVersion: ast.RegoV1}})
+	if err != nil {
+		return nil
+	}
+	g := &ruleGraph{rules: map[string][]*ast.Rule{}, consts: map[string]ast.Value{}}
+	for _, m := range c.Modules {
+		for _, r := range m.Rules {
+			p := rulePath(m.Package.Path, r)
+			if _, ok := g.rules[p.String()]; !ok {
+				g.paths = append(g.paths, p)
+			}
+			g.rules[p.String()] = append(g.rules[p.String()], r)
+		}
+	}
+	for p, rs := range g.rules {
+		if len(rs) != 1 {
+			continue
+		}
+		r := rs[0]
+		if r.Else == nil && r.Head.Key == nil && len(r.Head.Args) == 0 && r.Head.Value != nil && r.Head.Value.IsGround() &&
+			len(r.Body) == 1 && r.Body[0].Equal(ast.NewExpr(ast.BooleanTerm(true))) && len(r.Head.Ref()) == 1 {
+			g.consts[p] = r.Head.Value.Value
+		}
+	}
+	return g
+}
+
+// reaches reports whether the decision for an event named name can touch
+// one of the given rule paths.
+func (g *ruleGraph) reaches(name string, targets []ast.Ref) bool {
+	w := &reachWalk{g: g, name: name, seen: map[string]bool{}}
+	w.path(ast.MustParseRef(DecisionQuery))
+	if w.gaveUp {
+		return true
+	}
+	for _, t := range targets {
+		for _, p := range w.touched {
+			if t.HasPrefix(p) || p.HasPrefix(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type reachWalk struct {
+	g       *ruleGraph
+	name    string
+	seen    map[string]bool
+	touched []ast.Ref
+	gaveUp  bool
+	// The input the reached rules may read: ground prefixes of their
+	// references to input, or all of it.
+	inputs     []ast.Ref
+	wholeInput bool
+}
+
+// inputPaths lists what of the input a decision for an event named name can
+// read, as key paths; all is true when it may read anything.
+func (g *ruleGraph) inputPaths(name string) (paths [][]string, all bool) {
+	w := &reachWalk{g: g, name: name, seen: map[string]bool{}}
+	w.path(ast.MustParseRef(DecisionQuery))
+	if w.gaveUp || w.wholeInput {
+		return nil, true
+	}
+	for _, r := range w.inputs {
+		var keys []string
+		for _, t := range r[1:] {
+			k, ok := t.Value.(ast.String)
+			if !ok {
+				break
+			}
+			keys = append(keys, string(k))
+		}
+		if len(keys) == 0 {
+			return nil, true
+		}
+		paths = append(paths, keys)
+	}
+	return paths, false
+}
+
+// ref follows a data reference: it touches its ground prefix, and every
+// rule at, under or above it is evaluated. A reference to input is noted.
+func (w *reachWalk) ref(r ast.Ref) {
+	if r[0].Equal(ast.InputRootDocument) {
+		if p := r.GroundPrefix(); len(p) > 1 {
+			w.inputs = append(w.inputs, p)
+		} else {
+			w.wholeInput = true
+		}
+		return
+	}
+	if !r[0].Equal(ast.DefaultRootDocument) {
+		return
+	}
+	p := r.GroundPrefix()
+	w.touched = append(w.touched, p)
+	for _, rp := range w.g.paths {
+		if rp.HasPrefix(p) || p.HasPrefix(rp) {
+			w.path(rp)
+		}
+	}
+}
+
+func (w *reachWalk) path(p ast.Ref) {
+	key := p.String()
+	if w.seen[key] {
+		return
+	}
+	w.seen[key] = true
+	w.touched = append(w.touched, p)
+	for _, r := range w.g.rules[key] {
+		for br := r; br != nil; br = br.Else {
+			if w.body(br.Body) {
+				w.terms(br.Head)
+			}
+		}
+	}
+}
+
+// body walks a rule body in order and reports whether it may succeed: an
+// expression that is false for this event type ends it.
+func (w *reachWalk) body(body ast.Body) bool {
+	binds := map[ast.Var]*ast.Term{}
+	for _, e := range body {
+		if len(e.With) > 0 {
+			w.gaveUp = true // with changes input or data: no longer sure what it reaches
+			return true
+		}
+		w.terms(e)
+		if w.definitelyFalse(e, binds) {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *reachWalk) terms(x any) {
+	ast.WalkRefs(x, func(r ast.Ref) bool {
+		w.ref(r)
+		return false
+	})
+}
+
+// definitelyFalse reports whether e fails for every event of this type:
+// with input.event.name and constant rules put in, e is ground and false,
+// or refers to something undefined.
+func (w *reachWalk) definitelyFalse(e *ast.Expr, binds map[ast.Var]*ast.Term) bool {
+	if e.Negated {
+		return false
+	}
+	var terms []*ast.Term
+	switch t := e.Terms.(type) {
+	case *ast.Term:
+		terms = []*ast.Term{t}
+	case []*ast.Term:
+		terms = t
+	default:
+		return false
+	}
+	sub := make([]*ast.Term, len(terms))
+	for i, t := range terms {
+		if i == 0 && len(terms) > 1 {
+			sub[0] = t // the operator
+			continue
+		}
+		x, undefined := w.subst(t, binds)
+		if undefined {
+			return true
+		}
+		sub[i] = x
+	}
+	if len(sub) == 3 && (e.IsEquality() || e.IsAssignment()) {
+		for _, k := range [][2]int{{1, 2}, {2, 1}} {
+			if v, ok := sub[k[0]].Value.(ast.Var); ok && sub[k[1]].IsGround() && isValue(sub[k[1]]) {
+				binds[v] = sub[k[1]]
+				return false
+			}
+		}
+	}
+	for _, t := range sub[min(1, len(sub)-1):] {
+		if !t.IsGround() || !isValue(t) {
+			return false
+		}
+	}
+	var query ast.Body
+	if len(sub) == 1 {
+		query = ast.NewBody(ast.NewExpr(sub[0]))
+	} else {
+		query = ast.NewBody(ast.NewExpr(sub))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	rs, err := rego.New(rego.ParsedQuery(query), rego.SetRegoVersion(ast.RegoV1)).Eval(ctx)
+	return err == nil && len(rs) == 0
+}
+
+// isValue reports whether t holds no reference or call left to evaluate.
+func isValue(t *ast.Term) bool {
+	ok := true
+	ast.WalkTerms(t, func(x *ast.Term) bool {
+		switch x.Value.(type) {
+		case ast.Ref, ast.Call, *ast.ArrayComprehension, *ast.SetComprehension, *ast.ObjectComprehension:
+			ok = false
+		}
+		return !ok
+	})
+	return ok
+}
+
+// subst puts in input.event.name, bound variables and constant rules;
+// undefined is true when a constant rule has nothing at the path.
+func (w *reachWalk) subst(t *ast.Term, binds map[ast.Var]*ast.Term) (*ast.Term, bool) {
+	switch v := t.Value.(type) {
+	case ast.Var:
+		if b, ok := binds[v]; ok {
+			return b, false
+		}
+	case ast.Ref:
+		nr := make(ast.Ref, len(v))
+		nr[0] = v[0]
+		for i := 1; i < len(v); i++ {
+			x, undefined := w.subst(v[i], binds)
+			if undefined {
+				return nil, true
+			}
+			nr[i] = x
+		}
+		if nr.Equal(inputEventName) {
+			return ast.StringTerm(w.name), false
+		}
+		if !nr[0].Equal(ast.DefaultRootDocument) {
+			return ast.NewTerm(nr), false
+		}
+		for k := len(nr); k >= 2; k-- {
+			c, ok := w.g.consts[nr[:k].String()]
+			if !ok {
+				continue
+			}
+			rest := nr[k:]
+			if !rest.IsGround() {
+				break
+			}
+			if len(rest) == 0 {
+				return ast.NewTerm(c), false
+			}
+			val, err := c.Find(rest)
+			if err != nil {
+				return nil, true
+			}
+			return ast.NewTerm(val), false
+		}
+		return ast.NewTerm(nr), false
+	}
+	return t, false
+}
+
+// ---- a small JSON field scanner ----
+
+// jsonFields calls fn with the raw value of each top-level field of the JSON
+// object data that want names, skipping the rest without decoding it.
+func jsonFields(data []byte, want fieldSet, fn func(key string, val []byte)) error {
+	return jsonFieldsUntil(data, want, "", fn)
+}
+
+// errStopFields is returned by jsonFieldsUntil when it met its stop key.
+var errStopFields = errors.New("stopped")
+
+// jsonFieldsUntil is jsonFields, ending (with errStopFields) at the field
+// named stop, before reading its value.
+func jsonFieldsUntil(data []byte, want fieldSet, stop string, fn func(key string, val []byte)) error {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return errNotObject
+	}
+	i++
+	for {
+		i = skipSpace(data, i)
+		if i >= len(data) {
+			return errNotObject
+		}
+		if data[i] == '}' {
+			return nil
+		}
+		if data[i] == ',' {
+			i++
+			continue
+		}
+		if data[i] != '"' {
+			return errNotObject
+		}
+		end := skipString(data, i)
+		if end < 0 {
+			return errNotObject
+		}
+		key := data[i+1 : end-1]
+		if stop != "" && string(key) == stop {
+			return errStopFields
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return errNotObject
+		}
+		i = skipSpace(data, i+1)
+		vend := skipValue(data, i)
+		if vend < 0 {
+			return errNotObject
+		}
+		if want.has(key) {
+			fn(string(key), data[i:vend])
+		}
+		i = vend
+	}
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+// fieldSet names the fields jsonFields passes on.
+type fieldSet interface{ has(key []byte) bool }
+
+// fields is a fieldSet of the names listed.
+type fields map[string]bool
+
+func (f fields) has(key []byte) bool { return f[string(key)] }
+
+// everyField is the fieldSet of every name.
+type everyField struct{}
+
+func (everyField) has([]byte) bool { return true }
+
+func skipSpace(d []byte, i int) int {
+	for i < len(d) && (d[i] == ' ' || d[i] == '\n' || d[i] == '\t' || d[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at d[i] ('"').
+func skipString(d []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(d[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		j += k
+		// The quote ends the string unless an odd number of backslashes escapes it.
+		n := 0
+		for b := j - 1; b > i && d[b] == '\\'; b-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j + 1
+		}
+		j++
+	}
+}
+
+func skipValue(d []byte, i int) int {
+	if i >= len(d) {
+		return -1
+	}
+	switch d[i] {
+	case '"':
+		return skipString(d, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(d); j++ {
+			switch d[j] {
+			case '"':
+				e := skipString(d, j)
+				if e < 0 {
+					return -1
+				}
+				j = e - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(d) && d[j] != ',' && d[j] != '}' && d[j] != ']' && d[j] != ' ' && d[j] != '\n' && d[j] != '\t' && d[j] != '\r' {
+		j++
+	}
+	return j
+}
+
+// jsonString decodes a raw JSON string value ("" for anything else).
+func jsonString(v []byte) string {
+	if len(v) < 2 || v[0] != '"' {
+		return ""
+	}
+	if bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1])
+	}
+	var s string
+	_ = json.Unmarshal(v, &s)
+	return s
+}

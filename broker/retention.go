@@ -1,0 +1,344 @@
+package broker
+
+// Retention (docs/operations.md, "Retention"): how long personal data is
+// kept, and the sweep that removes it when that time is up. Streams hold
+// messages of mixed kinds (an index record and a referral about the same
+// child in one ingest subject), so JetStream's per-stream MaxAge applies only
+// where one age fits every message (dead letters; deliveries through
+// delivery_limits.max_age); the rest is a periodic sweep:
+//
+//   - case events (everything but index and consent events) are deleted from
+//     ECM_INGEST once older than retention.case_events;
+//   - a child's index record, consent history and every remaining event are
+//     erased, as by ecmctl erase, once the child reaches
+//     retention.index_until_age (18 plus 6 years by default), or, for a child
+//     whose date of birth the broker never learnt, once the record has not
+//     changed for retention.case_events.
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
+)
+
+// Retention configures how long personal data is kept.
+type Retention struct {
+	// IndexUntilAge is the child's age in years at which its index record,
+	// consent and events are erased. Default 24 (18 plus 6).
+	IndexUntilAge int `yaml:"index_until_age"`
+	// CaseEvents is how long a case event is kept in ECM_INGEST. Default 6y.
+	CaseEvents Span `yaml:"case_events"`
+	// DeadLetters is how long a rejected input is kept. Default 90d.
+	DeadLetters Span `yaml:"dead_letters"`
+	// SweepEvery is how often the sweep runs (one instance at a time).
+	// Default 24h.
+	SweepEvery Span `yaml:"sweep_every"`
+}
+
+// Span is a duration written as Go does (90m, 24h) or in days and years
+// (90d, 6y; a year is 365 days).
+type Span time.Duration
+
+var spanUnits = regexp.MustCompile(`^(\d+)([dy])$`)
+
+// ParseSpan reads a Span.
+func ParseSpan(s string) (Span, error) {
+	s = strings.TrimSpace(s)
+	if m := spanUnits.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		day := 24 * time.Hour
+		if m[2] == "y" {
+			return Span(time.Duration(n) * 365 * day), nil
+		}
+		return Span(time.Duration(n) * day), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (90m, 24h, 90d, 6y)", s)
+	}
+	return Span(d), nil
+}
+
+// MarshalYAML writes a Span as ParseSpan reads it back.
+func (s Span) MarshalYAML() (any, error) { return time.Duration(s).String(), nil }
+
+// UnmarshalYAML reads a Span from a YAML string.
+func (s *Span) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseSpan(n.Value)
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+func (s Span) String() string { return time.Duration(s).String() }
+
+// checkOps checks and defaults the configuration of the operator features:
+// the audit signing key and checkpoints (chain.go) and retention. Called
+// from Config.Check.
+func (c *Config) checkOps() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+	}
+	if c.AuditSigningKey != "" {
+		if _, err := parseSigningKey(c.AuditSigningKey); err != nil {
+			return err
+		}
+	}
+	for i, k := range c.AuditVerifyKeys {
+		if b, err := decodeKey(k); err != nil || len(b) != 32 {
+			return bad(fmt.Sprintf("audit_verify_keys[%d]", i), "must be a base64 Ed25519 public key (32 bytes)")
+		}
+	}
+	if c.AuditCheckpointEvery == 0 {
+		c.AuditCheckpointEvery = time.Minute
+	}
+	if c.AuditCheckpointEvery < time.Second {
+		return bad("audit_checkpoint_every", "must be at least 1s")
+	}
+	r := &c.Retention
+	if r.IndexUntilAge == 0 {
+		r.IndexUntilAge = 24
+	}
+	if r.IndexUntilAge < 18 || r.IndexUntilAge > 120 {
+		return bad("retention.index_until_age", "must be between 18 and 120 years")
+	}
+	if r.CaseEvents == 0 {
+		r.CaseEvents = Span(6 * 365 * 24 * time.Hour)
+	}
+	if r.DeadLetters == 0 {
+		r.DeadLetters = Span(90 * 24 * time.Hour)
+	}
+	if r.SweepEvery == 0 {
+		r.SweepEvery = Span(24 * time.Hour)
+	}
+	for f, v := range map[string]Span{"retention.case_events": r.CaseEvents, "retention.dead_letters": r.DeadLetters, "retention.sweep_every": r.SweepEvery} {
+		if v < Span(time.Minute) {
+			return bad(f, "must be at least 1m")
+		}
+	}
+	return nil
+}
+
+// retentionStreamConfig sets the MaxAge of the streams where one age fits
+// every message, and AllowDirect on the ingest stream (a child's history is
+// read by sequence: direct gets are answered by the stream, concurrently,
+// not queued behind the JetStream API). ensureStreams may call it for each
+// stream config; until then applyRetention updates the streams after they
+// are created.
+func retentionStreamConfig(sc *jetstream.StreamConfig, c *Config) bool {
+	switch {
+	case sc.Name == StreamDeadLetter && sc.MaxAge != time.Duration(c.Retention.DeadLetters):
+		sc.MaxAge = time.Duration(c.Retention.DeadLetters)
+		return true
+	case sc.Name == StreamIngest && !sc.AllowDirect:
+		sc.AllowDirect = true
+		return true
+	}
+	return false
+}
+
+// applyRetention puts the configured ages on the streams, and lets the
+// ingest stream answer reads by sequence directly (the child index reads a
+// child's events by sequence; see retentionStreamConfig).
+func applyRetention(ctx context.Context, js jetstream.JetStream, c *Config) error {
+	for _, name := range []string{StreamDeadLetter, StreamIngest} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			return err
+		}
+		sc := s.CachedInfo().Config
+		if retentionStreamConfig(&sc, c) {
+			if _, err := js.UpdateStream(ctx, sc); err != nil {
+				return fmt.Errorf("configuring %s: %w", sc.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// SweepResult says what one retention sweep removed.
+type SweepResult struct {
+	CaseEvents int `json:"case_events"` // case events deleted from ECM_INGEST
+	Children   int `json:"children"`    // children erased
+}
+
+const (
+	metaSweepCursor = "retention-case-cursor" // last ingest sequence the case sweep has passed
+	metaSweepClaim  = "retention-sweep"       // when the last sweep began, so one instance sweeps at a time
+)
+
+var errStopScan = errors.New("stop")
+
+// SweepRetention removes what the retention rules say is due at now.
+func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (SweepResult, error) {
+	var res SweepResult
+	meta, err := b.js.KeyValue(ctx, BucketMeta)
+	if err != nil {
+		return res, err
+	}
+	// Case events, from where the last sweep stopped to the cutoff.
+	cutoff := now.Add(-time.Duration(b.cfg.Retention.CaseEvents))
+	var cursor uint64
+	cursorRev := uint64(0)
+	if e, err := meta.Get(ctx, metaSweepCursor); err == nil {
+		cursor, _ = strconv.ParseUint(string(e.Value()), 10, 64)
+		cursorRev = e.Revision()
+	}
+	ingest, err := b.js.Stream(ctx, StreamIngest)
+	if err != nil {
+		return res, err
+	}
+	last := cursor
+	err = scanStream(ctx, b.js, StreamIngest, scanOpts{startSeq: cursor + 1}, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+		if !md.Timestamp.Before(cutoff) {
+			return errStopScan
+		}
+		last = md.Sequence.Stream
+		raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+		if err != nil {
+			return nil // rejected input: its dead letter expires on its own; the event stays with the child
+		}
+		typ, _ := raw.String("type")
+		name := strings.TrimSuffix(strings.TrimPrefix(typ, "uk.gov.ecm."), ".v1")
+		if strings.HasPrefix(name, "index.") || strings.HasPrefix(name, "consent.") {
+			return nil // the child's record is rebuilt from these: kept until the child's erasure
+		}
+		if err := ingest.DeleteMsg(ctx, md.Sequence.Stream); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return err
+		}
+		res.CaseEvents++
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		return res, fmt.Errorf("sweeping case events: %w", err)
+	}
+	if last > cursor {
+		v := []byte(strconv.FormatUint(last, 10))
+		if cursorRev == 0 {
+			_, err = meta.Create(ctx, metaSweepCursor, v)
+		} else {
+			_, err = meta.Update(ctx, metaSweepCursor, v, cursorRev)
+		}
+		if err != nil {
+			return res, fmt.Errorf("storing the sweep cursor: %w", err)
+		}
+	}
+	// Children who have reached the age, or whose undated record is stale.
+	keys, err := b.children.kv.ListKeys(ctx)
+	if err != nil {
+		return res, err
+	}
+	var due []string
+	for key := range keys.Keys() {
+		due = append(due, key)
+	}
+	for _, key := range due {
+		e, err := b.children.kv.Get(ctx, key)
+		if err != nil {
+			continue
+		}
+		st, _, err := b.children.Get(ctx, key)
+		if err != nil || !b.retentionDue(st, e.Created(), now) {
+			continue
+		}
+		child := ""
+		if st.Index != nil {
+			child = st.Index.UIN
+		}
+		if child == "" {
+			hist, err := b.childHistory(ctx, key)
+			if err != nil {
+				continue
+			}
+			if len(hist) == 0 {
+				if st.Index == nil && st.Consent == nil {
+					_ = b.children.Delete(ctx, key) // only a sequence number left: nothing personal to record
+				}
+				continue
+			}
+			child = hist[0].Event.Subject
+		}
+		if _, err := b.Erase(ctx, "retention", child, fmt.Sprintf("retention: index kept until age %d (retention.index_until_age)", b.cfg.Retention.IndexUntilAge)); err != nil {
+			return res, err
+		}
+		res.Children++
+	}
+	return res, nil
+}
+
+// retentionDue reports whether a child's data is due for erasure at now.
+func (b *Broker) retentionDue(st ChildState, changed, now time.Time) bool {
+	if st.Index != nil && st.Index.DOB != "" {
+		dob, err := time.Parse("2006-01-02", st.Index.DOB)
+		if err == nil {
+			return !now.Before(dob.AddDate(b.cfg.Retention.IndexUntilAge, 0, 0))
+		}
+	}
+	return now.Sub(changed) > time.Duration(b.cfg.Retention.CaseEvents)
+}
+
+// runRetention sweeps every retention.sweep_every, one instance at a time,
+// until ctx ends.
+func (b *Broker) runRetention(ctx context.Context) {
+	every := time.Duration(b.cfg.Retention.SweepEvery)
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		t.Reset(every)
+		if !b.claimSweep(ctx, every) {
+			continue
+		}
+		res, err := b.SweepRetention(ctx, time.Now())
+		if err != nil {
+			b.log.Error("retention sweep incomplete; it continues at the next one", zap.Error(err))
+			continue
+		}
+		b.log.Info("retention sweep", zap.Int("case_events_deleted", res.CaseEvents), zap.Int("children_erased", res.Children))
+	}
+}
+
+// claimSweep records this instance's sweep in the meta bucket unless
+// another instance swept less than every ago.
+func (b *Broker) claimSweep(ctx context.Context, every time.Duration) bool {
+	kv, err := b.js.KeyValue(ctx, BucketMeta)
+	if err != nil {
+		return false
+	}
+	now := []byte(time.Now().UTC().Format(time.RFC3339))
+	e, err := kv.Get(ctx, metaSweepClaim)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		_, err = kv.Create(ctx, metaSweepClaim, now)
+		return err == nil
+	}
+	if err != nil {
+		return false
+	}
+	if last, perr := time.Parse(time.RFC3339, string(e.Value())); perr == nil && time.Since(last) < every*9/10 {
+		return false
+	}
+	_, err = kv.Update(ctx, metaSweepClaim, now, e.Revision())
+	return err == nil
+}
+
+// decodeKey reads a base64 key.
+func decodeKey(s string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/ecm-broker/ecm-broker/broker/uin"
+)
+
+var disclosuresCmd = &command{
+	name:    "disclosures",
+	summary: "which participants received your events about a child (participant token)",
+	usage: `
+disclosures --child UIN
+
+For the participant whose token is given: each event it published about the
+child, and every participant that received it (replays included), when, on
+what basis and without which fields. Only its own events: who received other
+agencies' events is theirs to ask.
+
+Examples:
+  ecmctl disclosures --token "$LEEDS_PCT_TOKEN" --child 9434765919
+  ecmctl disclosures --child 9434765919 --json`,
+	run: runDisclosures,
+}
+
+type disclosureList struct {
+	Participant string `json:"participant"`
+	Events      []struct {
+		EventID    string `json:"event_id"`
+		Type       string `json:"type"`
+		EventTime  string `json:"event_time"`
+		Recipients []struct {
+			Participant string   `json:"participant"`
+			DecidedAt   string   `json:"decided_at"`
+			Basis       string   `json:"basis"`
+			Removed     []string `json:"removed"`
+			Replay      string   `json:"replay"`
+		} `json:"recipients"`
+	} `json:"events"`
+}
+
+func runDisclosures(ctx context.Context, a *app, c *command, args []string) error {
+	fs := a.flagSet(c)
+	child := fs.String("child", "", "the child's `UIN` (10 digits)")
+	pos, err := a.parse(c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("disclosures takes no arguments, got %q (the UIN goes after --child)", pos[0])
+	}
+	if *child == "" {
+		return usagef("disclosures needs --child UIN")
+	}
+	if err := uin.Check(*child); err != nil {
+		return usagef("--child: %v", err)
+	}
+	if err := a.needToken(); err != nil {
+		return err
+	}
+	var out disclosureList
+	raw, err := a.getJSON(ctx, "/v1/disclosures", url.Values{"child": {*child}}, &out)
+	if err != nil {
+		return tokenError(err, "a participant", "your participant token")
+	}
+	if a.conn.json {
+		return writeRaw(a.stdout, raw)
+	}
+	w := a.stdout
+	fmt.Fprintf(w, "Events of %s about child %s: %d\n", out.Participant, maskUIN(*child), len(out.Events))
+	for _, e := range out.Events {
+		fmt.Fprintf(w, "\n%s  %s  (event %s)\n", orDash(e.EventTime), e.Type, e.EventID)
+		if len(e.Recipients) == 0 {
+			fmt.Fprintln(w, "    received by nobody")
+			continue
+		}
+		t := newTable(w, "    ", "RECEIVED BY", "WHEN", "BASIS", "REMOVED", "REPLAY")
+		for _, r := range e.Recipients {
+			t.Row(r.Participant, r.DecidedAt, r.Basis, orDash(strings.Join(r.Removed, ", ")), orDash(r.Replay))
+		}
+		if err := t.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
