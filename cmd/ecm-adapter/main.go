@@ -27,7 +27,8 @@
 //	    printf "HV-%06d,%s%d,involved,Sarah Whitaker,Health visitor,0113 843 2100,,Health visiting,2025-03-04\n", n++, s, c } }' \
 //	  > /tmp/bench/health-visitor-involvements.csv
 //	go build -o /tmp/ecm-adapter ./cmd/ecm-adapter
-//	time /tmp/ecm-adapter --agency pct --area leeds --server nats://127.0.0.1:4222 /tmp/bench/health-visitor-involvements.csv
+//	time /tmp/ecm-adapter --agency pct --area leeds --server nats://127.0.0.1:4222 \
+//	  --user leeds/pct --password demo-token-leeds-pct /tmp/bench/health-visitor-involvements.csv
 //
 // The last log line ("totals") has the counts. Running it again adds nothing to
 // the stream (every event id is already stored); delete
