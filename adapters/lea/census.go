@@ -37,12 +37,12 @@ var censusGender = map[string]string{
 // census_date when the export has one, else the leaving date of a leaver and
 // the entry date of anyone else.
 type censusReader struct {
-	t    *table
+	t    *adapters.Table
 	area string
 }
 
 func newCensusReader(r io.Reader, area string) (*censusReader, error) {
-	t, err := openTable(r, "upn", "uin", "given", "family", "dob", "gender", "address1", "address2", "postcode",
+	t, err := adapters.OpenTable(r, "upn", "uin", "given", "family", "dob", "gender", "address1", "address2", "postcode",
 		"school_urn", "school_name", "school_phone", "entry_date", "leaving_date")
 	if err != nil {
 		return nil, fmt.Errorf("lea census: %w", err)
@@ -51,39 +51,39 @@ func newCensusReader(r io.Reader, area string) (*censusReader, error) {
 }
 
 func (r *censusReader) Next() (adapters.Record, error) {
-	row, err := r.t.next()
+	row, err := r.t.Next()
 	if err != nil {
 		return adapters.Record{}, err
 	}
-	rec := adapters.Record{Line: row.line}
-	c := &check{line: row.line}
-	upn := c.text("upn", row.get("upn"))
-	child := c.uin("uin", row.get("uin"))
-	gender, ok := censusGender[strings.ToLower(row.get("gender"))]
+	rec := adapters.Record{Line: row.Line}
+	c := &check{line: row.Line}
+	upn := c.text("upn", row.Get("upn"))
+	child := c.uin("uin", row.Get("uin"))
+	gender, ok := censusGender[strings.ToLower(row.Get("gender"))]
 	if !ok {
-		c.fail("gender %s is not one of F, M, O, U (or female, male, other, unknown)", quote(row.get("gender")))
+		c.fail("gender %s is not one of F, M, O, U (or female, male, other, unknown)", quote(row.Get("gender")))
 	}
 	reg := registered{
-		Name:    personName{Given: c.text("given", row.get("given")), Family: c.text("family", row.get("family"))},
-		DOB:     c.date("dob", row.get("dob"), true),
+		Name:    personName{Given: c.text("given", row.Get("given")), Family: c.text("family", row.Get("family"))},
+		DOB:     c.date("dob", row.Get("dob"), true),
 		Gender:  gender,
-		Address: c.address("address", []string{row.get("address1"), row.get("address2")}, row.get("postcode")),
+		Address: c.address("address", []string{row.Get("address1"), row.Get("address2")}, row.Get("postcode")),
 		Area:    r.area,
 	}
 	edu := educationRecorded{
 		Setting: setting{
-			Name:    c.text("school_name", row.get("school_name")),
-			Contact: c.contact("school (school_phone, school_email)", row.get("school_phone"), row.get("school_email")),
+			Name:    c.text("school_name", row.Get("school_name")),
+			Contact: c.contact("school (school_phone, school_email)", row.Get("school_phone"), row.Get("school_email")),
 		},
-		From: c.date("entry_date", row.get("entry_date"), false),
+		From: c.date("entry_date", row.Get("entry_date"), false),
 	}
-	if to := row.get("leaving_date"); to != "" {
+	if to := row.Get("leaving_date"); to != "" {
 		edu.To = c.date("leaving_date", to, false)
 		if c.err == nil && edu.To < edu.From {
 			c.fail("leaving_date %s is before entry_date %s", edu.To, edu.From)
 		}
 	}
-	at := row.get("census_date")
+	at := row.Get("census_date")
 	if at == "" {
 		at = max(edu.From, edu.To)
 	}

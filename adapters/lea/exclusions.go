@@ -20,12 +20,12 @@ import (
 // taken as midnight London time, or an RFC 3339 time. record_id is the LEA's
 // own id of the row and keys its event.
 type exclusionsReader struct {
-	t    *table
+	t    *adapters.Table
 	area string
 }
 
 func newExclusionsReader(r io.Reader, area string) (*exclusionsReader, error) {
-	t, err := openTable(r, "record_id", "uin", "kind", "days", "reason", "last_seen", "setting", "date")
+	t, err := adapters.OpenTable(r, "record_id", "uin", "kind", "days", "reason", "last_seen", "setting", "date")
 	if err != nil {
 		return nil, fmt.Errorf("lea exclusions: %w", err)
 	}
@@ -33,28 +33,28 @@ func newExclusionsReader(r io.Reader, area string) (*exclusionsReader, error) {
 }
 
 func (r *exclusionsReader) Next() (adapters.Record, error) {
-	row, err := r.t.next()
+	row, err := r.t.Next()
 	if err != nil {
 		return adapters.Record{}, err
 	}
-	rec := adapters.Record{Line: row.line}
-	c := &check{line: row.line}
-	id := c.text("record_id", row.get("record_id"))
-	child := c.uin("uin", row.get("uin"))
-	at := c.when("date", row.get("date"))
+	rec := adapters.Record{Line: row.Line}
+	c := &check{line: row.Line}
+	id := c.text("record_id", row.Get("record_id"))
+	child := c.uin("uin", row.Get("uin"))
+	at := c.when("date", row.Get("date"))
 	var name string
 	var data any
-	switch kind := row.get("kind"); kind {
+	switch kind := row.Get("kind"); kind {
 	case "fixed", "permanent":
 		name = "education.exclusion"
-		data = exclusion{Kind: kind, Days: c.days(kind, row.get("days")), Reason: c.freeText("reason", row.get("reason"))}
+		data = exclusion{Kind: kind, Days: c.days(kind, row.Get("days")), Reason: c.freeText("reason", row.Get("reason"))}
 	case "missing":
 		name = "education.missing"
 		data = missing{
-			LastSeen: c.date("last_seen", row.get("last_seen"), true),
+			LastSeen: c.date("last_seen", row.Get("last_seen"), true),
 			Setting: setting{
-				Name:    c.text("setting", row.get("setting")),
-				Contact: c.contact("setting (setting_phone, setting_email)", row.get("setting_phone"), row.get("setting_email")),
+				Name:    c.text("setting", row.Get("setting")),
+				Contact: c.contact("setting (setting_phone, setting_email)", row.Get("setting_phone"), row.Get("setting_email")),
 			},
 		}
 	default:

@@ -18,12 +18,12 @@ import (
 // date, taken as midnight London time, or an RFC 3339 time. record_id is the
 // service's own id of the row and keys its event.
 type involvementsReader struct {
-	t    *table
+	t    *adapters.Table
 	area string
 }
 
 func newInvolvementsReader(r io.Reader, area string) (*involvementsReader, error) {
-	t, err := openTable(r, "record_id", "uin", "action", "practitioner_name", "role", "phone", "email", "service", "date")
+	t, err := adapters.OpenTable(r, "record_id", "uin", "action", "practitioner_name", "role", "phone", "email", "service", "date")
 	if err != nil {
 		return nil, fmt.Errorf("pct involvements: %w", err)
 	}
@@ -31,27 +31,27 @@ func newInvolvementsReader(r io.Reader, area string) (*involvementsReader, error
 }
 
 func (r *involvementsReader) Next() (adapters.Record, error) {
-	row, err := r.t.next()
+	row, err := r.t.Next()
 	if err != nil {
 		return adapters.Record{}, err
 	}
-	rec := adapters.Record{Line: row.line}
-	c := &check{line: row.line}
-	id := c.text("record_id", row.get("record_id"))
-	child := c.uin("uin", row.get("uin"))
-	at := c.when("date", row.get("date"))
-	data := involvement{Practitioner: practitioner{Name: c.text("practitioner_name", row.get("practitioner_name"))}}
+	rec := adapters.Record{Line: row.Line}
+	c := &check{line: row.Line}
+	id := c.text("record_id", row.Get("record_id"))
+	child := c.uin("uin", row.Get("uin"))
+	at := c.when("date", row.Get("date"))
+	data := involvement{Practitioner: practitioner{Name: c.text("practitioner_name", row.Get("practitioner_name"))}}
 	withContact := func() {
-		k := c.contact("practitioner (phone, email)", row.get("phone"), row.get("email"))
+		k := c.contact("practitioner (phone, email)", row.Get("phone"), row.Get("email"))
 		data.Practitioner.Contact = &k
 	}
 	var name string
-	switch action := row.get("action"); action {
+	switch action := row.Get("action"); action {
 	case "involved":
 		name = "index.practitioner.involved"
-		data.Practitioner.Role = c.text("role", row.get("role"))
+		data.Practitioner.Role = c.text("role", row.Get("role"))
 		withContact()
-		data.Service = c.text("service", row.get("service"))
+		data.Service = c.text("service", row.Get("service"))
 	case "ended":
 		name = "index.practitioner.ended"
 	case "concern":

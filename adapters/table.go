@@ -1,4 +1,4 @@
-package lea
+package adapters
 
 import (
 	"encoding/csv"
@@ -6,25 +6,24 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/ecm-broker/ecm-broker/adapters"
 )
 
-// table reads a CSV export whose first row names its columns, so that
+// Table reads a CSV export whose first row names its columns, so that
 // columns may come in any order and extra ones are ignored.
-type table struct {
+type Table struct {
 	r    *csv.Reader
 	cols map[string]int
 }
 
-// row is one data row; line is where it starts in the export.
-type row struct {
-	line int
+// Row is one data row; Line is where it starts in the export.
+type Row struct {
+	Line int
 	vals []string
 	cols map[string]int
 }
 
-func openTable(r io.Reader, required ...string) (*table, error) {
+// OpenTable reads the header row and checks the required columns are there.
+func OpenTable(r io.Reader, required ...string) (*Table, error) {
 	cr := csv.NewReader(r)
 	header, err := cr.Read()
 	if err != nil {
@@ -43,24 +42,24 @@ func openTable(r io.Reader, required ...string) (*table, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("header row lacks column %s", strings.Join(missing, ", "))
 	}
-	return &table{r: cr, cols: cols}, nil
+	return &Table{r: cr, cols: cols}, nil
 }
 
-// next returns the next row; a row the CSV syntax rejects is a RecordError.
-func (t *table) next() (row, error) {
+// Next returns the next row; a row the CSV syntax rejects is a RecordError.
+func (t *Table) Next() (Row, error) {
 	vals, err := t.r.Read()
 	if pe := (*csv.ParseError)(nil); errors.As(err, &pe) {
-		return row{}, adapters.Rejectf(pe.StartLine, "CSV: %v", pe.Err)
+		return Row{}, Rejectf(pe.StartLine, "CSV: %v", pe.Err)
 	}
 	if err != nil {
-		return row{}, err
+		return Row{}, err
 	}
 	line, _ := t.r.FieldPos(0)
-	return row{line: line, vals: vals, cols: t.cols}, nil
+	return Row{Line: line, vals: vals, cols: t.cols}, nil
 }
 
-// get is the trimmed value of a column.
-func (r row) get(col string) string {
+// Get is the trimmed value of a column.
+func (r Row) Get(col string) string {
 	i, ok := r.cols[col]
 	if !ok || i >= len(r.vals) {
 		return ""
