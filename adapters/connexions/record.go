@@ -62,9 +62,9 @@ type (
 		Since  string `json:"since"`
 	}
 	practitioner struct {
-		Name    string  `json:"name"`
-		Role    string  `json:"role"`
-		Contact contact `json:"contact"`
+		Name    string           `json:"name"`
+		Role    string           `json:"role"`
+		Contact adapters.Contact `json:"contact"`
 	}
 	involvedData struct {
 		Practitioner practitioner `json:"practitioner"`
@@ -84,23 +84,23 @@ func mapRecord(text []byte, line int, area string) (adapters.Record, error) {
 	if err := json.Unmarshal(text, &n); err != nil {
 		// After a type error Unmarshal has filled the other fields: name
 		// the record when its id is there.
-		if id, idErr := shortField("record_id", n.RecordID); idErr == nil {
+		if id, idErr := adapters.ShortField("record_id", n.RecordID); idErr == nil {
 			return adapters.Record{}, adapters.Rejectf(line, "record %s: %s", id, jsonReason(err))
 		}
 		return adapters.Record{}, adapters.Rejectf(line, "%s", jsonReason(err))
 	}
-	id, err := shortField("record_id", n.RecordID)
+	id, err := adapters.ShortField("record_id", n.RecordID)
 	if err != nil {
 		return adapters.Record{}, adapters.Rejectf(line, "%v", err)
 	}
 	reject := func(err error) (adapters.Record, error) {
 		return adapters.Record{}, adapters.Rejectf(line, "record %s: %v", id, err)
 	}
-	child, err := childUIN(n.UIN)
+	child, err := adapters.ChildUIN(n.UIN)
 	if err != nil {
 		return reject(err)
 	}
-	at, err := timestamp("recorded_at", n.RecordedAt)
+	at, err := adapters.Timestamp("recorded_at", n.RecordedAt)
 	if err != nil {
 		return reject(err)
 	}
@@ -112,7 +112,7 @@ func mapRecord(text []byte, line int, area string) (adapters.Record, error) {
 		if err != nil {
 			return reject(err)
 		}
-		since, err := isoDate("since", n.Since)
+		since, err := adapters.ISODate("since", n.Since)
 		if err != nil {
 			return reject(err)
 		}
@@ -122,13 +122,13 @@ func mapRecord(text []byte, line int, area string) (adapters.Record, error) {
 		if err != nil {
 			return reject(err)
 		}
-		c, err := contactOf("adviser", n.Adviser.Phone, n.Adviser.Email)
+		c, err := adapters.ContactOf("adviser", n.Adviser.Phone, n.Adviser.Email)
 		if err != nil {
 			return reject(err)
 		}
 		service := defaultService
 		if strings.TrimSpace(n.Service) != "" {
-			if service, err = shortField("service", n.Service); err != nil {
+			if service, err = adapters.ShortField("service", n.Service); err != nil {
 				return reject(err)
 			}
 		}
@@ -143,11 +143,11 @@ func mapRecord(text []byte, line int, area string) (adapters.Record, error) {
 	case "":
 		return reject(errors.New("kind is missing"))
 	default:
-		return reject(fmt.Errorf("kind %q is not one of status_change, adviser_assigned, adviser_ended", clip(kind)))
+		return reject(fmt.Errorf("kind %q is not one of status_change, adviser_assigned, adviser_ended", adapters.Clip(kind)))
 	}
 	e, err := adapters.NewEvent(area, Agency{}.Name(), eventName, child, at, id, data)
 	if err == nil {
-		err = brokerCheck(e)
+		err = adapters.BrokerCheck(e)
 	}
 	if err != nil {
 		return reject(err)
@@ -160,7 +160,7 @@ func adviserName(n native) (string, error) {
 	if n.Adviser == nil {
 		return "", errors.New("adviser is missing")
 	}
-	return shortField("adviser name", n.Adviser.Name)
+	return adapters.ShortField("adviser name", n.Adviser.Name)
 }
 
 // neetStatus maps a status to the catalogue's neet or eet. It takes the words
@@ -188,7 +188,7 @@ func neetStatus(s string) (string, error) {
 		}
 		return "", fmt.Errorf("status %s is a CCIS activity code that is neither NEET (5xx, 6xx) nor EET (1xx-3xx)", s)
 	}
-	return "", fmt.Errorf("status %q is not NEET, EET or a CCIS activity code", clip(s))
+	return "", fmt.Errorf("status %q is not NEET, EET or a CCIS activity code", adapters.Clip(s))
 }
 
 // jsonReason words a JSON decoding error for a reject.

@@ -41,12 +41,12 @@ type incidentData struct {
 func mapIncident(raw json.RawMessage, n int, area string) (rec adapters.Record, rejects []*adapters.RecordError, err error) {
 	var in native
 	if err := json.Unmarshal(raw, &in); err != nil {
-		if id, idErr := shortField("incident_id", in.IncidentID); idErr == nil {
+		if id, idErr := adapters.ShortField("incident_id", in.IncidentID); idErr == nil {
 			return rec, nil, adapters.Rejectf(n, "incident %s: %s", id, jsonReason(err, "incident"))
 		}
 		return rec, nil, adapters.Rejectf(n, "%s", jsonReason(err, "incident"))
 	}
-	id, err := shortField("incident_id", in.IncidentID)
+	id, err := adapters.ShortField("incident_id", in.IncidentID)
 	if err != nil {
 		return rec, nil, adapters.Rejectf(n, "%v", err)
 	}
@@ -57,15 +57,15 @@ func mapIncident(raw json.RawMessage, n int, area string) (rec adapters.Record, 
 	if err != nil {
 		return reject(err)
 	}
-	occurred, err := timestamp("occurred_at", in.OccurredAt)
+	occurred, err := adapters.Timestamp("occurred_at", in.OccurredAt)
 	if err != nil {
 		return reject(err)
 	}
-	reported, err := timestamp("reported_at", in.ReportedAt)
+	reported, err := adapters.Timestamp("reported_at", in.ReportedAt)
 	if err != nil {
 		return reject(err)
 	}
-	summary, err := freeText("summary", in.Summary)
+	summary, err := adapters.FreeText("summary", in.Summary)
 	if err != nil {
 		return reject(err)
 	}
@@ -82,7 +82,7 @@ func mapIncident(raw json.RawMessage, n int, area string) (rec adapters.Record, 
 		if err != nil {
 			err = errors.New(jsonReason(err, "child"))
 		} else {
-			child, err = childUIN(c.UIN)
+			child, err = adapters.ChildUIN(c.UIN)
 		}
 		switch {
 		case err != nil:
@@ -104,7 +104,7 @@ func mapIncident(raw json.RawMessage, n int, area string) (rec adapters.Record, 
 		}
 		e, err := adapters.NewEvent(area, Agency{}.Name(), "police.incident", child, reported, id+"/"+child, data)
 		if err == nil {
-			err = brokerCheck(e)
+			err = adapters.BrokerCheck(e)
 		}
 		if err != nil {
 			// The data is the incident's, whichever the child: its fault
@@ -157,7 +157,7 @@ func incidentKind(s string) (string, error) {
 	if k, ok := incidentKinds[normalise(s)]; ok {
 		return k, nil
 	}
-	return "", fmt.Errorf("kind %q is not an incident category this adapter knows: it needs mapping to domestic_abuse, missing_person or other", clip(strings.TrimSpace(s)))
+	return "", fmt.Errorf("kind %q is not an incident category this adapter knows: it needs mapping to domestic_abuse, missing_person or other", adapters.Clip(strings.TrimSpace(s)))
 }
 
 // normalise upper-cases a code and makes _, - and runs of spaces one space,

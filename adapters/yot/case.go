@@ -43,17 +43,17 @@ type xmlOrder struct {
 // Catalogue data shapes.
 type (
 	practitioner struct {
-		Name    string  `json:"name"`
-		Role    string  `json:"role"`
-		Contact contact `json:"contact"`
+		Name    string           `json:"name"`
+		Role    string           `json:"role"`
+		Contact adapters.Contact `json:"contact"`
 	}
 	involvedData struct {
 		Practitioner practitioner `json:"practitioner"`
 		Service      string       `json:"service"`
 	}
 	worker struct { // an order's worker: name and contact, no role
-		Name    string  `json:"name"`
-		Contact contact `json:"contact"`
+		Name    string           `json:"name"`
+		Contact adapters.Contact `json:"contact"`
 	}
 	orderData struct {
 		Order  string `json:"order"`
@@ -66,7 +66,7 @@ type (
 // mapCase maps one case to its events, or rejects the whole case: a case
 // whose order or worker cannot be read is not published by halves.
 func mapCase(c xmlCase, line int, area, exported string) (adapters.Record, error) {
-	id, err := shortField("case id attribute", c.ID)
+	id, err := adapters.ShortField("case id attribute", c.ID)
 	if err != nil {
 		return adapters.Record{}, adapters.Rejectf(line, "%v", err)
 	}
@@ -76,7 +76,7 @@ func mapCase(c xmlCase, line int, area, exported string) (adapters.Record, error
 	if len(c.People) != 1 {
 		return reject("has %d young-person elements, want one", len(c.People))
 	}
-	child, err := childUIN(c.People[0].UIN)
+	child, err := adapters.ChildUIN(c.People[0].UIN)
 	if err != nil {
 		return reject("%v", err)
 	}
@@ -84,7 +84,7 @@ func mapCase(c xmlCase, line int, area, exported string) (adapters.Record, error
 	if strings.TrimSpace(when) == "" {
 		when, field = exported, "updated attribute (and the export's exported attribute)"
 	}
-	at, err := timestamp(field, when)
+	at, err := adapters.Timestamp(field, when)
 	if err != nil {
 		return reject("%v", err)
 	}
@@ -104,11 +104,11 @@ func mapCase(c xmlCase, line int, area, exported string) (adapters.Record, error
 	var workers []worker
 	for i, x := range c.Workers {
 		label := fmt.Sprintf("worker %d", i+1)
-		name, err := shortField(label+" name", x.Name)
+		name, err := adapters.ShortField(label+" name", x.Name)
 		if err != nil {
 			return reject("%v", err)
 		}
-		contact, err := contactOf(label, x.Phone, x.Email)
+		contact, err := adapters.ContactOf(label, x.Phone, x.Email)
 		if err != nil {
 			return reject("%v", err)
 		}
@@ -122,17 +122,17 @@ func mapCase(c xmlCase, line int, area, exported string) (adapters.Record, error
 	for i, x := range c.Orders {
 		label := fmt.Sprintf("order %d", i+1)
 		if oid := strings.TrimSpace(x.ID); oid != "" {
-			label = "order " + clip(oid)
+			label = "order " + adapters.Clip(oid)
 		}
 		code, err := orderCode(label, x.Type)
 		if err != nil {
 			return reject("%v", err)
 		}
-		start, err := isoDate(label+" start", x.Start)
+		start, err := adapters.ISODate(label+" start", x.Start)
 		if err != nil {
 			return reject("%v", err)
 		}
-		end, err := isoDate(label+" end", x.End)
+		end, err := adapters.ISODate(label+" end", x.End)
 		if err != nil {
 			return reject("%v", err)
 		}
@@ -156,7 +156,7 @@ func mapCase(c xmlCase, line int, area, exported string) (adapters.Record, error
 	for _, k := range out {
 		e, err := adapters.NewEvent(area, Agency{}.Name(), k.name, child, at, k.key, k.data)
 		if err == nil {
-			err = brokerCheck(e)
+			err = adapters.BrokerCheck(e)
 		}
 		if err != nil {
 			return reject("%v", err)
@@ -188,7 +188,7 @@ func orderCode(label, s string) (string, error) {
 	if code, ok := orderCodes[normalise(s)]; ok {
 		return code, nil
 	}
-	return "", fmt.Errorf("%s type %q is not a youth court order (referral, reparation, youth rehabilitation, detention and training, long-term detention)", label, clip(strings.TrimSpace(s)))
+	return "", fmt.Errorf("%s type %q is not a youth court order (referral, reparation, youth rehabilitation, detention and training, long-term detention)", label, adapters.Clip(strings.TrimSpace(s)))
 }
 
 // normalise upper-cases a code and makes _, - and runs of spaces one space,
