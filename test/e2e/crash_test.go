@@ -224,12 +224,16 @@ func publishOverNATS(t *testing.T, addr string, events []map[string]any) {
 			futures = append(futures, f)
 			sent++
 		}
+		// Wait for the acks together, for a bounded time: a broker killed
+		// meanwhile leaves some futures unanswered, and those are resent.
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(15 * time.Second):
+		}
 		for i, f := range futures {
 			select {
 			case <-f.Ok():
-			case <-f.Err():
-				failed = append(failed, pending[i])
-			case <-time.After(10 * time.Second):
+			default:
 				failed = append(failed, pending[i])
 			}
 		}
