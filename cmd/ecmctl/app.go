@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/ecm-broker/ecm-broker/broker/uin"
 	"io"
 	"net/http"
 	"net/url"
@@ -225,4 +226,25 @@ func (a *app) commandUsage(w io.Writer, c *command, fs *flag.FlagSet) {
 // oneLine keeps an error message to one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// childArg parses the flags of a command that takes one child (--child UIN
+// and nothing else), checks the UIN and that a token is set.
+func (a *app) childArg(c *command, args []string) (string, error) {
+	fs := a.flagSet(c)
+	child := fs.String("child", "", "the child's `UIN` (10 digits)")
+	pos, err := a.parse(c, fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) > 0 {
+		return "", usagef("%s takes no arguments, got %q (the UIN goes after --child)", c.name, pos[0])
+	}
+	if *child == "" {
+		return "", usagef("%s needs --child UIN", c.name)
+	}
+	if err := uin.Check(*child); err != nil {
+		return "", usagef("--child: %v", err)
+	}
+	return *child, a.needToken()
 }

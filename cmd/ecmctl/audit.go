@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-
-	"github.com/ecm-broker/ecm-broker/broker/uin"
 )
 
 var auditCmd = &command{
@@ -59,35 +57,21 @@ type problem struct {
 func (p problem) String() string { return p.Field + ": " + p.Reason }
 
 func runAudit(ctx context.Context, a *app, c *command, args []string) error {
-	fs := a.flagSet(c)
-	child := fs.String("child", "", "the child's `UIN` (10 digits)")
-	pos, err := a.parse(c, fs, args)
+	child, err := a.childArg(c, args)
 	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
-		return usagef("audit takes no arguments, got %q (the UIN goes after --child)", pos[0])
-	}
-	if *child == "" {
-		return usagef("audit needs --child UIN")
-	}
-	if err := uin.Check(*child); err != nil {
-		return usagef("--child: %v", err)
-	}
-	if err := a.needToken(); err != nil {
 		return err
 	}
 	var out struct {
 		Records []auditRecord `json:"records"`
 	}
-	raw, err := a.getJSON(ctx, "/v1/audit", url.Values{"child": {*child}}, &out)
+	raw, err := a.getJSON(ctx, "/v1/audit", url.Values{"child": {child}}, &out)
 	if err != nil {
 		return tokenError(err, "an operator", "an operator token")
 	}
 	if a.conn.json {
 		return writeRaw(a.stdout, raw)
 	}
-	return printAudit(a, *child, out.Records)
+	return printAudit(a, child, out.Records)
 }
 
 func printAudit(a *app, child string, recs []auditRecord) error {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-
-	"github.com/ecm-broker/ecm-broker/broker/uin"
 )
 
 var disclosuresCmd = &command{
@@ -43,26 +41,12 @@ type disclosureList struct {
 }
 
 func runDisclosures(ctx context.Context, a *app, c *command, args []string) error {
-	fs := a.flagSet(c)
-	child := fs.String("child", "", "the child's `UIN` (10 digits)")
-	pos, err := a.parse(c, fs, args)
+	child, err := a.childArg(c, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("disclosures takes no arguments, got %q (the UIN goes after --child)", pos[0])
-	}
-	if *child == "" {
-		return usagef("disclosures needs --child UIN")
-	}
-	if err := uin.Check(*child); err != nil {
-		return usagef("--child: %v", err)
-	}
-	if err := a.needToken(); err != nil {
-		return err
-	}
 	var out disclosureList
-	raw, err := a.getJSON(ctx, "/v1/disclosures", url.Values{"child": {*child}}, &out)
+	raw, err := a.getJSON(ctx, "/v1/disclosures", url.Values{"child": {child}}, &out)
 	if err != nil {
 		return tokenError(err, "a participant", "your participant token")
 	}
@@ -70,7 +54,7 @@ func runDisclosures(ctx context.Context, a *app, c *command, args []string) erro
 		return writeRaw(a.stdout, raw)
 	}
 	w := a.stdout
-	fmt.Fprintf(w, "Events of %s about child %s: %d\n", out.Participant, maskUIN(*child), len(out.Events))
+	fmt.Fprintf(w, "Events of %s about child %s: %d\n", out.Participant, maskUIN(child), len(out.Events))
 	for _, e := range out.Events {
 		fmt.Fprintf(w, "\n%s  %s  (event %s)\n", orDash(e.EventTime), e.Type, e.EventID)
 		if len(e.Recipients) == 0 {

@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-
-	"github.com/ecm-broker/ecm-broker/broker/uin"
 )
 
 var sarCmd = &command{
@@ -101,26 +99,12 @@ type sarExport struct {
 }
 
 func runSAR(ctx context.Context, a *app, c *command, args []string) error {
-	fs := a.flagSet(c)
-	child := fs.String("child", "", "the child's `UIN` (10 digits)")
-	pos, err := a.parse(c, fs, args)
+	child, err := a.childArg(c, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("sar takes no arguments, got %q (the UIN goes after --child)", pos[0])
-	}
-	if *child == "" {
-		return usagef("sar needs --child UIN")
-	}
-	if err := uin.Check(*child); err != nil {
-		return usagef("--child: %v", err)
-	}
-	if err := a.needToken(); err != nil {
-		return err
-	}
 	var out sarExport
-	raw, err := a.getJSON(ctx, "/v1/sar", url.Values{"child": {*child}}, &out)
+	raw, err := a.getJSON(ctx, "/v1/sar", url.Values{"child": {child}}, &out)
 	if err != nil {
 		return tokenError(err, "an operator", "an operator token")
 	}
