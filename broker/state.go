@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -213,10 +214,20 @@ func (x *IndexRecord) involvedWith(participant string) bool {
 	return false
 }
 
+// clone copies what Apply changes in place (the lists); the maps inside
+// are only ever replaced whole, so they may be shared.
 func (s ChildState) clone() ChildState {
-	b, _ := json.Marshal(s)
-	var c ChildState
-	_ = json.Unmarshal(b, &c)
+	c := s
+	c.Events = slices.Clone(s.Events)
+	if s.Index != nil {
+		x := *s.Index
+		x.Carers, x.Involvements, x.Concerns = slices.Clone(x.Carers), slices.Clone(x.Involvements), slices.Clone(x.Concerns)
+		c.Index = &x
+	}
+	if s.Consent != nil {
+		k := Consent{Entries: slices.Clone(s.Consent.Entries)}
+		c.Consent = &k
+	}
 	return c
 }
 
