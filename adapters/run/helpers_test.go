@@ -134,7 +134,12 @@ func write(t testing.TB, path, content string) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+	// Written beside and renamed in, as an exporter should: the folder
+	// source ignores *.part, so it never takes a half-written file.
+	if err := os.WriteFile(path+".part", []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".part", path); err != nil {
 		t.Fatal(err)
 	}
 }
