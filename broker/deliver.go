@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/cenats"
 )
 
 // Explanation is the answer of POST /v1/decide: what the current policy

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ecm-broker/ecm-broker/broker"
-	"github.com/ecm-broker/ecm-broker/broker/demo"
+	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"

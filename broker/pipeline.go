@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecm-broker/ecm-broker/broker/cenats"
-	"github.com/ecm-broker/ecm-broker/broker/uin"
+	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecm-broker/ecm-broker/broker/cenats"
-	"github.com/ecm-broker/ecm-broker/broker/uin"
+	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"

@@ -25,7 +25,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"

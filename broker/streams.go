@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ecm-broker/ecm-broker/broker/uin"
+	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/nats-io/nats.go/jetstream"
 )
 

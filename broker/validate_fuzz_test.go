@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/nats-io/nats.go"
 )
 

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ecm-broker/ecm-broker/adapters"
-	"github.com/ecm-broker/ecm-broker/broker/uin"
+	"github.com/ecm-broker/ecm-broker/uin"
 )
 
 // The data of the catalogue events this adapter publishes (domain spec,

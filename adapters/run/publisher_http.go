@@ -16,7 +16,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"go.uber.org/zap"
 
-	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/cenats"
 )
 
 // HTTPOptions configure the publisher that uses the broker's HTTP ingest.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/ecm-broker/ecm-broker/broker/cenats"
+	"github.com/ecm-broker/ecm-broker/cenats"
 )
 
 // fakeIngest mimics the broker's POST /v1/events in batch mode: 202 per

@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
-	"github.com/ecm-broker/ecm-broker/broker/cenats"
-	"github.com/ecm-broker/ecm-broker/broker/uin"
+	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/uin"
 )
 
 // IngestSubject is the subject space where participant "<area>/<agency>"

@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	"github.com/ecm-broker/ecm-broker/broker"
-	"github.com/ecm-broker/ecm-broker/broker/demo"
+	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"

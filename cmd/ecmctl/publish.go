@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-// The broker's content types and batch limits (broker/cenats, broker/ingest.go).
+// The broker's content types and batch limits (cenats, the broker's ingest).
 const (
 	contentTypeStructured = "application/cloudevents+json"
 	contentTypeBatch      = "application/cloudevents-batch+json"

@@ -12,7 +12,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/ecm-broker/ecm-broker/adapters"
-	"github.com/ecm-broker/ecm-broker/broker/uin"
+	"github.com/ecm-broker/ecm-broker/uin"
 )
 
 // lineAgency is a minimal agency for testing the suite itself: each line of a

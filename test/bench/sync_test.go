@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker"
-	"github.com/ecm-broker/ecm-broker/broker/cenats"
-	"github.com/ecm-broker/ecm-broker/broker/uin"
+	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"

@@ -3,7 +3,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/ecm-broker/ecm-broker/broker/demo"
+	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 )
 

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker"
-	"github.com/ecm-broker/ecm-broker/broker/demo"
+	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/nats-io/nats.go"
