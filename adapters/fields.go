@@ -9,8 +9,8 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/schemas"
+	"github.com/ecm-broker/ecm-broker/uin"
 )
 
 // Checks for the formats of the domain spec (shared/spec/domain.md,

@@ -26,8 +26,8 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/cenats"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/schemas"
+	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"

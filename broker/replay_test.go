@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/cenats"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/policies"
+	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"

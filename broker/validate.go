@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/ecm-broker/ecm-broker/cenats"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/schemas"
+	"github.com/ecm-broker/ecm-broker/uin"
 )
 
 // maxEventBytes is the largest event accepted (domain spec: a whole event at

@@ -9,8 +9,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/ecm-broker/ecm-broker/adapters"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/schemas"
+	"github.com/ecm-broker/ecm-broker/uin"
 )
 
 // CheckEvent lists what is wrong with an event that agency published in area:

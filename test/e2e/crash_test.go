@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/demo"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
+	"github.com/ecm-broker/ecm-broker/uin"
 	"gopkg.in/yaml.v3"
 )
 

@@ -11,9 +11,9 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/demo"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
+	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/nats-io/nats.go"
 )
 

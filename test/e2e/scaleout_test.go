@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
+	"github.com/ecm-broker/ecm-broker/uin"
 )
 
 // Three broker instances share one server's streams. Each child's events are

@@ -20,9 +20,9 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
+	"github.com/ecm-broker/ecm-broker/uin"
 )
 
 // step is one event a participant publishes.
