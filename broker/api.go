@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -91,7 +92,7 @@ func (b *Broker) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	msgs, err := b.readSubject(r.Context(), StreamDelivery, DeliverySubject(p.ID), after, limit)
+	msgs, err := b.readSubject(r.Context(), wire.StreamDelivery, wire.DeliverySubject(p.ID), after, limit)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -102,7 +103,7 @@ func (b *Broker) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 		Next       uint64     `json:"next"`
 	}{Deliveries: []Delivery{}, Next: after}
 	for _, m := range msgs {
-		out.Deliveries = append(out.Deliveries, Delivery{Seq: m.seq, Basis: m.header.Get(HeaderBasis), Event: m.data})
+		out.Deliveries = append(out.Deliveries, Delivery{Seq: m.seq, Basis: m.header.Get(wire.HeaderBasis), Event: m.data})
 		out.Next = m.seq
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -119,7 +120,7 @@ func (b *Broker) handleAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "child: "+err.Error())
 		return
 	}
-	msgs, err := b.readSubject(r.Context(), StreamAudit, AuditSubject(b.children.Key(child)), 0, 100000)
+	msgs, err := b.readSubject(r.Context(), wire.StreamAudit, wire.AuditSubject(b.children.Key(child)), 0, 100000)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -145,7 +146,7 @@ func (b *Broker) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	msgs, err := b.readSubject(r.Context(), StreamDeadLetter, "ecm.deadletter.>", after, limit)
+	msgs, err := b.readSubject(r.Context(), wire.StreamDeadLetter, wire.DeadLetterFilter, after, limit)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -45,9 +46,9 @@ type AuditRecord struct {
 }
 
 func (b *Broker) auditAsync(rec AuditRecord) (jetstream.PubAckFuture, error) {
-	id := "audit:" + rec.Source + "#" + rec.EventID
+	id := wire.AuditMsgID(rec.Source, rec.EventID)
 	if rec.rejectID != "" {
-		id = "audit-rejected:" + rec.rejectID
+		id = wire.AuditRejectedMsgID(rec.rejectID)
 	}
 	// --- operations: chained publish (chain.go) ---
 	if rec.msgID != "" {
@@ -61,7 +62,7 @@ func (b *Broker) auditAsync(rec AuditRecord) (jetstream.PubAckFuture, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding audit record: %w", err)
 	}
-	m := nats.NewMsg(AuditSubject(rec.ChildKey))
+	m := nats.NewMsg(wire.AuditSubject(rec.ChildKey))
 	m.Header.Set(jetstream.MsgIDHeader, id)
 	m.Data = body
 	return b.js.PublishMsgAsync(m)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/schemas"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -118,7 +119,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
-	kv, err := b.js.KeyValue(ctx, BucketChildren)
+	kv, err := b.js.KeyValue(ctx, wire.BucketChildren)
 	if err != nil {
 		b.Close()
 		return nil, err
@@ -195,7 +196,7 @@ func (b *Broker) Start() {
 			b.log.Error("child state cache watch stopped", zap.Error(err))
 		}
 	}()
-	for _, name := range IngestConsumers() {
+	for _, name := range wire.IngestConsumers() {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()

@@ -37,21 +37,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
 const (
-	// AuditCheckpointSubject holds the signed checkpoints of every instance.
-	AuditCheckpointSubject = "ecm.audit._checkpoint"
-	// AuditOpsSubject holds operator actions that concern no single child
-	// (a replay's summary).
-	AuditOpsSubject = "ecm.audit._ops"
-	// HeaderSignature carries a checkpoint's Ed25519 signature (base64) of
-	// the message body.
-	HeaderSignature = "Ecm-Signature"
-
 	chainSlots    = 16
 	chainQueue    = 4096
 	chainPubWait  = 10 * time.Second
@@ -139,7 +131,7 @@ func (c *chainer) submit(rec AuditRecord, msgID string) (jetstream.PubAckFuture,
 	if !c.running.Load() {
 		return nil, errChainStopped
 	}
-	f := &auditFuture{msg: nats.NewMsg(AuditSubject(rec.ChildKey)), ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1)}
+	f := &auditFuture{msg: nats.NewMsg(wire.AuditSubject(rec.ChildKey)), ok: make(chan *jetstream.PubAck, 1), err: make(chan error, 1)}
 	f.msg.Header.Set(jetstream.MsgIDHeader, msgID)
 	h := fnv.New32a()
 	h.Write([]byte(rec.ChildKey))
@@ -210,7 +202,7 @@ func (c *chainer) write(ctx context.Context, s *chainSlot, r *chainReq) {
 		r.fut.err <- fmt.Errorf("encoding audit record: %w", err)
 		return
 	}
-	m := nats.NewMsg(AuditSubject(rec.ChildKey))
+	m := nats.NewMsg(wire.AuditSubject(rec.ChildKey))
 	m.Header.Set(jetstream.MsgIDHeader, r.id)
 	m.Data = body
 	pctx, cancel := context.WithTimeout(ctx, chainPubWait)
@@ -270,11 +262,11 @@ func (c *chainer) checkpoint(ctx context.Context) error {
 		return err
 	}
 	sum := sha256.Sum256(body)
-	m := nats.NewMsg(AuditCheckpointSubject)
+	m := nats.NewMsg(wire.AuditCheckpointSubject)
 	// The id names the content: a retry after an unanswered publish with
 	// other heads is a second checkpoint n, which verification accepts.
 	m.Header.Set(jetstream.MsgIDHeader, "checkpoint:"+c.instance+":"+strconv.FormatUint(cp.N, 10)+":"+hex.EncodeToString(sum[:8]))
-	m.Header.Set(HeaderSignature, signBody(c, body))
+	m.Header.Set(wire.HeaderSignature, signBody(c, body))
 	m.Data = body
 	if _, err := c.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("writing checkpoint: %w", err)
@@ -313,9 +305,9 @@ func signingKey(ctx context.Context, js jetstream.JetStream, c *Config) (ed25519
 	if c.AuditSigningKey != "" {
 		return parseSigningKey(c.AuditSigningKey)
 	}
-	kv, err := js.KeyValue(ctx, BucketMeta)
+	kv, err := js.KeyValue(ctx, wire.BucketMeta)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", BucketMeta, err)
+		return nil, fmt.Errorf("opening %s: %w", wire.BucketMeta, err)
 	}
 	_, fresh, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -483,7 +475,7 @@ func (v *ChainVerifier) broken(seq uint64, chain string, index uint64, format st
 
 // Add checks one message against everything before it.
 func (v *ChainVerifier) Add(m StoredMsg) {
-	if m.Header.Get(HeaderSignature) != "" || strings.HasSuffix(m.Subject, "._checkpoint") {
+	if m.Header.Get(wire.HeaderSignature) != "" || strings.HasSuffix(m.Subject, "._checkpoint") {
 		v.checkpoint(m)
 		return
 	}
@@ -538,7 +530,7 @@ func (v *ChainVerifier) checkpoint(m StoredMsg) {
 		v.broken(m.Seq, "", 0, "checkpoint is not valid")
 		return
 	}
-	sig, err := base64.StdEncoding.DecodeString(m.Header.Get(HeaderSignature))
+	sig, err := base64.StdEncoding.DecodeString(m.Header.Get(wire.HeaderSignature))
 	pub, perr := base64.StdEncoding.DecodeString(cp.Key)
 	switch {
 	case !v.keys[cp.Key]:
@@ -643,10 +635,10 @@ func (b *Broker) handleVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	stream := r.URL.Query().Get("stream")
 	if stream == "" {
-		stream = StreamAudit
+		stream = wire.StreamAudit
 	}
-	if !strings.HasPrefix(stream, StreamAudit) {
-		writeError(w, http.StatusBadRequest, "stream: only "+StreamAudit+" or a copy named "+StreamAudit+"_... can be verified")
+	if !strings.HasPrefix(stream, wire.StreamAudit) {
+		writeError(w, http.StatusBadRequest, "stream: only "+wire.StreamAudit+" or a copy named "+wire.StreamAudit+"_... can be verified")
 		return
 	}
 	keys := b.trustedKeys()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/policies"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -138,8 +139,8 @@ func waitIdle(t testing.TB, b *Broker) {
 	defer cancel()
 	for {
 		idle := true
-		for _, name := range IngestConsumers() {
-			c, err := b.js.Consumer(ctx, StreamIngest, name)
+		for _, name := range wire.IngestConsumers() {
+			c, err := b.js.Consumer(ctx, wire.StreamIngest, name)
 			if err != nil {
 				idle = false
 				break
@@ -228,7 +229,7 @@ func TestAuditChainTamper(t *testing.T) {
 	if err := b.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	msgs := auditMessages(t, b, StreamAudit)
+	msgs := auditMessages(t, b, wire.StreamAudit)
 	if rep := verify(b, msgs); !rep.OK || rep.Records < 7 || rep.Checkpoints != 1 || rep.Unchained != 0 {
 		t.Fatalf("untouched audit: %+v", rep)
 	}
@@ -342,7 +343,7 @@ func signed(t testing.TB, c *chainer, cp Checkpoint, m StoredMsg) StoredMsg {
 		h[k] = append([]string(nil), v...)
 	}
 	m.Header = h
-	m.Header.Set(HeaderSignature, signBody(c, body))
+	m.Header.Set(wire.HeaderSignature, signBody(c, body))
 	return m
 }
 
@@ -381,7 +382,7 @@ func TestAuditChainConcurrentAndDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A publish that fails: the audit stream refuses records for a moment.
-	s, _ := b.js.Stream(ctx, StreamAudit)
+	s, _ := b.js.Stream(ctx, wire.StreamAudit)
 	cfg := s.CachedInfo().Config
 	small := cfg
 	small.MaxMsgSize = 64
@@ -400,7 +401,7 @@ func TestAuditChainConcurrentAndDuplicates(t *testing.T) {
 	if err := b.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	msgs := auditMessages(t, b, StreamAudit)
+	msgs := auditMessages(t, b, wire.StreamAudit)
 	rep := verify(b, msgs)
 	if !rep.OK || rep.Records != 16*40+1 {
 		t.Fatalf("report %+v (want %d records)", rep, 16*40+1)

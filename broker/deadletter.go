@@ -11,6 +11,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -125,8 +126,8 @@ func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []Problem,
 	if err != nil {
 		return nil, fmt.Errorf("encoding dead letter: %w", err)
 	}
-	out := nats.NewMsg(DeadLetterSubject(publisher))
-	out.Header.Set(jetstream.MsgIDHeader, "dl:"+id)
+	out := nats.NewMsg(wire.DeadLetterSubject(publisher))
+	out.Header.Set(jetstream.MsgIDHeader, wire.DeadLetterMsgID(id))
 	out.Data = body
 	b.metrics.deadLettered.WithLabelValues(publisher).Inc()
 	f, err := b.js.PublishMsgAsync(out)

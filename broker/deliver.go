@@ -6,14 +6,9 @@ import (
 	"strings"
 
 	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-)
-
-// Headers the broker adds to a delivered copy, beside the CloudEvent itself.
-const (
-	HeaderBasis    = "Ecm-Basis"
-	HeaderRevision = "Ecm-Policy-Revision"
 )
 
 // deliveryMsg is the message that carries participant d's copy of e, to
@@ -24,10 +19,10 @@ func deliveryMsg(e *Event, d Decision) (*nats.Msg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding copy of %s for %s: %w", e.ID, d.Participant, err)
 	}
-	m := nats.NewMsg(DeliverySubject(d.Participant))
+	m := nats.NewMsg(wire.DeliverySubject(d.Participant))
 	m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
-	m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID(e.Source, e.ID)+"@"+d.Participant)
-	m.Header.Set(HeaderBasis, d.Basis)
+	m.Header.Set(jetstream.MsgIDHeader, wire.DeliveryMsgID(e.Source, e.ID, d.Participant))
+	m.Header.Set(wire.HeaderBasis, d.Basis)
 	m.Data = body
 	return m, nil
 }

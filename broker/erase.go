@@ -19,6 +19,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -62,7 +63,7 @@ func (b *Broker) Erase(ctx context.Context, operator, child, reason string) (*Er
 		action.Error = runErr.Error()
 	}
 	rec := AuditRecord{ChildKey: key, Type: "erasure", Publisher: "broker", DecidedAt: res.At, PolicyRevision: b.decider.Policy().Revision,
-		Outcome: "erased", Decisions: []Decision{}, Action: action, msgID: "audit-erasure:" + res.ID}
+		Outcome: "erased", Decisions: []Decision{}, Action: action, msgID: wire.AuditActionMsgID("erasure", res.ID)}
 	if err := b.auditWait(ctx, rec); err != nil && runErr == nil {
 		runErr = fmt.Errorf("erased, but the erasure record was not written: %w", err)
 	}
@@ -110,7 +111,7 @@ func (b *Broker) erase(ctx context.Context, child, key string, res *ErasureResul
 			earliest = t
 		}
 	}
-	ingest, err := b.js.Stream(ctx, StreamIngest)
+	ingest, err := b.js.Stream(ctx, wire.StreamIngest)
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (b *Broker) erase(ctx context.Context, child, key string, res *ErasureResul
 	// Copies: found by message id (<source>#<id>@<participant>).
 	var copies []uint64
 	if len(ids) > 0 {
-		err = scanStream(ctx, b.js, StreamDelivery, scanOpts{headersOnly: true, startTime: earliest.Add(-time.Minute)},
+		err = scanStream(ctx, b.js, wire.StreamDelivery, scanOpts{headersOnly: true, startTime: earliest.Add(-time.Minute)},
 			func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
 				id := m.Headers().Get(jetstream.MsgIDHeader)
 				if i := strings.LastIndexByte(id, '@'); i > 0 && ids[id[:i]] {
@@ -136,7 +137,7 @@ func (b *Broker) erase(ctx context.Context, child, key string, res *ErasureResul
 			return err
 		}
 	}
-	delivery, err := b.js.Stream(ctx, StreamDelivery)
+	delivery, err := b.js.Stream(ctx, wire.StreamDelivery)
 	if err != nil {
 		return err
 	}
@@ -146,7 +147,7 @@ func (b *Broker) erase(ctx context.Context, child, key string, res *ErasureResul
 		}
 		res.Deliveries++
 	}
-	dls, err := b.js.Stream(ctx, StreamDeadLetter)
+	dls, err := b.js.Stream(ctx, wire.StreamDeadLetter)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -94,7 +95,7 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 	b.Close()
 	var onDisk []string
 	for _, f := range traces(t, startOpsBroker(t, nil, dir), dir, needles...) {
-		if !strings.Contains(f, "/streams/KV_"+BucketChildren+"/") {
+		if !strings.Contains(f, "/streams/KV_"+wire.BucketChildren+"/") {
 			onDisk = append(onDisk, f)
 		}
 	}
@@ -102,7 +103,7 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 		t.Errorf("traces of the child on disk: %v", onDisk)
 	}
 	b = startOpsBroker(t, nil, dir)
-	rep, err := b.VerifyAudit(context.Background(), StreamAudit, b.trustedKeys(), nil)
+	rep, err := b.VerifyAudit(context.Background(), wire.StreamAudit, b.trustedKeys(), nil)
 	if err != nil || !rep.OK {
 		t.Fatalf("audit after the erasure: %+v %v", rep, err)
 	}

@@ -36,6 +36,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -235,13 +236,13 @@ func (b *Broker) Impact(ctx context.Context, draft *Policy, req ImpactRequest, p
 	sc.all = sc.all || impactEvaluateAll
 	rep.ChangedRules = sc.changedList()
 	// Pass A: the audit.
-	ingest, err := b.js.Stream(ctx, StreamIngest)
+	ingest, err := b.js.Stream(ctx, wire.StreamIngest)
 	if err != nil {
 		return nil, err
 	}
 	st := ingest.CachedInfo().State
 	a := &passA{infos: newSeqInfos(st.FirstSeq, st.LastSeq), recs: map[uint64][]*impactRec{}, childIdx: map[string]int32{}}
-	err = scanStream(ctx, b.js, StreamAudit, scanOpts{progress: func(done, total uint64) {
+	err = scanStream(ctx, b.js, wire.StreamAudit, scanOpts{progress: func(done, total uint64) {
 		progress(map[string]any{"phase": "audit", "done": done, "total": total})
 	}}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
 		return a.add(m.Data(), from, to, cur.Revision, sc, rep)
@@ -442,7 +443,7 @@ func (b *Broker) passB(ctx context.Context, draft *Policy, sc *scope, a *passA, 
 		}(jobs[i])
 	}
 	seen := map[uint64]bool{}
-	err := scanStream(ctx, b.js, StreamIngest, scanOpts{lastSeq: a.maxSeq, progress: func(done, total uint64) {
+	err := scanStream(ctx, b.js, wire.StreamIngest, scanOpts{lastSeq: a.maxSeq, progress: func(done, total uint64) {
 		progress(map[string]any{"phase": "evaluate", "done": done, "total": min(total, a.maxSeq)})
 	}}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
 		seq := meta.Sequence.Stream

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -135,7 +136,7 @@ func (b *Broker) ingestOne(ctx context.Context, p Participant, m *nats.Msg) Inge
 		}
 		return res
 	}
-	m.Subject = IngestSubject(p.ID, ev.Subject)
+	m.Subject = wire.IngestSubject(p.ID, ev.Subject)
 	msgID := cenats.MsgID(ev.Source, ev.ID)
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	ack, err := b.js.PublishMsg(ctx, m)
@@ -156,7 +157,7 @@ func (b *Broker) ingestOne(ctx context.Context, p Participant, m *nats.Msg) Inge
 
 // sameAsStored compares a duplicate with the stored event of that id.
 func (b *Broker) sameAsStored(ctx context.Context, seq uint64, m *nats.Msg) (bool, error) {
-	s, err := b.js.Stream(ctx, StreamIngest)
+	s, err := b.js.Stream(ctx, wire.StreamIngest)
 	if err != nil {
 		return false, err
 	}

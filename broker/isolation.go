@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
@@ -39,14 +40,6 @@ const (
 	AccountOperators = "OPS" // operators: read-only on audit, dead letters and stream info
 	BrokerUser       = "ecm-broker"
 )
-
-// ParticipantAccount is the NATS account of participant id ("leeds/pct" →
-// "leeds_pct"; an area slug has no '_', so names cannot collide).
-func ParticipantAccount(id string) string { return strings.ReplaceAll(id, "/", "_") }
-
-// DeliveryConsumer is the durable pull consumer on ECM_DELIVERY through which
-// participant id reads its deliveries over NATS ("deliver-leeds-pct").
-func DeliveryConsumer(id string) string { return "deliver-" + strings.ReplaceAll(id, "/", "-") }
 
 // grant is a service the ECM account exports to one account, imported there
 // under the same subject.
@@ -61,8 +54,8 @@ type grant struct {
 func participantGrants(id string) []grant {
 	c := consumerSubjects(id)
 	return []grant{
-		{subject: "ecm.ingest." + dotted(id)},
-		{subject: "ecm.ingest." + dotted(id) + ".*"},
+		{subject: wire.IngestSpace(id)},
+		{subject: wire.IngestSpace(id) + ".*"},
 		{subject: c.info},
 		{subject: c.next, stream: true},
 		{subject: c.ack},
@@ -83,10 +76,10 @@ var jsShadow = grant{subject: "$JS.API.INFO"}
 // publish: info, next and acknowledgements (v1 ack subjects, the server's
 // default).
 func consumerSubjects(id string) (c struct{ info, next, ack string }) {
-	name := DeliveryConsumer(id)
-	c.info = "$JS.API.CONSUMER.INFO." + StreamDelivery + "." + name
-	c.next = "$JS.API.CONSUMER.MSG.NEXT." + StreamDelivery + "." + name
-	c.ack = "$JS.ACK." + StreamDelivery + "." + name + ".>"
+	name := wire.DeliveryConsumer(id)
+	c.info = "$JS.API.CONSUMER.INFO." + wire.StreamDelivery + "." + name
+	c.next = "$JS.API.CONSUMER.MSG.NEXT." + wire.StreamDelivery + "." + name
+	c.ack = "$JS.ACK." + wire.StreamDelivery + "." + name + ".>"
 	return c
 }
 
@@ -95,9 +88,9 @@ func consumerSubjects(id string) (c struct{ info, next, ack string }) {
 // that a publisher that forgets the partition gets a dead letter saying so),
 // its consumer's info and next, and acknowledgements of what it was given.
 func participantPublish(id string) []string {
-	subs := []string{"ecm.ingest." + dotted(id)}
+	subs := []string{wire.IngestSpace(id)}
 	for p := 0; p < uin.Partitions; p++ {
-		subs = append(subs, fmt.Sprintf("ecm.ingest.%s.%02d", dotted(id), p))
+		subs = append(subs, wire.IngestSpace(id)+"."+wire.PartitionToken(p))
 	}
 	c := consumerSubjects(id)
 	return append(subs, c.info, c.next, c.ack)
@@ -120,7 +113,7 @@ func operatorGrants() []grant {
 		{subject: "$JS.API.CONSUMER.LIST.*"},
 		{subject: "$JS.API.CONSUMER.INFO.*.*"},
 	}
-	for _, s := range []string{StreamAudit, StreamDeadLetter} {
+	for _, s := range []string{wire.StreamAudit, wire.StreamDeadLetter} {
 		gs = append(gs,
 			grant{subject: "$JS.API.DIRECT.GET." + s, stream: true},
 			grant{subject: "$JS.API.DIRECT.GET." + s + ".>", stream: true},
@@ -224,7 +217,7 @@ func authConfig(c *Config, broker BrokerIdentity, hash func(string) (string, err
 	ecm.users = []natsUser{bu}
 	accounts := []natsAccount{}
 	for _, p := range c.Participants {
-		acc := natsAccount{name: ParticipantAccount(p.ID), imports: participantGrants(p.ID),
+		acc := natsAccount{name: wire.ParticipantAccount(p.ID), imports: participantGrants(p.ID),
 			comment: "Participant " + p.ID + ": publishes its own ingest subjects, reads its own consumer."}
 		u, err := user(p.ID, p.ID, p.Token, p.NKey, participantPublish(p.ID), []string{"_INBOX.>"})
 		if err != nil {
@@ -353,10 +346,10 @@ func quoteList(ss []string) string {
 // until an administrator deletes it: it has no NATS identity any more.
 func ensureDeliveryConsumers(ctx context.Context, js jetstream.JetStream, c *Config) error {
 	for _, p := range c.Participants {
-		_, err := js.CreateOrUpdateConsumer(ctx, StreamDelivery, jetstream.ConsumerConfig{
-			Durable:         DeliveryConsumer(p.ID),
+		_, err := js.CreateOrUpdateConsumer(ctx, wire.StreamDelivery, jetstream.ConsumerConfig{
+			Durable:         wire.DeliveryConsumer(p.ID),
 			Description:     "deliveries of " + p.ID + ", read by its own NATS identity",
-			FilterSubject:   DeliverySubject(p.ID),
+			FilterSubject:   wire.DeliverySubject(p.ID),
 			DeliverPolicy:   jetstream.DeliverAllPolicy,
 			AckPolicy:       jetstream.AckExplicitPolicy,
 			AckWait:         30 * time.Second,
@@ -365,7 +358,7 @@ func ensureDeliveryConsumers(ctx context.Context, js jetstream.JetStream, c *Con
 			Replicas:        c.Replicas,
 		})
 		if err != nil {
-			return fmt.Errorf("creating consumer %s: %w", DeliveryConsumer(p.ID), err)
+			return fmt.Errorf("creating consumer %s: %w", wire.DeliveryConsumer(p.ID), err)
 		}
 	}
 	return nil

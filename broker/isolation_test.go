@@ -8,6 +8,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/demo"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
@@ -53,7 +54,7 @@ func TestIsolationNATSAuthConfig(t *testing.T) {
 			if _, ok := users[p.ID]; ok {
 				t.Errorf("%s has an NKey and a password", p.ID)
 			}
-			if len(o.Nkeys) != 1 || o.Nkeys[0].Nkey != p.NKey || o.Nkeys[0].Account.Name != broker.ParticipantAccount(p.ID) {
+			if len(o.Nkeys) != 1 || o.Nkeys[0].Nkey != p.NKey || o.Nkeys[0].Account.Name != wire.ParticipantAccount(p.ID) {
 				t.Errorf("NKey users: %+v", o.Nkeys)
 			}
 			continue
@@ -65,7 +66,7 @@ func TestIsolationNATSAuthConfig(t *testing.T) {
 		if bcrypt.CompareHashAndPassword([]byte(u.Password), []byte(p.Token)) != nil {
 			t.Errorf("%s: password is not the bcrypt hash of its token", p.ID)
 		}
-		if u.Account.Name != broker.ParticipantAccount(p.ID) {
+		if u.Account.Name != wire.ParticipantAccount(p.ID) {
 			t.Errorf("%s in account %s", p.ID, u.Account.Name)
 		}
 		if !slices.Equal(u.Permissions.Subscribe.Allow, []string{"_INBOX.>"}) || slices.Contains(u.Permissions.Publish.Allow, "$JS.API.INFO") {

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,13 +42,13 @@ func applyDeliveryLimits(ctx context.Context, js jetstream.JetStream, sc *jetstr
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading %s before applying delivery_limits: %w", StreamDelivery, err)
+		return fmt.Errorf("reading %s before applying delivery_limits: %w", wire.StreamDelivery, err)
 	}
 	for subject, n := range held {
 		if int64(n) > l.MaxPerParticipant {
 			return fmt.Errorf("%w: delivery_limits.max_per_participant: %s holds %d copies, more than %d; "+
 				"JetStream would delete its oldest copies to fit, so raise the limit or have the participant's copies dealt with first",
-				ErrConfig, strings.TrimPrefix(subject, "ecm.deliver."), n, l.MaxPerParticipant)
+				ErrConfig, deliveryParticipant(subject), n, l.MaxPerParticipant)
 		}
 	}
 	return nil
@@ -55,11 +56,11 @@ func applyDeliveryLimits(ctx context.Context, js jetstream.JetStream, sc *jetstr
 
 // heldCopies counts the copies ECM_DELIVERY holds, by subject.
 func heldCopies(ctx context.Context, js jetstream.JetStream) (map[string]uint64, error) {
-	s, err := js.Stream(ctx, StreamDelivery)
+	s, err := js.Stream(ctx, wire.StreamDelivery)
 	if err != nil {
 		return nil, err
 	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter("ecm.deliver.>"))
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(wire.DeliveryFilter))
 	if err != nil {
 		return nil, err
 	}
@@ -78,20 +79,22 @@ const errPerSubjectLimit = "maximum messages per subject exceeded"
 // not be kept: the caller must fail the batch so the event is redelivered.
 func (b *Broker) holdRefusedCopy(ctx context.Context, m *nats.Msg, pubErr error) (held bool, err error) {
 	var apiErr *jetstream.APIError
-	if m == nil || !strings.HasPrefix(m.Subject, "ecm.deliver.") || !errors.As(pubErr, &apiErr) ||
-		!strings.Contains(apiErr.Description, errPerSubjectLimit) {
+	if m == nil || !errors.As(pubErr, &apiErr) || !strings.Contains(apiErr.Description, errPerSubjectLimit) {
 		return false, nil
 	}
-	participant := strings.Replace(strings.TrimPrefix(m.Subject, "ecm.deliver."), ".", "/", 1)
+	participant, ok := wire.ParseDeliverySubject(m.Subject)
+	if !ok {
+		return false, nil
+	}
 	dl := newDeadLetter("ecm-broker", m, []Problem{{"delivery", fmt.Sprintf(
 		"%s already holds delivery_limits.max_per_participant (%d) copies, so %s refused this one; it is kept here, not delivered",
-		participant, b.cfg.DeliveryLimits.MaxPerParticipant, StreamDelivery)}})
+		participant, b.cfg.DeliveryLimits.MaxPerParticipant, wire.StreamDelivery)}})
 	body, err := json.Marshal(dl)
 	if err != nil {
 		return true, fmt.Errorf("encoding refused copy for %s: %w", participant, err)
 	}
-	out := nats.NewMsg(UndeliveredSubject(participant))
-	out.Header.Set(jetstream.MsgIDHeader, "undelivered:"+m.Header.Get(jetstream.MsgIDHeader))
+	out := nats.NewMsg(wire.UndeliveredSubject(participant))
+	out.Header.Set(jetstream.MsgIDHeader, wire.UndeliveredMsgID(m.Header.Get(jetstream.MsgIDHeader)))
 	out.Data = body
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -105,12 +108,6 @@ func (b *Broker) holdRefusedCopy(ctx context.Context, m *nats.Msg, pubErr error)
 	b.log.Warn("delivery limit reached: copy kept in the dead letters",
 		zap.Error(pubErr), zap.String("participant", participant), zap.String("dead_letter", out.Subject))
 	return true, nil
-}
-
-// UndeliveredSubject is where the copies refused for participant by its
-// delivery limit are kept, in ECM_DEADLETTER.
-func UndeliveredSubject(participant string) string {
-	return "ecm.deadletter.undelivered." + dotted(participant)
 }
 
 // deliveryCollector reads, at each scrape, how many copies ECM_DELIVERY
@@ -144,6 +141,11 @@ func (d *deliveryCollector) Collect(ch chan<- prometheus.Metric) {
 		return // the stream cannot be read now; /readyz says why
 	}
 	for _, p := range d.participants {
-		ch <- prometheus.MustNewConstMetric(d.held, prometheus.GaugeValue, float64(held[DeliverySubject(p)]), p)
+		ch <- prometheus.MustNewConstMetric(d.held, prometheus.GaugeValue, float64(held[wire.DeliverySubject(p)]), p)
 	}
+}
+
+func deliveryParticipant(subject string) string {
+	p, _ := wire.ParseDeliverySubject(subject)
+	return p
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -26,11 +27,11 @@ const fetchBatch = 256
 // consumer is pinned: while this instance pulls, no other instance gets the
 // partition's events, so a child's events are processed one after another.
 func (b *Broker) consume(ctx context.Context, name string) error {
-	cons, err := b.js.Consumer(ctx, StreamIngest, name)
+	cons, err := b.js.Consumer(ctx, wire.StreamIngest, name)
 	if err != nil {
 		return fmt.Errorf("opening consumer %s: %w", name, err)
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(2*fetchBatch), jetstream.PullPriorityGroup(priorityGroup))
+	iter, err := cons.Messages(jetstream.PullMaxMessages(2*fetchBatch), jetstream.PullPriorityGroup(wire.PriorityGroup))
 	if err != nil {
 		return fmt.Errorf("consuming %s: %w", name, err)
 	}
@@ -146,7 +147,7 @@ func (b *Broker) await(ctx context.Context, futures []jetstream.PubAckFuture) er
 				}
 				continue // over its participant's delivery limit: kept in the dead letters (limits.go)
 			}
-			if strings.HasPrefix(f.Msg().Subject, "ecm.audit.") {
+			if wire.IsAuditSubject(f.Msg().Subject) {
 				b.auditFailing(err)
 			}
 			return fmt.Errorf("publishing to %s: %w", f.Msg().Subject, err)
@@ -179,7 +180,7 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 		return fmt.Errorf("reading message metadata: %w", err)
 	}
 	seq := meta.Sequence.Stream
-	publisher, partition := parseIngestSubject(m.Subject())
+	publisher, partition := wire.ParseIngestSubject(m.Subject())
 	b.metrics.eventsIn.WithLabelValues(publisher).Inc()
 	msg := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
 	raw, err := cenats.Decode(msg)
@@ -271,17 +272,6 @@ func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *Ind
 	}
 	p.futures = append(p.futures, f)
 	return nil
-}
-
-func parseIngestSubject(subject string) (publisher, partition string) {
-	parts := strings.Split(strings.TrimPrefix(subject, "ecm.ingest."), ".")
-	if len(parts) < 2 || len(parts) > 3 {
-		return "unknown", ""
-	}
-	if len(parts) == 3 {
-		partition = parts[2]
-	}
-	return parts[0] + "/" + parts[1], partition
 }
 
 // safeValidate is Validate that turns a panic on hostile input into a

@@ -28,13 +28,11 @@ import (
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
-
-// HeaderReplay marks a copy delivered by a replay, with the replay's id.
-const HeaderReplay = "Ecm-Replay"
 
 // AuditAction describes what an operator did, on the audit record of it.
 type AuditAction struct {
@@ -254,7 +252,7 @@ type recordedEvent struct {
 // childAudit reads every audit record of a child, oldest first.
 func (b *Broker) childAudit(ctx context.Context, key string) ([]AuditRecord, error) {
 	var out []AuditRecord
-	err := scanStream(ctx, b.js, StreamAudit, scanOpts{filter: []string{AuditSubject(key)}}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
+	err := scanStream(ctx, b.js, wire.StreamAudit, scanOpts{filter: []string{wire.AuditSubject(key)}}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
 		var rec AuditRecord
 		if err := json.Unmarshal(m.Data(), &rec); err != nil {
 			return nil // not a record this version reads; verification reports it
@@ -331,7 +329,7 @@ func (b *Broker) historyBySeq(ctx context.Context, seqs []uint64) ([]recordedEve
 // ingestBySeq reads ingest messages by sequence, a few at a time; a message
 // erased or expired is nil.
 func (b *Broker) ingestBySeq(ctx context.Context, seqs []uint64) ([]*jetstream.RawStreamMsg, error) {
-	stream, err := b.js.Stream(ctx, StreamIngest)
+	stream, err := b.js.Stream(ctx, wire.StreamIngest)
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +412,7 @@ func storedEvent(subject string, h nats.Header, data []byte, eventTime string) (
 			return nil, err
 		}
 	}
-	publisher, _ := parseIngestSubject(subject)
+	publisher, _ := wire.ParseIngestSubject(subject)
 	str := func(k string) string { s, _ := raw.String(k); return s }
 	typ := str("type")
 	entry, ok := schemas.Lookup(typ)
@@ -595,7 +593,7 @@ func (b *Broker) Replay(ctx context.Context, operator string, sel ReplaySelectio
 		action.Kind = "replay-dry-run"
 	}
 	rec := AuditRecord{ChildKey: "_ops", Type: "replay", Publisher: "broker", DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
-		PolicyRevision: res.PolicyRevision, Outcome: action.Kind, Decisions: []Decision{}, Action: action, msgID: "audit-replay:" + res.ID}
+		PolicyRevision: res.PolicyRevision, Outcome: action.Kind, Decisions: []Decision{}, Action: action, msgID: wire.AuditActionMsgID("replay", res.ID)}
 	if err := b.auditWait(ctx, rec); err != nil && runErr == nil {
 		runErr = fmt.Errorf("auditing the replay: %w", err)
 	}
@@ -644,8 +642,8 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *ReplayResult, pr
 		keys = []string{s.key}
 		picked[s.key] = nil
 	} else {
-		filter := []string{"ecm.ingest.>"}
-		err := scanStream(ctx, b.js, StreamIngest, scanOpts{filter: filter, startSeq: s.FromSeq, startTime: s.from, lastSeq: s.ToSeq,
+		filter := []string{wire.IngestFilter}
+		err := scanStream(ctx, b.js, wire.StreamIngest, scanOpts{filter: filter, startSeq: s.FromSeq, startTime: s.from, lastSeq: s.ToSeq,
 			progress: func(done, total uint64) {
 				progress(map[string]any{"phase": "select", "done": done, "total": total})
 			}}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
@@ -720,7 +718,7 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *ReplayResult, pr
 	// 3. What the participant already holds, beyond the duplicate window.
 	p := s.Participant
 	held := map[string]bool{}
-	err := scanStream(ctx, b.js, StreamDelivery, scanOpts{filter: []string{DeliverySubject(p)}, headersOnly: true, startTime: earliest.Add(-time.Minute),
+	err := scanStream(ctx, b.js, wire.StreamDelivery, scanOpts{filter: []string{wire.DeliverySubject(p)}, headersOnly: true, startTime: earliest.Add(-time.Minute),
 		progress: func(done, total uint64) {
 			progress(map[string]any{"phase": "held", "done": done, "total": total})
 		}}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
@@ -794,7 +792,7 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *ReplayResult, pr
 			ChildKey: c.key, EventTime: c.ev.Time.UTC().Format(time.RFC3339Nano), DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
 			PolicyRevision: res.PolicyRevision, Outcome: "replayed", Decisions: []Decision{d}, Review: d.Review,
 			Action: &AuditAction{Kind: "replay", ID: res.ID, By: res.Operator, Participant: p, AtEvent: &then, Now: &later},
-			msgID:  "audit-replay:" + res.ID + ":" + cenats.MsgID(c.ev.Source, c.ev.ID)}
+			msgID:  wire.AuditActionMsgID("replay", res.ID+":"+wire.EventMsgID(c.ev.Source, c.ev.ID))}
 		if cause, ok := c.ev.Attrs["causedby"].(string); ok {
 			rec.CausedBy = cause
 		}
@@ -885,11 +883,11 @@ func (b *Broker) replayDeliver(e *Event, d Decision, replayID string) (jetstream
 	if err != nil {
 		return nil, fmt.Errorf("encoding copy of %s for %s: %w", e.ID, d.Participant, err)
 	}
-	m := nats.NewMsg(DeliverySubject(d.Participant))
+	m := nats.NewMsg(wire.DeliverySubject(d.Participant))
 	m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
-	m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID(e.Source, e.ID)+"@"+d.Participant)
-	m.Header.Set(HeaderBasis, d.Basis)
-	m.Header.Set(HeaderReplay, replayID)
+	m.Header.Set(jetstream.MsgIDHeader, wire.DeliveryMsgID(e.Source, e.ID, d.Participant))
+	m.Header.Set(wire.HeaderBasis, d.Basis)
+	m.Header.Set(wire.HeaderReplay, replayID)
 	m.Data = body
 	return b.js.PublishMsgAsync(m)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,11 +47,11 @@ type heldCopy struct {
 func copiesOf(t testing.TB, b *Broker, p string) []heldCopy {
 	t.Helper()
 	var out []heldCopy
-	err := scanStream(context.Background(), b.js, StreamDelivery, scanOpts{filter: []string{DeliverySubject(p)}},
+	err := scanStream(context.Background(), b.js, wire.StreamDelivery, scanOpts{filter: []string{wire.DeliverySubject(p)}},
 		func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
 			var ev map[string]any
 			_ = json.Unmarshal(m.Data(), &ev)
-			out = append(out, heldCopy{seq: meta.Sequence.Stream, basis: m.Headers().Get(HeaderBasis), replay: m.Headers().Get(HeaderReplay), event: ev})
+			out = append(out, heldCopy{seq: meta.Sequence.Stream, basis: m.Headers().Get(wire.HeaderBasis), replay: m.Headers().Get(wire.HeaderReplay), event: ev})
 			return nil
 		})
 	if err != nil {
@@ -243,7 +244,7 @@ func TestReplayAfterOutage(t *testing.T) {
 	if err := b.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := b.VerifyAudit(context.Background(), StreamAudit, b.trustedKeys(), nil); err != nil || !rep.OK {
+	if rep, err := b.VerifyAudit(context.Background(), wire.StreamAudit, b.trustedKeys(), nil); err != nil || !rep.OK {
 		t.Errorf("audit after two instances and replays: %+v %v", rep, err)
 	}
 }
@@ -257,7 +258,7 @@ func TestStoredEventMatchesValidate(t *testing.T) {
 	body, _ := json.Marshal(ev)
 	h := nats.Header{}
 	h.Set("content-type", "application/cloudevents+json")
-	subj := IngestSubject("leeds/lea", ben)
+	subj := wire.IngestSubject("leeds/lea", ben)
 	got, err := storedEvent(subj, h, body, "")
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +328,7 @@ func benchStore(tb testing.TB, b *Broker, n, perChild int) []string {
 				tb.Fatal(err)
 			}
 			rb, _ := json.Marshal(p.rec)
-			am := nats.NewMsg(AuditSubject(p.rec.ChildKey))
+			am := nats.NewMsg(wire.AuditSubject(p.rec.ChildKey))
 			am.Data = rb
 			if _, err := js.PublishMsgAsync(am, jetstream.WithStallWait(time.Minute)); err != nil {
 				tb.Fatal(err)
@@ -344,7 +345,7 @@ func benchStore(tb testing.TB, b *Broker, n, perChild int) []string {
 		ev := map[string]any{"specversion": "1.0", "id": id, "source": "/" + s.from, "type": "uk.gov.ecm." + s.name + ".v1",
 			"subject": child, "time": evTime.UTC().Format(time.RFC3339), "datacontenttype": "application/json", "data": s.data(k)}
 		body, _ := json.Marshal(ev)
-		m := nats.NewMsg(IngestSubject(s.from, child))
+		m := nats.NewMsg(wire.IngestSubject(s.from, child))
 		m.Header.Set("content-type", "application/cloudevents+json")
 		m.Header.Set(jetstream.MsgIDHeader, "/"+s.from+"#"+id)
 		m.Data = body
@@ -367,7 +368,7 @@ func benchStore(tb testing.TB, b *Broker, n, perChild int) []string {
 	// the ingest sequences of its events (ChildState "events").
 	for key, seqs := range seqsOf {
 		v, _ := json.Marshal(map[string]any{"last_seq": seqs[len(seqs)-1], "events": seqs})
-		m := nats.NewMsg("$KV." + BucketChildren + "." + key)
+		m := nats.NewMsg("$KV." + wire.BucketChildren + "." + key)
 		m.Data = v
 		if _, err := js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute)); err != nil {
 			tb.Fatal(err)

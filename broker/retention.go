@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -140,10 +141,10 @@ func (c *Config) checkOps() error {
 // are created.
 func retentionStreamConfig(sc *jetstream.StreamConfig, c *Config) bool {
 	switch {
-	case sc.Name == StreamDeadLetter && sc.MaxAge != time.Duration(c.Retention.DeadLetters):
+	case sc.Name == wire.StreamDeadLetter && sc.MaxAge != time.Duration(c.Retention.DeadLetters):
 		sc.MaxAge = time.Duration(c.Retention.DeadLetters)
 		return true
-	case sc.Name == StreamIngest && !sc.AllowDirect:
+	case sc.Name == wire.StreamIngest && !sc.AllowDirect:
 		sc.AllowDirect = true
 		return true
 	}
@@ -154,7 +155,7 @@ func retentionStreamConfig(sc *jetstream.StreamConfig, c *Config) bool {
 // ingest stream answer reads by sequence directly (the child index reads a
 // child's events by sequence; see retentionStreamConfig).
 func applyRetention(ctx context.Context, js jetstream.JetStream, c *Config) error {
-	for _, name := range []string{StreamDeadLetter, StreamIngest} {
+	for _, name := range []string{wire.StreamDeadLetter, wire.StreamIngest} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
 			return err
@@ -185,7 +186,7 @@ var errStopScan = errors.New("stop")
 // SweepRetention removes what the retention rules say is due at now.
 func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (SweepResult, error) {
 	var res SweepResult
-	meta, err := b.js.KeyValue(ctx, BucketMeta)
+	meta, err := b.js.KeyValue(ctx, wire.BucketMeta)
 	if err != nil {
 		return res, err
 	}
@@ -197,12 +198,12 @@ func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (SweepResult
 		cursor, _ = strconv.ParseUint(string(e.Value()), 10, 64)
 		cursorRev = e.Revision()
 	}
-	ingest, err := b.js.Stream(ctx, StreamIngest)
+	ingest, err := b.js.Stream(ctx, wire.StreamIngest)
 	if err != nil {
 		return res, err
 	}
 	last := cursor
-	err = scanStream(ctx, b.js, StreamIngest, scanOpts{startSeq: cursor + 1}, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
+	err = scanStream(ctx, b.js, wire.StreamIngest, scanOpts{startSeq: cursor + 1}, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
 		if !md.Timestamp.Before(cutoff) {
 			return errStopScan
 		}
@@ -318,7 +319,7 @@ func (b *Broker) runRetention(ctx context.Context) {
 // claimSweep records this instance's sweep in the meta bucket unless
 // another instance swept less than every ago.
 func (b *Broker) claimSweep(ctx context.Context, every time.Duration) bool {
-	kv, err := b.js.KeyValue(ctx, BucketMeta)
+	kv, err := b.js.KeyValue(ctx, wire.BucketMeta)
 	if err != nil {
 		return false
 	}

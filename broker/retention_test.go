@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -74,12 +75,12 @@ func TestRetentionSweep(t *testing.T) {
 	b := startOpsBroker(t, cfg, "")
 	history(t, b)
 	ctx := context.Background()
-	ds, _ := b.js.Stream(ctx, StreamDeadLetter)
+	ds, _ := b.js.Stream(ctx, wire.StreamDeadLetter)
 	if ds.CachedInfo().Config.MaxAge != 90*24*time.Hour {
 		t.Errorf("dead letters kept for %v, want 90 days", ds.CachedInfo().Config.MaxAge)
 	}
 	count := func() (n int, kinds []string) {
-		_ = scanStream(ctx, b.js, StreamIngest, scanOpts{}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
+		_ = scanStream(ctx, b.js, wire.StreamIngest, scanOpts{}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
 			n++
 			raw, _ := decodeForTest(m.Subject(), m.Headers(), m.Data())
 			typ, _ := raw.String("type")
@@ -120,7 +121,7 @@ func TestRetentionSweep(t *testing.T) {
 	if err := b.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := b.VerifyAudit(ctx, StreamAudit, b.trustedKeys(), nil); err != nil || !rep.OK {
+	if rep, err := b.VerifyAudit(ctx, wire.StreamAudit, b.trustedKeys(), nil); err != nil || !rep.OK {
 		t.Errorf("audit: %+v %v", rep, err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -110,7 +111,7 @@ type childMessages struct {
 func (b *Broker) findChild(ctx context.Context, child string) (childMessages, error) {
 	var out childMessages
 	part := uin.Partition(child)
-	err := scanStream(ctx, b.js, StreamIngest, scanOpts{filter: []string{"ecm.ingest.*.*." + part, "ecm.ingest.*.*"}},
+	err := scanStream(ctx, b.js, wire.StreamIngest, scanOpts{filter: wire.IngestPartitionFilters(part)},
 		func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
 			raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
 			if s, _ := raw.String("subject"); s == child || err != nil && bytes.Contains(m.Data(), []byte(child)) {
@@ -121,7 +122,7 @@ func (b *Broker) findChild(ctx context.Context, child string) (childMessages, er
 	if err != nil {
 		return out, err
 	}
-	err = scanStream(ctx, b.js, StreamDeadLetter, scanOpts{}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
+	err = scanStream(ctx, b.js, wire.StreamDeadLetter, scanOpts{}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
 		if namesChild(m.Data(), child) {
 			out.deadLetters = append(out.deadLetters, m)
 		}
@@ -166,7 +167,7 @@ func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*Su
 		if err != nil {
 			return nil, err
 		}
-		publisher, _ := parseIngestSubject(m.Subject())
+		publisher, _ := wire.ParseIngestSubject(m.Subject())
 		sa.Events = append(sa.Events, HeldEvent{Seq: meta.Sequence.Stream, Recorded: meta.Timestamp.UTC().Format(time.RFC3339Nano),
 			Publisher: publisher, Event: structured(m)})
 	}
@@ -190,7 +191,7 @@ func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*Su
 		PolicyRevision: b.decider.Policy().Revision, Outcome: "subject-access", Decisions: []Decision{},
 		Action: &AuditAction{Kind: "subject-access", ID: randomHex(8), By: operator,
 			Counts: map[string]int{"events": len(sa.Events), "decisions": len(sa.Decisions), "disclosures": len(sa.Disclosures)}}}
-	rec.msgID = "audit-sar:" + rec.Action.ID
+	rec.msgID = wire.AuditActionMsgID("sar", rec.Action.ID)
 	if err := b.auditWait(ctx, rec); err != nil {
 		return nil, err // not exported unless the export is audited
 	}

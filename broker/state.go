@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -290,7 +291,7 @@ func newChildren(kv jetstream.KeyValue, secret []byte, max int) *Children {
 func (c *Children) watch(ctx context.Context) error {
 	w, err := c.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
 	if err != nil {
-		return fmt.Errorf("watching %s: %w", BucketChildren, err)
+		return fmt.Errorf("watching %s: %w", wire.BucketChildren, err)
 	}
 	defer w.Stop()
 	for e := range w.Updates() {
@@ -389,7 +390,7 @@ func (c *Children) PutAsync(js jetstream.JetStream, key string, s ChildState, re
 	if err != nil {
 		return nil, err
 	}
-	m := nats.NewMsg("$KV." + BucketChildren + "." + key)
+	m := nats.NewMsg("$KV." + wire.BucketChildren + "." + key)
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(rev, 10))
 	m.Data = b
 	f, err := js.PublishMsgAsync(m)

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -46,7 +47,7 @@ type Raw struct {
 // MsgID is the Nats-Msg-Id under which an event is stored, so that a retried
 // publish of the same event (same source and id, CloudEvents' identity) is
 // stored once.
-func MsgID(source, id string) string { return source + "#" + id }
+func MsgID(source, id string) string { return wire.EventMsgID(source, id) }
 
 // Encode puts an event in a NATS message in binary mode.
 func Encode(subject string, e event.Event) (*nats.Msg, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/adapters/run"
 	"github.com/ecm-broker/ecm-broker/adapters/yot"
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/wire"
 )
 
 // sample is one agency's embedded sample exports.
@@ -154,8 +155,8 @@ func waitIdle(ctx context.Context, b *broker.Broker) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		idle := true
-		for _, name := range broker.IngestConsumers() {
-			c, err := b.JetStream().Consumer(ctx, broker.StreamIngest, name)
+		for _, name := range wire.IngestConsumers() {
+			c, err := b.JetStream().Consumer(ctx, wire.StreamIngest, name)
 			if err != nil {
 				return err
 			}

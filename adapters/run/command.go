@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/ecm-broker/ecm-broker/adapters"
+	"github.com/ecm-broker/ecm-broker/wire"
 )
 
 // Config is what cmd/ecm-adapter's flags say.
@@ -190,7 +191,7 @@ func (c *Config) publisher(log *zap.Logger) (Publisher, error) {
 	if c.TLSCert != "" || c.TLSKey != "" {
 		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
 	}
-	subject := IngestSubject(c.Area, c.Agency.Name())
+	subject := wire.IngestSpace(c.Area + "/" + c.Agency.Name())
 	log.Info("publishing over nats", zap.String("subject", subject))
 	return NewNATSPublisher(subject, NATSOptions{URL: c.Server, Options: opts, MaxPending: c.MaxPending, Logger: log})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -103,7 +104,7 @@ func stored(t testing.TB, st jetstream.Stream) []storedMsg {
 
 func natsPub(t testing.TB, url string) Publisher {
 	t.Helper()
-	p, err := NewNATSPublisher(IngestSubject(testArea, "pct"), NATSOptions{URL: url,
+	p, err := NewNATSPublisher(wire.IngestSpace(testArea+"/pct"), NATSOptions{URL: url,
 		ReconnectWait: 100 * time.Millisecond, AckTimeout: 2 * time.Second,
 		Backoff: Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}, Logger: testLogger(t)})
 	if err != nil {

@@ -15,12 +15,6 @@ import (
 	"github.com/ecm-broker/ecm-broker/uin"
 )
 
-// IngestSubject is the subject space where participant "<area>/<agency>"
-// publishes; each event goes to IngestSubject + "." + uin.Partition(child),
-// as broker.IngestSubject says. Spelled out here so that the adapter does not
-// link the whole broker (policy engine, embedded server) into its binary.
-func IngestSubject(area, agency string) string { return "ecm.ingest." + area + "." + agency }
-
 // NATSOptions configure the JetStream publisher.
 type NATSOptions struct {
 	// URL is the NATS server (or comma-separated servers).

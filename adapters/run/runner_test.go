@@ -21,12 +21,6 @@ import (
 	"github.com/ecm-broker/ecm-broker/uin"
 )
 
-func TestIngestSubject(t *testing.T) {
-	if got := IngestSubject("leeds", "pct"); got != "ecm.ingest.leeds.pct" {
-		t.Errorf("IngestSubject = %q, want ecm.ingest.leeds.pct (broker.IngestSubject(\"leeds/pct\"))", got)
-	}
-}
-
 // watch runs r on a drop folder until stop is called.
 func watch(t *testing.T, r *Runner, dir string) (stop func()) {
 	t.Helper()

@@ -28,6 +28,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -77,7 +78,7 @@ func event(i int) *nats.Msg {
 		"time": time.Now().UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
 		"data": map[string]any{"category": "neglect", "significant_harm": i%3 == 0, "summary": strings.Repeat("Seen at school without a coat. ", 24)}}
 	b, _ := json.Marshal(ev)
-	m := nats.NewMsg(broker.IngestSubject("leeds/lea", children[i%len(children)]))
+	m := nats.NewMsg(wire.IngestSubject("leeds/lea", children[i%len(children)]))
 	m.Header.Set("content-type", "application/cloudevents+json")
 	m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID("/leeds/lea", ev["id"].(string)))
 	m.Data = b

@@ -24,6 +24,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -119,7 +120,7 @@ func syncReferrals(n int) []*nats.Msg {
 			"datacontenttype": "application/json",
 			"data":            map[string]any{"category": "neglect", "summary": "Seen at school without a coat.", "significant_harm": len(out)%3 == 0}}
 		body, _ := json.Marshal(ev)
-		m := nats.NewMsg(broker.IngestSubject("leeds/lea", child))
+		m := nats.NewMsg(wire.IngestSubject("leeds/lea", child))
 		m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
 		m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID("/leeds/lea", ev["id"].(string)))
 		m.Data = body
@@ -133,7 +134,7 @@ func syncWaitAudited(b *testing.B, js jetstream.JetStream, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	for {
-		s, err := js.Stream(ctx, broker.StreamAudit)
+		s, err := js.Stream(ctx, wire.StreamAudit)
 		if err == nil && s.CachedInfo().State.Msgs >= uint64(n) {
 			return
 		}

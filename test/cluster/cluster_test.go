@@ -18,14 +18,15 @@ import (
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // The streams and buckets the broker keeps, as JetStream names them.
-var allStreams = []string{broker.StreamIngest, broker.StreamDelivery, broker.StreamAudit, broker.StreamDeadLetter,
-	"KV_" + broker.BucketChildren, "KV_" + broker.BucketMeta}
+var allStreams = []string{wire.StreamIngest, wire.StreamDelivery, wire.StreamAudit, wire.StreamDeadLetter,
+	"KV_" + wire.BucketChildren, "KV_" + wire.BucketMeta}
 
 // Two broker instances share a three-node cluster, every stream at three
 // replicas and fsync before acknowledgement (nats.conf). While a few
@@ -51,7 +52,7 @@ func TestNodeLossWithTwoBrokers(t *testing.T) {
 		t.Fatalf("broker A connected to node %d, want 0", got)
 	}
 	nc, js := c.Connect()
-	for _, s := range []string{broker.StreamIngest, broker.StreamDelivery} {
+	for _, s := range []string{wire.StreamIngest, wire.StreamDelivery} {
 		c.MoveLeader(js, nc, s, 0)
 	}
 
@@ -64,7 +65,7 @@ func TestNodeLossWithTwoBrokers(t *testing.T) {
 
 	waitFor(t, "a third of the events published", func() bool { return acked.Load() >= int64(n/3) })
 	t.Logf("%d events acknowledged after %v; stopping %s (broker A's node, leader of %s and %s)",
-		acked.Load(), time.Since(start).Round(time.Millisecond), c.Node(0).Name, broker.StreamIngest, broker.StreamDelivery)
+		acked.Load(), time.Since(start).Round(time.Millisecond), c.Node(0).Name, wire.StreamIngest, wire.StreamDelivery)
 	stopped := time.Now()
 	c.Stop(0)
 	waitFor(t, "broker A reconnected to another node", func() bool {
@@ -139,7 +140,7 @@ func referrals(n int) ([]*nats.Msg, map[string]int) {
 		ev := testenv.Event("leeds/lea", "safeguarding.referral", child,
 			map[string]any{"category": "neglect", "summary": "Referral " + strconv.Itoa(len(msgs)), "significant_harm": harm})
 		body, _ := json.Marshal(ev)
-		m := nats.NewMsg(broker.IngestSubject("leeds/lea", child))
+		m := nats.NewMsg(wire.IngestSubject("leeds/lea", child))
 		m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
 		m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID(ev["source"].(string), ev["id"].(string)))
 		m.Data = body
@@ -237,7 +238,7 @@ func checkAudit(t *testing.T, js jetstream.JetStream, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, broker.StreamAudit)
+	s, err := js.Stream(ctx, wire.StreamAudit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func checkAudit(t *testing.T, js jetstream.JetStream, n int) {
 	if children != n || records != uint64(n) {
 		t.Errorf("audit: %d records about %d children, want %d about %d", records, children, n, n)
 	}
-	dl, err := js.Stream(ctx, broker.StreamDeadLetter)
+	dl, err := js.Stream(ctx, wire.StreamDeadLetter)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -44,7 +45,7 @@ func BenchmarkClusterSync(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			for {
-				s, err := js.Stream(ctx, broker.StreamAudit)
+				s, err := js.Stream(ctx, wire.StreamAudit)
 				if err == nil && s.CachedInfo().State.Msgs >= uint64(b.N) {
 					break
 				}

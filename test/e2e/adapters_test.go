@@ -17,8 +17,8 @@ import (
 	"github.com/ecm-broker/ecm-broker/adapters/police"
 	"github.com/ecm-broker/ecm-broker/adapters/run"
 	"github.com/ecm-broker/ecm-broker/adapters/yot"
-	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
+	"github.com/ecm-broker/ecm-broker/wire"
 )
 
 var agencies = []adapters.Agency{pct.Agency{}, lea.Agency{}, connexions.Agency{}, police.Agency{}, yot.Agency{}}
@@ -87,7 +87,7 @@ func TestAdaptersFeedTheBroker(t *testing.T) {
 	if dls := env.DeadLetters(); len(dls) != 0 {
 		t.Fatalf("the broker refused %d adapter events, first: %v", len(dls), dls[0].Reasons)
 	}
-	stream, err := env.Broker.JetStream().Stream(t.Context(), broker.StreamIngest)
+	stream, err := env.Broker.JetStream().Stream(t.Context(), wire.StreamIngest)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -356,7 +357,7 @@ func (r *badRun) answer(e badEntry, code int, resp, body []byte) {
 
 // wantHTTP notes the dead letters an HTTP input has just left.
 func (r *badRun) wantHTTP(w badWantDL) {
-	s, err := r.env.Broker.JetStream().Stream(context.Background(), broker.StreamDeadLetter)
+	s, err := r.env.Broker.JetStream().Stream(context.Background(), wire.StreamDeadLetter)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -430,7 +431,7 @@ func (r *badRun) nats(e badEntry, name string, raw []byte) {
 	}
 	m.Subject = e.publisher
 	if !strings.HasPrefix(e.publisher, "ecm.") {
-		m.Subject = broker.IngestSubject(e.publisher, child)
+		m.Subject = wire.IngestSubject(e.publisher, child)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -542,7 +543,7 @@ func badReadDeadLetters(env *testenv.Env) (all []broker.DeadLetter, unreadable [
 		}
 		return p, json.Unmarshal(r.Body, &p)
 	}
-	s, err := env.Broker.JetStream().Stream(context.Background(), broker.StreamDeadLetter)
+	s, err := env.Broker.JetStream().Stream(context.Background(), wire.StreamDeadLetter)
 	if err != nil {
 		env.T.Fatal(err)
 	}
@@ -565,7 +566,7 @@ func badReadDeadLetters(env *testenv.Env) (all []broker.DeadLetter, unreadable [
 		case len(p.DeadLetters) == 0:
 			// The API skips a letter it cannot decode itself; a page of
 			// only such letters is empty, as at the end of the stream.
-			unreadable = append(unreadable, badUnreadable{after + 1, fmt.Sprintf("is in %s but GET /v1/deadletters?after=%d answers an empty page", broker.StreamDeadLetter, after)})
+			unreadable = append(unreadable, badUnreadable{after + 1, fmt.Sprintf("is in %s but GET /v1/deadletters?after=%d answers an empty page", wire.StreamDeadLetter, after)})
 			after++
 		default:
 			for _, dl := range p.DeadLetters {
@@ -586,8 +587,8 @@ func badWaitIdle(env *testenv.Env, d time.Duration) bool {
 	badJSON := env.Broker.JetStream()
 	for ctx.Err() == nil {
 		idle := true
-		for _, name := range broker.IngestConsumers() {
-			c, err := badJSON.Consumer(ctx, broker.StreamIngest, name)
+		for _, name := range wire.IngestConsumers() {
+			c, err := badJSON.Consumer(ctx, wire.StreamIngest, name)
 			if err != nil {
 				idle = false
 				break

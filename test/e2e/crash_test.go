@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/ecm-broker/ecm-broker/broker"
-	"github.com/ecm-broker/ecm-broker/cenats"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"math/rand"
 	"net"
 	"net/http"
@@ -19,6 +15,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/wire"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
@@ -213,7 +214,7 @@ func publishOverNATS(t *testing.T, addr string, events []map[string]any) {
 		sent := 0
 		for _, ev := range pending {
 			b, _ := json.Marshal(ev)
-			m := nats.NewMsg(broker.IngestSubject("leeds/lea", ev["subject"].(string)))
+			m := nats.NewMsg(wire.IngestSubject("leeds/lea", ev["subject"].(string)))
 			m.Header.Set("content-type", "application/cloudevents+json")
 			m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID(ev["source"].(string), ev["id"].(string)))
 			m.Data = b

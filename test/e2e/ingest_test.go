@@ -14,6 +14,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 )
 
@@ -197,8 +198,8 @@ func TestNATSIngest(t *testing.T) {
 		}
 	}
 	referral := map[string]any{"category": "neglect", "summary": "No food at home.", "significant_harm": false}
-	publish(broker.IngestSubject("leeds/lea", ben), testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
-	publish(broker.IngestSubject("leeds/lea", ben), testenv.Event("leeds/police", "safeguarding.referral", ben, referral))
+	publish(wire.IngestSubject("leeds/lea", ben), testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
+	publish(wire.IngestSubject("leeds/lea", ben), testenv.Event("leeds/police", "safeguarding.referral", ben, referral))
 	publish("ecm.ingest.nowhere.pct."+uin.Partition(ben), testenv.Event("nowhere/pct", "safeguarding.referral", ben, referral))
 	publish("ecm.ingest.leeds.lea", testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
 	wrong := "00"
@@ -208,7 +209,7 @@ func TestNATSIngest(t *testing.T) {
 	publish("ecm.ingest.leeds.lea."+wrong, testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
 	noID := testenv.Event("leeds/lea", "safeguarding.referral", ben, referral)
 	b, _ := json.Marshal(noID)
-	if _, err := js.Publish(t.Context(), broker.IngestSubject("leeds/lea", ben), b); err != nil {
+	if _, err := js.Publish(t.Context(), wire.IngestSubject("leeds/lea", ben), b); err != nil {
 		t.Fatal(err)
 	}
 	env.WaitIdle()

@@ -33,6 +33,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -183,7 +184,7 @@ func (c *client) try(d denial) error {
 // participantDenials is everything participant p must not do, given every
 // participant of the configuration.
 func participantDenials(p broker.Participant, all []broker.Participant) []denial {
-	own, cons := dots(p.ID), broker.DeliveryConsumer(p.ID)
+	own, cons := dots(p.ID), wire.DeliveryConsumer(p.ID)
 	pub := func(s ...string) (ds []denial) {
 		for _, x := range s {
 			ds = append(ds, denial{"pub", x})
@@ -201,7 +202,7 @@ func participantDenials(p broker.Participant, all []broker.Participant) []denial
 		if o.ID == p.ID {
 			continue
 		}
-		oc := broker.DeliveryConsumer(o.ID)
+		oc := wire.DeliveryConsumer(o.ID)
 		ds = append(ds, pub(
 			"ecm.ingest."+dots(o.ID), // publishing as another participant
 			"ecm.ingest."+dots(o.ID)+".00",
@@ -234,12 +235,12 @@ func participantDenials(p broker.Participant, all []broker.Participant) []denial
 		"$JS.API.DIRECT.GET.ECM_DELIVERY.ecm.deliver."+own, // its deliveries, around the consumer
 		"$JS.FC.ECM_DELIVERY."+cons+".x",
 		// The broker's work, the child index and the broker's secret.
-		"$JS.API.CONSUMER.MSG.NEXT.ECM_INGEST."+broker.ConsumerPrefix+"00",
-		"$JS.API.CONSUMER.MSG.NEXT.ECM_INGEST."+broker.ConsumerUnrouted,
-		"$JS.API.CONSUMER.INFO.ECM_INGEST."+broker.ConsumerPrefix+"00",
-		"$JS.API.CONSUMER.UNPIN.ECM_INGEST."+broker.ConsumerPrefix+"00",
+		"$JS.API.CONSUMER.MSG.NEXT.ECM_INGEST."+wire.ConsumerPrefix+"00",
+		"$JS.API.CONSUMER.MSG.NEXT.ECM_INGEST."+wire.ConsumerUnrouted,
+		"$JS.API.CONSUMER.INFO.ECM_INGEST."+wire.ConsumerPrefix+"00",
+		"$JS.API.CONSUMER.UNPIN.ECM_INGEST."+wire.ConsumerPrefix+"00",
 		"$JS.API.CONSUMER.CREATE.ECM_INGEST.steal.ecm.ingest.>",
-		"$JS.ACK.ECM_INGEST."+broker.ConsumerPrefix+"00.1.1.1.1.0",
+		"$JS.ACK.ECM_INGEST."+wire.ConsumerPrefix+"00.1.1.1.1.0",
 		"$KV.ECM_CHILDREN.x", "$KV.ECM_META.child-key-secret",
 		"$JS.API.DIRECT.GET.KV_ECM_CHILDREN.$KV.ECM_CHILDREN.x",
 		"$JS.API.DIRECT.GET.KV_ECM_META.$KV.ECM_META.child-key-secret",
@@ -266,7 +267,7 @@ func operatorDenials(all []broker.Participant) []denial {
 	}
 	for _, p := range all {
 		pub("ecm.ingest."+dots(p.ID)+".00", "ecm.deliver."+dots(p.ID),
-			"$JS.API.CONSUMER.MSG.NEXT.ECM_DELIVERY."+broker.DeliveryConsumer(p.ID))
+			"$JS.API.CONSUMER.MSG.NEXT.ECM_DELIVERY."+wire.DeliveryConsumer(p.ID))
 	}
 	for _, s := range []string{"ECM_INGEST", "ECM_DELIVERY", "ECM_AUDIT", "ECM_DEADLETTER", "KV_ECM_CHILDREN", "KV_ECM_META"} {
 		pub("$JS.API.STREAM.PURGE."+s, "$JS.API.STREAM.DELETE."+s, "$JS.API.STREAM.UPDATE."+s,
@@ -277,8 +278,8 @@ func operatorDenials(all []broker.Participant) []denial {
 		pub("$JS.API.STREAM.MSG.GET."+s, "$JS.API.DIRECT.GET."+s, "$JS.API.DIRECT.GET."+s+".x")
 	}
 	pub("ecm.audit.x", "ecm.deadletter.x", "$KV.ECM_CHILDREN.x", "$KV.ECM_META.child-key-secret",
-		"$JS.API.CONSUMER.MSG.NEXT.ECM_INGEST."+broker.ConsumerPrefix+"00",
-		"$JS.ACK.ECM_INGEST."+broker.ConsumerPrefix+"00.1.1.1.1.0",
+		"$JS.API.CONSUMER.MSG.NEXT.ECM_INGEST."+wire.ConsumerPrefix+"00",
+		"$JS.ACK.ECM_INGEST."+wire.ConsumerPrefix+"00.1.1.1.1.0",
 		"$JS.API.STREAM.CREATE.STEAL", "$JS.API.ACCOUNT.PURGE.ECM", "$SYS.REQ.SERVER.PING", "_INBOX.x")
 	for _, s := range []string{">", "ecm.>", "ecm.ingest.>", "ecm.deliver.>", "ecm.audit.>", "ecm.deadletter.>",
 		"$KV.>", "$JS.>", "$SYS.>"} {
@@ -347,14 +348,14 @@ func TestIsolationReplyInjection(t *testing.T) {
 	cases := 0
 	for _, p := range iso.env.Config.Participants {
 		c := iso.connect(t, p.ID)
-		tag := broker.ParticipantAccount(p.ID)
+		tag := wire.ParticipantAccount(p.ID)
 		steps := []struct {
 			subject string
 			target  target
 		}{
 			{"ecm.ingest." + dots(p.ID) + ".00", target{"ECM_AUDIT", "ecm.audit.injected-" + tag}},
-			{"$JS.API.CONSUMER.INFO.ECM_DELIVERY." + broker.DeliveryConsumer(p.ID), target{"ECM_DELIVERY", "ecm.deliver.injected." + tag}},
-			{"$JS.API.CONSUMER.MSG.NEXT.ECM_DELIVERY." + broker.DeliveryConsumer(p.ID), target{"KV_ECM_CHILDREN", "$KV.ECM_CHILDREN.injected-" + tag}},
+			{"$JS.API.CONSUMER.INFO.ECM_DELIVERY." + wire.DeliveryConsumer(p.ID), target{"ECM_DELIVERY", "ecm.deliver.injected." + tag}},
+			{"$JS.API.CONSUMER.MSG.NEXT.ECM_DELIVERY." + wire.DeliveryConsumer(p.ID), target{"KV_ECM_CHILDREN", "$KV.ECM_CHILDREN.injected-" + tag}},
 		}
 		for _, s := range steps {
 			body := []byte(`{}`)
@@ -369,7 +370,7 @@ func TestIsolationReplyInjection(t *testing.T) {
 		}
 		// The same requests with a reply inbox are answered: the server did
 		// answer the ones above, in the participant's own account.
-		if _, err := c.nc.Request("$JS.API.CONSUMER.INFO.ECM_DELIVERY."+broker.DeliveryConsumer(p.ID), nil, 5*time.Second); err != nil {
+		if _, err := c.nc.Request("$JS.API.CONSUMER.INFO.ECM_DELIVERY."+wire.DeliveryConsumer(p.ID), nil, 5*time.Second); err != nil {
 			t.Fatalf("%s: consumer info: %v", p.ID, err)
 		}
 		select {
@@ -418,7 +419,7 @@ func runAllowed(t *testing.T, iso *isolated) {
 	publish := func(from string, ev map[string]any) {
 		t.Helper()
 		b, _ := json.Marshal(ev)
-		m := nats.NewMsg(broker.IngestSubject(from, ev["subject"].(string)))
+		m := nats.NewMsg(wire.IngestSubject(from, ev["subject"].(string)))
 		m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
 		m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID(ev["source"].(string), ev["id"].(string)))
 		m.Data = b
@@ -426,7 +427,7 @@ func runAllowed(t *testing.T, iso *isolated) {
 		if err != nil {
 			t.Fatalf("%s publishing %s: %v", from, m.Subject, err)
 		}
-		if ack.Stream != broker.StreamIngest || ack.Sequence == 0 {
+		if ack.Stream != wire.StreamIngest || ack.Sequence == 0 {
 			t.Fatalf("%s: ack %+v", from, ack)
 		}
 	}
@@ -483,7 +484,7 @@ func runAllowed(t *testing.T, iso *isolated) {
 			}
 			t.Fatalf("%s has no deliveries to read", p.ID)
 		}
-		cons, err := clients[p.ID].js.Consumer(ctx, broker.StreamDelivery, broker.DeliveryConsumer(p.ID))
+		cons, err := clients[p.ID].js.Consumer(ctx, wire.StreamDelivery, wire.DeliveryConsumer(p.ID))
 		if err != nil {
 			t.Fatalf("%s: its consumer: %v", p.ID, err)
 		}
@@ -498,7 +499,7 @@ func runAllowed(t *testing.T, iso *isolated) {
 				t.Fatalf("%s: %v", p.ID, err)
 			}
 			got[ev["id"].(string)] = true
-			if m.Subject() != broker.DeliverySubject(p.ID) {
+			if m.Subject() != wire.DeliverySubject(p.ID) {
 				t.Errorf("%s fetched a message of %s", p.ID, m.Subject())
 			}
 			if err := m.DoubleAck(ctx); err != nil {
@@ -536,10 +537,10 @@ func runAllowed(t *testing.T, iso *isolated) {
 		for n := range names.Name() {
 			streams = append(streams, n)
 		}
-		if names.Err() != nil || !slices.Contains(streams, broker.StreamAudit) {
+		if names.Err() != nil || !slices.Contains(streams, wire.StreamAudit) {
 			t.Errorf("%s: stream names %v %v", o.Name, streams, names.Err())
 		}
-		for _, s := range []string{broker.StreamAudit, broker.StreamDeadLetter} {
+		for _, s := range []string{wire.StreamAudit, wire.StreamDeadLetter} {
 			st, err := c.js.Stream(ctx, s)
 			if err != nil {
 				t.Fatalf("%s: stream %s: %v", o.Name, s, err)
@@ -553,7 +554,7 @@ func runAllowed(t *testing.T, iso *isolated) {
 				t.Errorf("%s: first message of %s differs from the broker's: %v", o.Name, s, err)
 			}
 		}
-		if _, err := c.js.Consumer(ctx, broker.StreamDelivery, broker.DeliveryConsumer("leeds/pct")); err != nil {
+		if _, err := c.js.Consumer(ctx, wire.StreamDelivery, wire.DeliveryConsumer("leeds/pct")); err != nil {
 			t.Errorf("%s: consumer info: %v", o.Name, err)
 		}
 		cases += 4 // names, info, get audit, get dead letter
@@ -633,7 +634,7 @@ func TestIsolationAdapter(t *testing.T) {
 		t.Fatalf("adapter: %v", err)
 	}
 	iso.env.WaitIdle()
-	st, err := iso.env.Broker.JetStream().Stream(t.Context(), broker.StreamIngest)
+	st, err := iso.env.Broker.JetStream().Stream(t.Context(), wire.StreamIngest)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -81,11 +82,11 @@ func cli(t *testing.T, env *testenv.Env, token string, args ...string) (string, 
 func auditMsgs(t *testing.T, js jetstream.JetStream) []*nats.Msg {
 	t.Helper()
 	ctx := context.Background()
-	cons, err := js.OrderedConsumer(ctx, broker.StreamAudit, jetstream.OrderedConsumerConfig{})
+	cons, err := js.OrderedConsumer(ctx, wire.StreamAudit, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, _ := js.Stream(ctx, broker.StreamAudit)
+	info, _ := js.Stream(ctx, wire.StreamAudit)
 	var out []*nats.Msg
 	for n := info.CachedInfo().State.Msgs; n > 0; n-- {
 		m, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))

@@ -18,6 +18,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
+	"github.com/ecm-broker/ecm-broker/wire"
 )
 
 // leeds/la-social-care receives every referral and never reads; leeds/police
@@ -123,8 +124,8 @@ func waitDecidedFirstTime(t *testing.T, env *testenv.Env) {
 	defer cancel()
 	for {
 		idle := true
-		for _, name := range broker.IngestConsumers() {
-			c, err := env.Broker.JetStream().Consumer(ctx, broker.StreamIngest, name)
+		for _, name := range wire.IngestConsumers() {
+			c, err := env.Broker.JetStream().Consumer(ctx, wire.StreamIngest, name)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -202,8 +203,8 @@ func WaitIdle(t testing.TB, js jetstream.JetStream) {
 	defer cancel()
 	for {
 		idle := true
-		for _, name := range broker.IngestConsumers() {
-			c, err := js.Consumer(ctx, broker.StreamIngest, name)
+		for _, name := range wire.IngestConsumers() {
+			c, err := js.Consumer(ctx, wire.StreamIngest, name)
 			if err != nil {
 				idle = false
 				break

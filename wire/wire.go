@@ -1,0 +1,196 @@
+// Package wire is the broker's contract on NATS, in one place: the names of
+// its streams, buckets and consumers, the subjects it reads and writes and how
+// they are built and parsed, the headers it adds, and the message-id rules that
+// make JetStream store each thing once. The broker, the adapters (which must
+// not link the broker) and the tools all use it; it imports only uin.
+//
+// No subject ever holds a raw UIN: a child appears only as its keyed hash
+// (audit) or its partition token (ingest).
+package wire
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ecm-broker/ecm-broker/uin"
+)
+
+// Streams and buckets. Named to read well in `nats stream ls`: one stream per
+// stage, subjects that say who they are for.
+const (
+	StreamIngest     = "ECM_INGEST"     // ecm.ingest.<area>.<agency>.<partition>: events as published
+	StreamDelivery   = "ECM_DELIVERY"   // ecm.deliver.<area>.<agency>: each participant's copies
+	StreamAudit      = "ECM_AUDIT"      // ecm.audit.<child key>: one record per decided event
+	StreamDeadLetter = "ECM_DEADLETTER" // ecm.deadletter.<area>.<agency>: rejected input with reasons
+	BucketChildren   = "ECM_CHILDREN"   // key <child key>: index record and consent history
+	BucketMeta       = "ECM_META"       // broker-wide settings shared by every instance
+)
+
+// Consumers the broker instances share on ECM_INGEST: ecm-broker-p00 …
+// ecm-broker-p15, one per partition, each pinned to one instance at a time
+// (priority group PriorityGroup); ecm-broker-unrouted dead-letters events
+// published without a partition token.
+const (
+	ConsumerPrefix   = "ecm-broker-p"
+	ConsumerUnrouted = "ecm-broker-unrouted"
+	PriorityGroup    = "ecm"
+)
+
+// Subject roots and the filters that cover each stream.
+const (
+	ingestRoot     = "ecm.ingest."
+	deliverRoot    = "ecm.deliver."
+	auditRoot      = "ecm.audit."
+	deadLetterRoot = "ecm.deadletter."
+
+	IngestFilter     = "ecm.ingest.>"
+	IngestUnrouted   = "ecm.ingest.*.*" // a participant's bare subject: no partition token
+	DeliveryFilter   = "ecm.deliver.>"
+	AuditFilter      = "ecm.audit.>"
+	DeadLetterFilter = "ecm.deadletter.>"
+
+	// AuditCheckpointSubject holds the signed checkpoints of every instance.
+	AuditCheckpointSubject = "ecm.audit._checkpoint"
+	// AuditOpsSubject holds operator actions that concern no single child
+	// (a replay's summary).
+	AuditOpsSubject = "ecm.audit._ops"
+)
+
+// Headers the broker adds beside the CloudEvent.
+const (
+	HeaderBasis     = "Ecm-Basis"           // a delivered copy's lawful basis
+	HeaderRevision  = "Ecm-Policy-Revision" // the policy revision that decided
+	HeaderReplay    = "Ecm-Replay"          // the replay that re-sent a copy
+	HeaderSignature = "Ecm-Signature"       // a checkpoint's Ed25519 signature (base64) of its body
+)
+
+// Dotted turns a participant id ("leeds/pct") into subject tokens ("leeds.pct").
+func Dotted(participant string) string { return strings.Replace(participant, "/", ".", 1) }
+
+// undotted is Dotted's inverse for the first two tokens.
+func undotted(tokens string) string { return strings.Replace(tokens, ".", "/", 1) }
+
+// IngestSpace is the subject space where participant "<area>/<agency>"
+// publishes: each event goes to IngestSpace + "." + the child's partition.
+func IngestSpace(participant string) string { return ingestRoot + Dotted(participant) }
+
+// IngestSubject is where participant publishes events about the child with
+// the given UIN: its own subject space, one partition per group of children
+// (uin.Partition), so that a child's events stay in order.
+func IngestSubject(participant, child string) string {
+	return IngestSpace(participant) + "." + uin.Partition(child)
+}
+
+// ParseIngestSubject returns the publishing participant of an ingest subject
+// and its partition token ("" when there is none); publisher is "unknown"
+// when the subject is not an ingest subject of the right shape.
+func ParseIngestSubject(subject string) (publisher, partition string) {
+	parts := strings.Split(strings.TrimPrefix(subject, ingestRoot), ".")
+	if !strings.HasPrefix(subject, ingestRoot) || len(parts) < 2 || len(parts) > 3 {
+		return "unknown", ""
+	}
+	if len(parts) == 3 {
+		partition = parts[2]
+	}
+	return parts[0] + "/" + parts[1], partition
+}
+
+// PartitionToken is the subject token of partition p.
+func PartitionToken(p int) string { return fmt.Sprintf("%02d", p) }
+
+// PartitionConsumers lists the per-partition consumer names and their
+// filters, in partition order.
+func PartitionConsumers() (names, filters []string) {
+	for p := 0; p < uin.Partitions; p++ {
+		tok := PartitionToken(p)
+		names = append(names, ConsumerPrefix+tok)
+		filters = append(filters, ingestRoot+"*.*."+tok)
+	}
+	return names, filters
+}
+
+// IngestSubjects are the ingest stream's subjects: each partition, and the
+// bare participant subject (whose events are refused for want of a
+// partition). A publish anywhere else finds no stream and fails at once.
+func IngestSubjects() []string {
+	_, filters := PartitionConsumers()
+	return append(filters, IngestUnrouted)
+}
+
+// IngestConsumers lists the durable consumers of the ingest stream: one per
+// partition, then the one for unrouted subjects.
+func IngestConsumers() []string {
+	names, _ := PartitionConsumers()
+	return append(names, ConsumerUnrouted)
+}
+
+// IngestPartitionFilters are the ingest subjects of one partition (and the
+// unrouted ones): where a child's events are.
+func IngestPartitionFilters(partition string) []string {
+	return []string{ingestRoot + "*.*." + partition, IngestUnrouted}
+}
+
+// DeliverySubject is where a participant's copies are stored.
+func DeliverySubject(participant string) string { return deliverRoot + Dotted(participant) }
+
+// ParseDeliverySubject returns the participant of a delivery subject.
+func ParseDeliverySubject(subject string) (participant string, ok bool) {
+	if !strings.HasPrefix(subject, deliverRoot) {
+		return "", false
+	}
+	return undotted(strings.TrimPrefix(subject, deliverRoot)), true
+}
+
+// DeliveryConsumer is the durable pull consumer on ECM_DELIVERY through which
+// participant id reads its deliveries over NATS ("deliver-leeds-pct").
+func DeliveryConsumer(participant string) string {
+	return "deliver-" + strings.ReplaceAll(participant, "/", "-")
+}
+
+// ParticipantAccount is the NATS account of participant id ("leeds/pct" →
+// "leeds_pct"; an area slug has no '_', so names cannot collide).
+func ParticipantAccount(participant string) string { return strings.ReplaceAll(participant, "/", "_") }
+
+// AuditSubject holds the audit records of one child (by child key).
+func AuditSubject(childKey string) string { return auditRoot + childKey }
+
+// IsAuditSubject reports whether subject is in the audit stream.
+func IsAuditSubject(subject string) bool { return strings.HasPrefix(subject, auditRoot) }
+
+// DeadLetterSubject holds rejected input from one publisher ("http" when
+// the publisher is not known).
+func DeadLetterSubject(publisher string) string { return deadLetterRoot + Dotted(publisher) }
+
+// UndeliveredSubject is where copies refused by a participant's delivery
+// limit are kept, in ECM_DEADLETTER.
+func UndeliveredSubject(participant string) string {
+	return deadLetterRoot + "undelivered." + Dotted(participant)
+}
+
+// Message ids (Nats-Msg-Id). JetStream drops a second message with the same
+// id inside the stream's duplicate window, so each id names exactly one thing.
+
+// EventMsgID is the id an event is published under: its source and id.
+func EventMsgID(source, id string) string { return source + "#" + id }
+
+// DeliveryMsgID is the id of participant's copy of an event, so that a
+// redelivered or replayed event's copy is stored once.
+func DeliveryMsgID(source, id, participant string) string {
+	return EventMsgID(source, id) + "@" + participant
+}
+
+// AuditMsgID is the id of the decision record of an event.
+func AuditMsgID(source, id string) string { return "audit:" + EventMsgID(source, id) }
+
+// AuditRejectedMsgID is the id of the record of a rejected input.
+func AuditRejectedMsgID(rejectID string) string { return "audit-rejected:" + rejectID }
+
+// AuditActionMsgID is the id of the record of an operator action (kind is
+// replay, erasure, sar ...).
+func AuditActionMsgID(kind, actionID string) string { return "audit-" + kind + ":" + actionID }
+
+// DeadLetterMsgID is the id of a dead letter.
+func DeadLetterMsgID(id string) string { return "dl:" + id }
+
+// UndeliveredMsgID is the id of a refused copy kept in the dead letters.
+func UndeliveredMsgID(copyMsgID string) string { return "undelivered:" + copyMsgID }
