@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
@@ -73,13 +74,6 @@ func (b *Broker) handleReload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"changed": changed, "revision": b.decider.Policy().Revision})
 }
 
-// Delivery is one delivered copy as read back.
-type Delivery struct {
-	Seq   uint64          `json:"seq"`
-	Basis string          `json:"basis,omitempty"`
-	Event json.RawMessage `json:"event"`
-}
-
 // handleDeliveries is GET /v1/deliveries?after=SEQ&limit=N for the
 // participant whose token is given: its copies with a sequence greater than
 // after, in order. next is the cursor to pass as after on the next call.
@@ -99,11 +93,11 @@ func (b *Broker) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 	}
 	b.metrics.lastRead.WithLabelValues(p.ID).SetToCurrentTime() // limits.go: who has stopped reading
 	out := struct {
-		Deliveries []Delivery `json:"deliveries"`
-		Next       uint64     `json:"next"`
-	}{Deliveries: []Delivery{}, Next: after}
+		Deliveries []api.Delivery `json:"deliveries"`
+		Next       uint64         `json:"next"`
+	}{Deliveries: []api.Delivery{}, Next: after}
 	for _, m := range msgs {
-		out.Deliveries = append(out.Deliveries, Delivery{Seq: m.seq, Basis: m.header.Get(wire.HeaderBasis), Event: m.data})
+		out.Deliveries = append(out.Deliveries, api.Delivery{Seq: m.seq, Basis: m.header.Get(wire.HeaderBasis), Event: m.data})
 		out.Next = m.seq
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -125,9 +119,9 @@ func (b *Broker) handleAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	records := make([]AuditRecord, 0, len(msgs))
+	records := make([]api.AuditRecord, 0, len(msgs))
 	for _, m := range msgs {
-		var rec AuditRecord
+		var rec api.AuditRecord
 		if err := json.Unmarshal(m.data, &rec); err != nil {
 			continue
 		}
@@ -152,11 +146,11 @@ func (b *Broker) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := struct {
-		DeadLetters []DeadLetter `json:"deadletters"`
-		Next        uint64       `json:"next"`
-	}{DeadLetters: []DeadLetter{}, Next: after}
+		DeadLetters []api.DeadLetter `json:"deadletters"`
+		Next        uint64           `json:"next"`
+	}{DeadLetters: []api.DeadLetter{}, Next: after}
 	for _, m := range msgs {
-		var dl DeadLetter
+		var dl api.DeadLetter
 		if err := json.Unmarshal(m.data, &dl); err != nil {
 			continue
 		}

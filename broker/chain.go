@@ -37,6 +37,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -53,26 +54,6 @@ const (
 // errChainStopped is returned for an audit record submitted while the
 // instance is not running its chains (before Start or after Close).
 var errChainStopped = errors.New("audit chain not running")
-
-// ChainHead is the newest stored record of one chain.
-type ChainHead struct {
-	Chain string `json:"chain"`
-	Index uint64 `json:"index"`
-	Hash  string `json:"hash"`
-	Seq   uint64 `json:"seq"`
-}
-
-// Checkpoint is a signed statement of an instance's chain heads. Chains
-// lists the chains that advanced since the previous checkpoint; Prev is the
-// SHA-256 of the previous checkpoint's bytes, so a removed checkpoint shows.
-type Checkpoint struct {
-	Instance string      `json:"instance"`
-	N        uint64      `json:"n"`
-	Prev     string      `json:"prev,omitempty"`
-	At       string      `json:"at"`
-	Key      string      `json:"key"` // base64 Ed25519 public key
-	Chains   []ChainHead `json:"chains"`
-}
 
 // chainer links one instance's audit records into its chains and writes its
 // checkpoints.
@@ -99,12 +80,12 @@ type chainSlot struct {
 	n      int
 	epoch  int
 	id     string
-	head   ChainHead
-	closed []ChainHead // final heads of this slot's earlier chains
+	head   api.ChainHead
+	closed []api.ChainHead // final heads of this slot's earlier chains
 }
 
 type chainReq struct {
-	rec AuditRecord
+	rec api.AuditRecord
 	id  string
 	fut *auditFuture
 }
@@ -127,7 +108,7 @@ func (c *chainer) chainID(slot, epoch int) string {
 
 // submit queues a record for its chain; the future resolves once JetStream
 // has stored it (or dropped it as a duplicate of one stored before).
-func (c *chainer) submit(rec AuditRecord, msgID string) (jetstream.PubAckFuture, error) {
+func (c *chainer) submit(rec api.AuditRecord, msgID string) (jetstream.PubAckFuture, error) {
 	if !c.running.Load() {
 		return nil, errChainStopped
 	}
@@ -217,10 +198,10 @@ func (c *chainer) write(ctx context.Context, s *chainSlot, r *chainReq) {
 		}
 		s.epoch++
 		s.id = c.chainID(s.n, s.epoch)
-		s.head = ChainHead{Chain: s.id}
+		s.head = api.ChainHead{Chain: s.id}
 	case !ack.Duplicate:
 		sum := sha256.Sum256(body)
-		s.head = ChainHead{Chain: s.id, Index: rec.ChainIndex, Hash: hex.EncodeToString(sum[:]), Seq: ack.Sequence}
+		s.head = api.ChainHead{Chain: s.id, Index: rec.ChainIndex, Hash: hex.EncodeToString(sum[:]), Seq: ack.Sequence}
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -232,11 +213,11 @@ func (c *chainer) write(ctx context.Context, s *chainSlot, r *chainReq) {
 }
 
 // heads returns every chain head not yet covered by a checkpoint.
-func (c *chainer) heads() []ChainHead {
-	var out []ChainHead
+func (c *chainer) heads() []api.ChainHead {
+	var out []api.ChainHead
 	for _, s := range c.slots {
 		s.mu.Lock()
-		for _, h := range append(append([]ChainHead(nil), s.closed...), s.head) {
+		for _, h := range append(append([]api.ChainHead(nil), s.closed...), s.head) {
 			if h.Index > 0 && c.cpAt[h.Chain] != h.Index {
 				out = append(out, h)
 			}
@@ -255,7 +236,7 @@ func (c *chainer) checkpoint(ctx context.Context) error {
 	if len(heads) == 0 {
 		return nil
 	}
-	cp := Checkpoint{Instance: c.instance, N: c.cpN + 1, Prev: c.cpPre, At: time.Now().UTC().Format(time.RFC3339Nano),
+	cp := api.Checkpoint{Instance: c.instance, N: c.cpN + 1, Prev: c.cpPre, At: time.Now().UTC().Format(time.RFC3339Nano),
 		Key: encodePublic(c), Chains: heads}
 	body, err := json.Marshal(cp)
 	if err != nil {
@@ -405,29 +386,6 @@ type StoredMsg struct {
 	Data    []byte
 }
 
-// ChainBreak is one place where the audit is not as written.
-type ChainBreak struct {
-	Seq     uint64 `json:"seq"`
-	Chain   string `json:"chain,omitempty"`
-	Index   uint64 `json:"index,omitempty"`
-	Problem string `json:"problem"`
-}
-
-// VerifyReport is the answer of an audit verification.
-type VerifyReport struct {
-	Stream      string       `json:"stream"`
-	Records     int          `json:"records"`
-	Chains      int          `json:"chains"`
-	Checkpoints int          `json:"checkpoints"`
-	Unchained   int          `json:"unchained"` // records written before chaining began
-	Covered     int          `json:"covered"`   // records at or below a checkpointed head
-	LastSigned  string       `json:"last_checkpoint,omitempty"`
-	OK          bool         `json:"ok"`
-	FirstBreak  *ChainBreak  `json:"first_break,omitempty"`
-	Breaks      []ChainBreak `json:"breaks,omitempty"` // the first 100
-	BreakCount  int          `json:"break_count"`
-}
-
 // chainLink is what verification reads of a record.
 type chainLink struct {
 	Chain      string `json:"chain"`
@@ -449,7 +407,7 @@ const verifyRecent = 1 << 14
 // with Add, then call Report.
 type ChainVerifier struct {
 	keys    map[string]bool
-	rep     VerifyReport
+	rep     api.VerifyReport
 	chains  map[string]*chainState
 	cps     map[string][]uint64            // instance → seqs of its checkpoints
 	cpSeen  map[string]map[uint64][]string // instance → n → hashes of checkpoints seen
@@ -458,12 +416,12 @@ type ChainVerifier struct {
 
 // NewChainVerifier trusts checkpoints signed by the given base64 public keys.
 func NewChainVerifier(stream string, keys map[string]bool) *ChainVerifier {
-	return &ChainVerifier{keys: keys, rep: VerifyReport{Stream: stream}, chains: map[string]*chainState{},
+	return &ChainVerifier{keys: keys, rep: api.VerifyReport{Stream: stream}, chains: map[string]*chainState{},
 		cps: map[string][]uint64{}, cpSeen: map[string]map[uint64][]string{}}
 }
 
 func (v *ChainVerifier) broken(seq uint64, chain string, index uint64, format string, args ...any) {
-	b := ChainBreak{Seq: seq, Chain: chain, Index: index, Problem: fmt.Sprintf(format, args...)}
+	b := api.ChainBreak{Seq: seq, Chain: chain, Index: index, Problem: fmt.Sprintf(format, args...)}
 	if v.rep.FirstBreak == nil {
 		v.rep.FirstBreak = &b
 	}
@@ -525,7 +483,7 @@ func (v *ChainVerifier) Add(m StoredMsg) {
 
 func (v *ChainVerifier) checkpoint(m StoredMsg) {
 	v.rep.Checkpoints++
-	var cp Checkpoint
+	var cp api.Checkpoint
 	if err := json.Unmarshal(m.Data, &cp); err != nil || cp.Instance == "" {
 		v.broken(m.Seq, "", 0, "checkpoint is not valid")
 		return
@@ -574,7 +532,7 @@ func (v *ChainVerifier) checkpoint(m StoredMsg) {
 
 // Report finishes the walk: a chain that two later checkpoints of its
 // instance never mention was not written by that instance.
-func (v *ChainVerifier) Report() VerifyReport {
+func (v *ChainVerifier) Report() api.VerifyReport {
 	names := make([]string, 0, len(v.chains))
 	for n := range v.chains {
 		names = append(names, n)
@@ -614,14 +572,14 @@ func contains(list []string, s string) bool {
 // VerifyAudit walks an audit stream (ECM_AUDIT, or a copy of it) and reports
 // the first broken link. progress, when given, is called now and then with
 // the records read so far.
-func (b *Broker) VerifyAudit(ctx context.Context, stream string, keys map[string]bool, progress func(done, total uint64)) (VerifyReport, error) {
+func (b *Broker) VerifyAudit(ctx context.Context, stream string, keys map[string]bool, progress func(done, total uint64)) (api.VerifyReport, error) {
 	v := NewChainVerifier(stream, keys)
 	err := scanStream(ctx, b.js, stream, scanOpts{progress: progress}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
 		v.Add(StoredMsg{Seq: meta.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
 		return nil
 	})
 	if err != nil {
-		return VerifyReport{}, err
+		return api.VerifyReport{}, err
 	}
 	return v.Report(), nil
 }

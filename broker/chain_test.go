@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
@@ -211,7 +212,7 @@ func auditMessages(t testing.TB, b *Broker, stream string) []StoredMsg {
 	return out
 }
 
-func verify(b *Broker, msgs []StoredMsg) VerifyReport {
+func verify(b *Broker, msgs []StoredMsg) api.VerifyReport {
 	v := NewChainVerifier("copy", b.trustedKeys())
 	for _, m := range msgs {
 		v.Add(m)
@@ -307,7 +308,7 @@ func TestAuditChainTamper(t *testing.T) {
 		}, msgs[cp].Seq, "signature does not match"},
 		{"sign with another key", func(ms []StoredMsg) []StoredMsg {
 			other := &chainer{key: mustKey(t), instance: "x"}
-			var c Checkpoint
+			var c api.Checkpoint
 			_ = json.Unmarshal(ms[cp].Data, &c)
 			ms[cp] = signed(t, other, c, ms[cp])
 			return ms
@@ -334,7 +335,7 @@ func mustKey(t testing.TB) []byte {
 	return k
 }
 
-func signed(t testing.TB, c *chainer, cp Checkpoint, m StoredMsg) StoredMsg {
+func signed(t testing.TB, c *chainer, cp api.Checkpoint, m StoredMsg) StoredMsg {
 	cp.Key = encodePublic(c)
 	body, _ := json.Marshal(cp)
 	m.Data = body
@@ -362,9 +363,9 @@ func TestAuditChainConcurrentAndDuplicates(t *testing.T) {
 			defer wg.Done()
 			var fs []jetstream.PubAckFuture
 			for i := 0; i < 60; i++ {
-				rec := AuditRecord{EventID: fmt.Sprintf("e-%d-%d", g, i%40), Source: "/leeds/pct", Type: "t", ChildKey: fmt.Sprintf("child%02d", (g*7+i)%23),
-					Outcome: "decided", Decisions: []Decision{}}
-				f, err := b.auditAsync(rec) // i >= 40 repeats an id: a duplicate
+				rec := api.AuditRecord{EventID: fmt.Sprintf("e-%d-%d", g, i%40), Source: "/leeds/pct", Type: "t", ChildKey: fmt.Sprintf("child%02d", (g*7+i)%23),
+					Outcome: "decided", Decisions: []api.Decision{}}
+				f, err := b.auditAsync(rec, wire.AuditMsgID(rec.Source, rec.EventID)) // i >= 40 repeats an id: a duplicate
 				if err != nil {
 					errs <- err
 					return
@@ -389,13 +390,13 @@ func TestAuditChainConcurrentAndDuplicates(t *testing.T) {
 	if _, err := b.js.UpdateStream(ctx, small); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.auditWait(ctx, AuditRecord{EventID: "refused", Source: "/leeds/pct", ChildKey: "child01", Decisions: []Decision{}}); err == nil {
+	if err := b.auditWait(ctx, api.AuditRecord{EventID: "refused", Source: "/leeds/pct", ChildKey: "child01", Decisions: []api.Decision{}}, wire.AuditMsgID("/leeds/pct", "refused")); err == nil {
 		t.Fatal("the audit stream accepted an oversize record")
 	}
 	if _, err := b.js.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.auditWait(ctx, AuditRecord{EventID: "after", Source: "/leeds/pct", ChildKey: "child01", Decisions: []Decision{}}); err != nil {
+	if err := b.auditWait(ctx, api.AuditRecord{EventID: "after", Source: "/leeds/pct", ChildKey: "child01", Decisions: []api.Decision{}}, wire.AuditMsgID("/leeds/pct", "after")); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Checkpoint(ctx); err != nil {
@@ -425,7 +426,7 @@ func TestAuditVerifyEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, body := httpDo(t, b, "GET", "/v1/audit/verify", opsToken, nil)
-	var rep VerifyReport
+	var rep api.VerifyReport
 	ndjsonResult(t, body, &rep)
 	if code != 200 || !rep.OK || rep.Records == 0 {
 		t.Fatalf("%d %+v", code, rep)

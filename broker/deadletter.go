@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -20,20 +21,6 @@ import (
 // is kept in part, with its size, so an operator can see what it was.
 const deadLetterBodyMax = 64 * 1024
 
-// DeadLetter is a rejected input with every reason it was rejected.
-type DeadLetter struct {
-	Seq        uint64            `json:"seq,omitempty"`
-	Received   time.Time         `json:"received"`
-	Publisher  string            `json:"publisher"`
-	Reasons    []string          `json:"reasons"`
-	Headers    map[string]string `json:"headers,omitempty"`
-	Body       json.RawMessage   `json:"body,omitempty"`
-	BodyText   string            `json:"body_text,omitempty"`
-	BodyBase64 string            `json:"body_base64,omitempty"`
-	Size       int               `json:"size"`
-	Truncated  bool              `json:"truncated,omitempty"`
-}
-
 // Limits that keep a dead letter well inside one JetStream message, however
 // many problems an input has or however large its headers are.
 const (
@@ -43,8 +30,8 @@ const (
 	deadLetterDepthMax   = 64
 )
 
-func newDeadLetter(publisher string, m *nats.Msg, probs []Problem) DeadLetter {
-	dl := DeadLetter{Received: time.Now().UTC(), Publisher: publisher, Size: len(m.Data)}
+func newDeadLetter(publisher string, m *nats.Msg, probs []api.Problem) api.DeadLetter {
+	dl := api.DeadLetter{Received: time.Now().UTC(), Publisher: publisher, Size: len(m.Data)}
 	dl.Reasons = reasons(probs)
 	headerBytes := 0
 	for k, v := range m.Header {
@@ -76,7 +63,7 @@ func newDeadLetter(publisher string, m *nats.Msg, probs []Problem) DeadLetter {
 
 // reasons turns problems into at most deadLetterReasonsMax lines of at most
 // deadLetterReasonLen bytes each.
-func reasons(probs []Problem) []string {
+func reasons(probs []api.Problem) []string {
 	out := make([]string, 0, min(len(probs), deadLetterReasonsMax+1))
 	for i, p := range probs {
 		if i == deadLetterReasonsMax {
@@ -89,12 +76,12 @@ func reasons(probs []Problem) []string {
 }
 
 // capProblems bounds a problem list the same way, for answers and audit records.
-func capProblems(probs []Problem) []Problem {
+func capProblems(probs []api.Problem) []api.Problem {
 	if len(probs) <= deadLetterReasonsMax {
 		return probs
 	}
-	out := append([]Problem{}, probs[:deadLetterReasonsMax]...)
-	return append(out, Problem{"event", fmt.Sprintf("… and %d more problems", len(probs)-deadLetterReasonsMax)})
+	out := append([]api.Problem{}, probs[:deadLetterReasonsMax]...)
+	return append(out, api.Problem{Field: "event", Reason: fmt.Sprintf("… and %d more problems", len(probs)-deadLetterReasonsMax)})
 }
 
 // jsonDepth is the deepest nesting of objects and arrays in valid JSON.
@@ -121,7 +108,7 @@ func jsonDepth(b []byte) int {
 
 // deadLetterAsync stores a rejected input. id makes a retried dead-lettering
 // of the same input idempotent.
-func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []Problem, id string) (jetstream.PubAckFuture, error) {
+func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []api.Problem, id string) (jetstream.PubAckFuture, error) {
 	body, err := marshalNoEscape(newDeadLetter(publisher, m, probs))
 	if err != nil {
 		return nil, fmt.Errorf("encoding dead letter: %w", err)
@@ -140,7 +127,7 @@ func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []Problem,
 
 // auditRejected writes an audit record for a rejected event about a known
 // child: nobody received it (fail closed), and the reasons are kept.
-func (b *Broker) auditRejected(publisher string, m *nats.Msg, probs []Problem, id string) {
+func (b *Broker) auditRejected(publisher string, m *nats.Msg, probs []api.Problem, id string) {
 	raw, err := cenats.Decode(m)
 	if err != nil {
 		return
@@ -152,10 +139,10 @@ func (b *Broker) auditRejected(publisher string, m *nats.Msg, probs []Problem, i
 	eventID, _ := raw.String("id")
 	src, _ := raw.String("source")
 	typ, _ := raw.String("type")
-	rec := AuditRecord{EventID: eventID, Source: src, Type: typ, Publisher: publisher, ChildKey: b.children.Key(subject),
+	rec := api.AuditRecord{EventID: eventID, Source: src, Type: typ, Publisher: publisher, ChildKey: b.children.Key(subject),
 		DecidedAt: time.Now().UTC().Format(time.RFC3339Nano), PolicyRevision: b.decider.Policy().Revision,
-		Outcome: "rejected", Decisions: []Decision{}, Problems: capProblems(probs), rejectID: id}
-	if _, err := b.auditAsync(rec); err != nil {
+		Outcome: "rejected", Decisions: []api.Decision{}, Problems: capProblems(probs)}
+	if _, err := b.auditAsync(rec, wire.AuditRejectedMsgID(id)); err != nil {
 		b.auditFailing(err)
 	}
 }

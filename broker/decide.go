@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
@@ -19,16 +20,6 @@ import (
 // DecisionQuery is what the broker asks the policies, once per event
 // (docs/policy-input.md).
 const DecisionQuery = "data.ecm.decision"
-
-// Decision is one participant's outcome for one event.
-type Decision struct {
-	Participant string   `json:"participant"`
-	Allow       bool     `json:"allow"`
-	Basis       string   `json:"basis"`
-	Remove      []string `json:"remove"`
-	Reason      string   `json:"reason"`
-	Review      bool     `json:"review,omitempty"`
-}
 
 // ErrPolicy marks a policy that failed or answered out of contract; the
 // event is then denied to everyone with basis policy-error.
@@ -133,12 +124,12 @@ func (d *Decider) Swap(p *Policy) {
 // Decide evaluates the policy once for an event and returns one decision per
 // candidate, in candidate order, and the policy revision. On any failure it
 // returns a denial for every candidate with basis policy-error, and the error.
-func (d *Decider) Decide(ctx context.Context, input map[string]any, candidates []Participant) ([]Decision, string, error) {
+func (d *Decider) Decide(ctx context.Context, input map[string]any, candidates []Participant) ([]api.Decision, string, error) {
 	p := d.current.Load()
 	if d.allowAll {
-		out := make([]Decision, len(candidates))
+		out := make([]api.Decision, len(candidates))
 		for i, c := range candidates {
-			out[i] = Decision{Participant: c.ID, Allow: true, Basis: "consent", Remove: []string{}}
+			out[i] = api.Decision{Participant: c.ID, Allow: true, Basis: "consent", Remove: []string{}}
 		}
 		return out, "allow-all", nil
 	}
@@ -153,9 +144,9 @@ func (d *Decider) Decide(ctx context.Context, input map[string]any, candidates [
 		d.cache.put(key, decisions)
 	}
 	if err != nil {
-		out := make([]Decision, len(candidates))
+		out := make([]api.Decision, len(candidates))
 		for i, c := range candidates {
-			out[i] = Decision{Participant: c.ID, Basis: "policy-error", Remove: []string{}, Reason: "the policy failed, so nothing is shared: " + err.Error()}
+			out[i] = api.Decision{Participant: c.ID, Basis: "policy-error", Remove: []string{}, Reason: "the policy failed, so nothing is shared: " + err.Error()}
 		}
 		return out, p.Revision, err
 	}
@@ -167,7 +158,7 @@ var allowBases = map[string]bool{"s11-safeguarding": true, "s12-index": true, "s
 var denyBases = map[string]bool{"out-of-scope": true, "age-limit": true, "no-relationship": true,
 	"no-consent": true, "consent-withdrawn": true, "no-rule": true}
 
-func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []Participant, timeout time.Duration) ([]Decision, error) {
+func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []Participant, timeout time.Duration) ([]api.Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	rs, err := p.query.Eval(ctx, regoInput(input))
@@ -184,7 +175,7 @@ func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []Pa
 	if len(obj) != len(candidates) {
 		return nil, fmt.Errorf("%w: %d decisions for %d candidates", ErrPolicy, len(obj), len(candidates))
 	}
-	out := make([]Decision, len(candidates))
+	out := make([]api.Decision, len(candidates))
 	for i, c := range candidates {
 		v, ok := obj[c.ID].(map[string]any)
 		if !ok {
@@ -199,8 +190,8 @@ func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []Pa
 	return out, nil
 }
 
-func decisionFrom(id string, v map[string]any) (Decision, error) {
-	d := Decision{Participant: id, Remove: []string{}}
+func decisionFrom(id string, v map[string]any) (api.Decision, error) {
+	d := api.Decision{Participant: id, Remove: []string{}}
 	var ok bool
 	if d.Allow, ok = v["allow"].(bool); !ok {
 		return d, fmt.Errorf("%w: %s: allow is not a boolean", ErrPolicy, id)

@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/policies"
 )
 
@@ -42,13 +43,13 @@ func benchConfig(areas int) *Config {
 
 // benchInputs is a realistic mix: a 14-year-old with a health visitor
 // involved from another area, a concern, consent for CAF; events of four kinds.
-func benchInputs() (*IndexRecord, *Consent, []*Event) {
+func benchInputs() (*api.IndexRecord, *api.Consent, []*Event) {
 	dob := time.Now().AddDate(-14, -3, 0).Format("2006-01-02")
-	x := &IndexRecord{UIN: "9434765919", Name: map[string]any{"given": "Ben", "family": "Brown"}, DOB: dob, Gender: "male",
+	x := &api.IndexRecord{UIN: "9434765919", Name: map[string]any{"given": "Ben", "family": "Brown"}, DOB: dob, Gender: "male",
 		Address: map[string]any{"lines": []any{"9 Kirkgate"}, "postcode": "LS2 7DJ"}, Area: "leeds",
-		Involvements: []Involvement{{Participant: "area-007/pct", Practitioner: map[string]any{"name": "Hana Visitor"}, Service: "school nursing", Active: true, Since: "2025-01-01T00:00:00Z"}},
-		Concerns:     []Concern{{Participant: "leeds/police", Practitioner: map[string]any{"name": "PC Dale", "contact": map[string]any{"phone": "0113 496 0100"}}, FlaggedAt: "2025-06-01T00:00:00Z", Active: true}}}
-	c := &Consent{Entries: []ConsentEntry{{Seq: 3, Kind: "granted", At: "2026-01-01T00:00:00Z", By: "leeds/lea", GivenBy: "child",
+		Involvements: []api.Involvement{{Participant: "area-007/pct", Practitioner: map[string]any{"name": "Hana Visitor"}, Service: "school nursing", Active: true, Since: "2025-01-01T00:00:00Z"}},
+		Concerns:     []api.Concern{{Participant: "leeds/police", Practitioner: map[string]any{"name": "PC Dale", "contact": map[string]any{"phone": "0113 496 0100"}}, FlaggedAt: "2025-06-01T00:00:00Z", Active: true}}}
+	c := &api.Consent{Entries: []api.ConsentEntry{{Seq: 3, Kind: "granted", At: "2026-01-01T00:00:00Z", By: "leeds/lea", GivenBy: "child",
 		Purposes: []any{"caf"}, Agencies: []any{"pct", "la-social-care"}}}}
 	at := time.Now()
 	ev := func(name, from string, data map[string]any) *Event {
@@ -120,14 +121,14 @@ func benchCached(b *testing.B, reg *Registry, p *Policy) {
 	ctx := context.Background()
 	_, c, events := benchInputs()
 	type child struct {
-		x *IndexRecord
-		c *Consent
+		x *api.IndexRecord
+		c *api.Consent
 	}
 	var kids []child
 	for i := 0; i < 2000; i++ {
-		x := &IndexRecord{UIN: fmt.Sprintf("c%d", i), DOB: time.Now().AddDate(-(i % 20), -(i % 12), -(i % 28)).Format("2006-01-02"), Area: "leeds"}
+		x := &api.IndexRecord{UIN: fmt.Sprintf("c%d", i), DOB: time.Now().AddDate(-(i % 20), -(i % 12), -(i % 28)).Format("2006-01-02"), Area: "leeds"}
 		if i%3 == 0 {
-			x.Involvements = []Involvement{{Participant: fmt.Sprintf("area-%03d/pct", 1+i%9), Active: true}}
+			x.Involvements = []api.Involvement{{Participant: fmt.Sprintf("area-%03d/pct", 1+i%9), Active: true}}
 		}
 		k := child{x: x}
 		if i%10 == 0 {

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"sync"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 // decisionCache keeps the decisions of recent policy inputs. The key is a
@@ -13,7 +15,7 @@ import (
 // cache is emptied when the policy changes.
 type decisionCache struct {
 	mu      sync.Mutex
-	entries map[[32]byte][]Decision
+	entries map[[32]byte][]api.Decision
 	hits    uint64
 	misses  uint64
 }
@@ -35,7 +37,7 @@ func cacheKey(revision string, input map[string]any) ([32]byte, bool) {
 }
 
 // get returns cached decisions; callers must not change them.
-func (c *decisionCache) get(k [32]byte) ([]Decision, bool) {
+func (c *decisionCache) get(k [32]byte) ([]api.Decision, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	d, ok := c.entries[k]
@@ -47,11 +49,11 @@ func (c *decisionCache) get(k [32]byte) ([]Decision, bool) {
 	return d, ok
 }
 
-func (c *decisionCache) put(k [32]byte, d []Decision) {
+func (c *decisionCache) put(k [32]byte, d []api.Decision) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
-		c.entries = map[[32]byte][]Decision{}
+		c.entries = map[[32]byte][]api.Decision{}
 	}
 	if len(c.entries) >= decisionCacheSize {
 		for old := range c.entries { // evict an arbitrary entry

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
@@ -14,7 +15,7 @@ import (
 // deliveryMsg is the message that carries participant d's copy of e, to
 // its delivery subject. The message id is the event's identity plus the
 // participant, so a redelivered event is stored once.
-func deliveryMsg(e *Event, d Decision) (*nats.Msg, error) {
+func deliveryMsg(e *Event, d api.Decision) (*nats.Msg, error) {
 	body, err := json.Marshal(deliveredCopy(e, d.Remove))
 	if err != nil {
 		return nil, fmt.Errorf("encoding copy of %s for %s: %w", e.ID, d.Participant, err)

@@ -3,6 +3,7 @@ package broker
 import (
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/google/uuid"
 )
 
@@ -15,7 +16,7 @@ var derivedSpace = uuid.MustParse("0d6b2c7e-3f4a-4e8b-8d1c-5a9e7f2b6c10")
 // record from before to after (docs/policy-input.md, "Broker-generated
 // events"). Their ids derive from e's, so a redelivered e generates the same
 // events and they are delivered once.
-func derive(e *Event, before, after *IndexRecord) []*Event {
+func derive(e *Event, before, after *api.IndexRecord) []*Event {
 	if after == nil {
 		return nil
 	}
@@ -39,7 +40,7 @@ func derive(e *Event, before, after *IndexRecord) []*Event {
 		}
 	case "index.concern.flagged":
 		// Rule 4, s.12(4)(g): a second practitioner's concern makes a match.
-		active := after.ActiveConcerns()
+		active := ActiveConcerns(after)
 		others := false
 		for _, c := range active {
 			if c.Participant != e.Publisher {
@@ -51,15 +52,15 @@ func derive(e *Event, before, after *IndexRecord) []*Event {
 		}
 	case "index.practitioner.involved":
 		// Rule 4: a newly involved participant learns of the active concerns.
-		active := after.ActiveConcerns()
-		if len(active) > 0 && !before.involvedWith(e.Publisher) {
+		active := ActiveConcerns(after)
+		if len(active) > 0 && !involvedWith(before, e.Publisher) {
 			gen("index.concern.shared", map[string]any{"concerns": concernList(active), "recipients": []any{e.Publisher}})
 		}
 	}
 	return out
 }
 
-func transferData(x *IndexRecord) map[string]any {
+func transferData(x *api.IndexRecord) map[string]any {
 	d := map[string]any{"area": x.Area, "previous_area": x.PreviousArea, "flags": map[string]any{
 		"shielded": x.Flags.Shielded, "care_leaver": x.Flags.CareLeaver, "learning_difficulty": x.Flags.LearningDifficulty}}
 	set := func(k string, v any, present bool) {
@@ -85,12 +86,12 @@ func transferData(x *IndexRecord) map[string]any {
 		}
 	}
 	set("involvements", invs, len(invs) > 0)
-	active := x.ActiveConcerns()
+	active := ActiveConcerns(x)
 	set("concerns", concernList(active), len(active) > 0)
 	return d
 }
 
-func concernList(cs []Concern) []any {
+func concernList(cs []api.Concern) []any {
 	out := make([]any, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, map[string]any{"participant": c.Participant, "practitioner": c.Practitioner, "flagged_at": c.FlaggedAt})
@@ -98,7 +99,7 @@ func concernList(cs []Concern) []any {
 	return out
 }
 
-func flaggers(cs []Concern) []any {
+func flaggers(cs []api.Concern) []any {
 	seen := map[string]bool{}
 	var out []any
 	for _, c := range cs {

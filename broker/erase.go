@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -25,25 +26,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// ErasureResult says what an erasure removed.
-type ErasureResult struct {
-	ID          string `json:"id"`
-	ChildKey    string `json:"child_key"`
-	Operator    string `json:"operator"`
-	Reason      string `json:"reason"`
-	At          string `json:"at"`
-	IndexRecord bool   `json:"index_record"` // a record (index and consent) was held and is gone
-	Ingest      int    `json:"ingest"`       // events deleted from ECM_INGEST
-	Deliveries  int    `json:"deliveries"`   // copies deleted from ECM_DELIVERY
-	DeadLetters int    `json:"dead_letters"` // rejected inputs deleted from ECM_DEADLETTER
-}
-
 // minReasonLen keeps erasures explained; the reason is kept in the audit, so
 // it must not itself name the child.
 const minReasonLen = 10
 
 // Erase removes a child's personal data (see the top of this file).
-func (b *Broker) Erase(ctx context.Context, operator, child, reason string) (*ErasureResult, error) {
+func (b *Broker) Erase(ctx context.Context, operator, child, reason string) (*api.ErasureResult, error) {
 	if err := uin.Check(child); err != nil {
 		return nil, fmt.Errorf("child: %w", err)
 	}
@@ -55,16 +43,16 @@ func (b *Broker) Erase(ctx context.Context, operator, child, reason string) (*Er
 		return nil, fmt.Errorf("reason: must not contain the UIN (it is kept in the audit)")
 	}
 	key := b.children.Key(child)
-	res := &ErasureResult{ID: randomHex(8), ChildKey: key, Operator: operator, Reason: reason, At: time.Now().UTC().Format(time.RFC3339Nano)}
+	res := &api.ErasureResult{ID: randomHex(8), ChildKey: key, Operator: operator, Reason: reason, At: time.Now().UTC().Format(time.RFC3339Nano)}
 	runErr := b.erase(ctx, child, key, res)
-	action := &AuditAction{Kind: "erasure", ID: res.ID, By: operator, Reason: reason, Counts: map[string]int{
+	action := &api.AuditAction{Kind: "erasure", ID: res.ID, By: operator, Reason: reason, Counts: map[string]int{
 		"ingest": res.Ingest, "deliveries": res.Deliveries, "dead_letters": res.DeadLetters, "index_record": boolInt(res.IndexRecord)}}
 	if runErr != nil {
 		action.Error = runErr.Error()
 	}
-	rec := AuditRecord{ChildKey: key, Type: "erasure", Publisher: "broker", DecidedAt: res.At, PolicyRevision: b.decider.Policy().Revision,
-		Outcome: "erased", Decisions: []Decision{}, Action: action, msgID: wire.AuditActionMsgID("erasure", res.ID)}
-	if err := b.auditWait(ctx, rec); err != nil && runErr == nil {
+	rec := api.AuditRecord{ChildKey: key, Type: "erasure", Publisher: "broker", DecidedAt: res.At, PolicyRevision: b.decider.Policy().Revision,
+		Outcome: "erased", Decisions: []api.Decision{}, Action: action}
+	if err := b.auditWait(ctx, rec, wire.AuditActionMsgID("erasure", res.ID)); err != nil && runErr == nil {
 		runErr = fmt.Errorf("erased, but the erasure record was not written: %w", err)
 	}
 	b.log.Info("erasure", zap.String("id", res.ID), zap.String("operator", operator), zap.String("child_key", key),
@@ -79,7 +67,7 @@ func boolInt(v bool) int {
 	return 0
 }
 
-func (b *Broker) erase(ctx context.Context, child, key string, res *ErasureResult) error {
+func (b *Broker) erase(ctx context.Context, child, key string, res *api.ErasureResult) error {
 	found, err := b.findChild(ctx, child)
 	if err != nil {
 		return err
@@ -186,19 +174,13 @@ func secureDelete(ctx context.Context, s jetstream.Stream, seq uint64) error {
 	return err
 }
 
-// ErasureRequest is the body of POST /v1/erase.
-type ErasureRequest struct {
-	Child  string `json:"child"`
-	Reason string `json:"reason"`
-}
-
 // handleErase is POST /v1/erase (operators).
 func (b *Broker) handleErase(w http.ResponseWriter, r *http.Request) {
 	op, ok := b.operatorName(w, r)
 	if !ok {
 		return
 	}
-	var req ErasureRequest
+	var req api.ErasureRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {

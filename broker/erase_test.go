@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -64,18 +65,18 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 	if code, _ := httpDo(t, b, "POST", "/v1/events", tokenOf("leeds/lea"), bad); code != 400 {
 		t.Fatalf("the bad event was accepted: %d", code)
 	}
-	replayAs(t, b, ReplaySelection{Participant: "leeds/pct", Child: ben})
+	replayAs(t, b, api.ReplaySelection{Participant: "leeds/pct", Child: ben})
 	needles := []string{ben, "Brown", "Asthma"}
 	if len(traces(t, b, "", needles...)) == 0 {
 		t.Fatal("the test finds nothing to erase")
 	}
 	amyBefore := len(copiesOf(t, b, "leeds/la-social-care"))
 
-	code, body := httpDo(t, b, "POST", "/v1/erase", opsToken, ErasureRequest{Child: ben, Reason: "test: retention period ended"})
+	code, body := httpDo(t, b, "POST", "/v1/erase", opsToken, api.ErasureRequest{Child: ben, Reason: "test: retention period ended"})
 	if code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}
-	var res ErasureResult
+	var res api.ErasureResult
 	_ = json.Unmarshal(body, &res)
 	if !res.IndexRecord || res.Ingest != 3 || res.Deliveries != 5 || res.DeadLetters != 1 || res.Operator != "ops" {
 		t.Errorf("erasure %+v", res)
@@ -118,13 +119,13 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 	}
 	// A subject access request now finds the audit only.
 	_, body = httpDo(t, b, "GET", "/v1/sar?child="+ben, opsToken, nil)
-	var sa SubjectAccess
+	var sa api.SubjectAccess
 	_ = json.Unmarshal(body, &sa)
 	if sa.Index != nil || sa.Consent != nil || len(sa.Events) != 0 || len(sa.Rejected) != 0 || len(sa.Decisions) != len(recs) {
 		t.Errorf("after erasure: %+v", sa)
 	}
 	// Refusals.
-	for _, r := range []ErasureRequest{{Child: ben, Reason: "short"}, {Child: ben, Reason: "erasing " + ben + " as asked"}, {Child: "123", Reason: "a good long reason"}} {
+	for _, r := range []api.ErasureRequest{{Child: ben, Reason: "short"}, {Child: ben, Reason: "erasing " + ben + " as asked"}, {Child: "123", Reason: "a good long reason"}} {
 		if code, _ := httpDo(t, b, "POST", "/v1/erase", opsToken, r); code != 400 {
 			t.Errorf("%+v: %d", r, code)
 		}

@@ -7,22 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 )
-
-// Explanation is the answer of POST /v1/decide: what the current policy
-// would decide for an event against the current state, delivering nothing.
-type Explanation struct {
-	EventID        string        `json:"event_id"`
-	Type           string        `json:"type"`
-	Publisher      string        `json:"publisher"`
-	AsOf           string        `json:"as_of"`
-	PolicyRevision string        `json:"policy_revision"`
-	ChildKnown     bool          `json:"child_known"`
-	Error          string        `json:"error,omitempty"`
-	Decisions      []Decision    `json:"decisions"`
-	Generated      []Explanation `json:"generated,omitempty"`
-}
 
 // handleDecide is POST /v1/decide[?as_of=TIME] (operators): explain the
 // decision for one structured event. as_of replaces the event's time, so
@@ -73,10 +60,10 @@ func (b *Broker) handleDecide(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (b *Broker) explain(r *http.Request, e *Event, x *IndexRecord, c *Consent) Explanation {
+func (b *Broker) explain(r *http.Request, e *Event, x *api.IndexRecord, c *api.Consent) api.Explanation {
 	candidates := b.registry.candidates(e, x)
 	decisions, rev, err := b.decider.Decide(r.Context(), policyInput(e, x, c, candidates), candidates)
-	out := Explanation{EventID: e.ID, Type: e.Type, Publisher: e.Publisher, AsOf: e.Time.UTC().Format(time.RFC3339),
+	out := api.Explanation{EventID: e.ID, Type: e.Type, Publisher: e.Publisher, AsOf: e.Time.UTC().Format(time.RFC3339),
 		PolicyRevision: rev, ChildKnown: x != nil, Decisions: decisions}
 	if err != nil {
 		out.Error = err.Error()

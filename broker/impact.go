@@ -36,81 +36,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"go.uber.org/zap"
 )
-
-// ImpactRequest is the body of POST /v1/impact.
-type ImpactRequest struct {
-	Modules map[string]string `json:"modules"` // file name → Rego source of the draft (_test.rego files are ignored)
-	From    string            `json:"from,omitempty"`
-	To      string            `json:"to,omitempty"`
-	Samples int               `json:"samples,omitempty"` // changed decisions to show (default 20)
-}
-
-// ImpactReport compares the draft's decisions with the audited ones.
-type ImpactReport struct {
-	DraftRevision   string `json:"draft_revision"`
-	CurrentRevision string `json:"current_revision"`
-	From            string `json:"from,omitempty"`
-	To              string `json:"to,omitempty"`
-	// Events and Generated count the decided events (and broker-generated
-	// events) whose decision falls in the range.
-	Events    int `json:"events"`
-	Generated int `json:"generated"`
-	// ChangedRules are the rules the draft changes; AffectedTypes the event
-	// types they can reach (all, when the analysis could not tell).
-	ChangedRules  []string `json:"changed_rules"`
-	AffectedTypes []string `json:"affected_types"`
-	// Evaluated counts the decisions evaluated again with the draft;
-	// Unaffected those of types no change reaches; OtherRevision the
-	// records of another policy revision (always evaluated); Missing the
-	// audited events no longer held (erased or expired), not evaluated.
-	Evaluated     int `json:"evaluated"`
-	Unaffected    int `json:"unaffected"`
-	OtherRevision int `json:"other_revision"`
-	Missing       int `json:"missing"`
-	// ChangedEvents counts events with at least one changed decision;
-	// ChangedDecisions the (event, participant) pairs that changed.
-	ChangedEvents    int                 `json:"changed_events"`
-	ChangedDecisions int                 `json:"changed_decisions"`
-	Participants     []ParticipantImpact `json:"participants"`
-	Samples          []ImpactSample      `json:"samples"`
-	Seconds          float64             `json:"seconds"`
-	AuditSeconds     float64             `json:"audit_seconds"`    // reading the audit
-	EvaluateSeconds  float64             `json:"evaluate_seconds"` // reading the events, deciding again
-}
-
-// ParticipantImpact is what the draft changes for one participant.
-type ParticipantImpact struct {
-	Participant    string `json:"participant"`
-	EventsGained   int    `json:"events_gained"`
-	EventsLost     int    `json:"events_lost"`
-	ChildrenGained int    `json:"children_gained"`
-	ChildrenLost   int    `json:"children_lost"`
-	BasisChanged   int    `json:"basis_changed"` // still received, on another basis
-	// Fields newly disclosed to the participant (now in its copy, before
-	// removed or not sent) and newly withheld, with the number of events.
-	FieldsDisclosed map[string]int `json:"fields_disclosed"`
-	FieldsWithheld  map[string]int `json:"fields_withheld"`
-}
-
-// ImpactSample is one changed decision with both bases.
-type ImpactSample struct {
-	Seq         uint64   `json:"seq"`
-	EventID     string   `json:"event_id"`
-	Type        string   `json:"type"`
-	EventTime   string   `json:"event_time"`
-	ChildKey    string   `json:"child_key"`
-	Child       string   `json:"child"` // masked UIN
-	Participant string   `json:"participant"`
-	Current     Decision `json:"current"`
-	CurrentRev  string   `json:"current_revision"`
-	Draft       Decision `json:"draft"`
-}
 
 const impactSamplesDefault = 20
 
@@ -126,7 +58,7 @@ func (b *Broker) handleImpact(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req ImpactRequest
+	var req api.ImpactRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -197,7 +129,7 @@ type impactRec struct {
 	child     string // child key
 	revision  string
 	eventTime string
-	decisions []Decision
+	decisions []api.Decision
 	generated bool
 }
 
@@ -209,14 +141,14 @@ type seqInfo struct {
 }
 
 // Impact runs the analysis of draft against the recorded events.
-func (b *Broker) Impact(ctx context.Context, draft *Policy, req ImpactRequest, progress func(any)) (*ImpactReport, error) {
+func (b *Broker) Impact(ctx context.Context, draft *Policy, req api.ImpactRequest, progress func(any)) (*api.ImpactReport, error) {
 	start := time.Now()
 	if progress == nil {
 		progress = func(any) {}
 	}
 	cur := b.decider.Policy()
-	rep := &ImpactReport{DraftRevision: draft.Revision, CurrentRevision: cur.Revision, From: req.From, To: req.To,
-		ChangedRules: []string{}, AffectedTypes: []string{}, Participants: []ParticipantImpact{}, Samples: []ImpactSample{}}
+	rep := &api.ImpactReport{DraftRevision: draft.Revision, CurrentRevision: cur.Revision, From: req.From, To: req.To,
+		ChangedRules: []string{}, AffectedTypes: []string{}, Participants: []api.ParticipantImpact{}, Samples: []api.ImpactSample{}}
 	var from, to time.Time
 	var err error
 	if req.From != "" {
@@ -301,7 +233,7 @@ func (a *passA) child(key []byte) int32 {
 var auditFields = fields{"ingest_seq": true, "event_id": true, "type": true, "child_key": true, "event_time": true,
 	"decided_at": true, "policy_revision": true, "outcome": true, "caused_by": true, "decisions": true}
 
-func (a *passA) add(data []byte, from, to time.Time, curRev string, sc *scope, rep *ImpactReport) error {
+func (a *passA) add(data []byte, from, to time.Time, curRev string, sc *scope, rep *api.ImpactReport) error {
 	// Raw values, turned into strings only when needed: a million records.
 	var seq uint64
 	var typ, child, decidedAt, revision, outcome, causedBy []byte
@@ -358,7 +290,7 @@ func (a *passA) add(data []byte, from, to time.Time, curRev string, sc *scope, r
 		a.infos.set(seq, info)
 		return nil
 	}
-	var full AuditRecord
+	var full api.AuditRecord
 	if err := json.Unmarshal(data, &full); err != nil {
 		a.infos.set(seq, info)
 		return nil
@@ -415,7 +347,7 @@ type impactJob struct {
 	data    []byte
 }
 
-func (b *Broker) passB(ctx context.Context, draft *Policy, sc *scope, a *passA, agg *impactAgg, rep *ImpactReport, progress func(any)) error {
+func (b *Broker) passB(ctx context.Context, draft *Policy, sc *scope, a *passA, agg *impactAgg, rep *api.ImpactReport, progress func(any)) error {
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make([]chan impactJob, workers)
 	var wg sync.WaitGroup
@@ -573,9 +505,9 @@ func (w *impactWorker) evaluate(ctx context.Context, seq uint64, ev *Event, cs *
 		}
 	}
 	if err != nil {
-		decisions = make([]Decision, len(cands))
+		decisions = make([]api.Decision, len(cands))
 		for i, c := range cands {
-			decisions[i] = Decision{Participant: c.ID, Basis: "policy-error", Remove: []string{}, Reason: err.Error()}
+			decisions[i] = api.Decision{Participant: c.ID, Basis: "policy-error", Remove: []string{}, Reason: err.Error()}
 		}
 	}
 	w.evaluated++
@@ -585,25 +517,25 @@ func (w *impactWorker) evaluate(ctx context.Context, seq uint64, ev *Event, cs *
 // impactAgg adds up the changes.
 type impactAgg struct {
 	memoMu   sync.Mutex
-	memos    map[[32]byte][]Decision
+	memos    map[[32]byte][]api.Decision
 	mu       sync.Mutex
 	parts    map[string]*partAgg
 	changedE int
 	changedD int
-	samples  []ImpactSample
+	samples  []api.ImpactSample
 	max      int
 }
 
 type partAgg struct {
-	ParticipantImpact
+	api.ParticipantImpact
 	gained, lost map[string]bool
 }
 
 func newImpactAgg(samples int) *impactAgg {
-	return &impactAgg{parts: map[string]*partAgg{}, max: samples, memos: map[[32]byte][]Decision{}}
+	return &impactAgg{parts: map[string]*partAgg{}, max: samples, memos: map[[32]byte][]api.Decision{}}
 }
 
-func (g *impactAgg) memo(key [32]byte, keyed bool) ([]Decision, bool) {
+func (g *impactAgg) memo(key [32]byte, keyed bool) ([]api.Decision, bool) {
 	if !keyed {
 		return nil, false
 	}
@@ -613,7 +545,7 @@ func (g *impactAgg) memo(key [32]byte, keyed bool) ([]Decision, bool) {
 	return d, ok
 }
 
-func (g *impactAgg) remember(key [32]byte, d []Decision) {
+func (g *impactAgg) remember(key [32]byte, d []api.Decision) {
 	g.memoMu.Lock()
 	defer g.memoMu.Unlock()
 	if len(g.memos) < 1_000_000 {
@@ -624,15 +556,15 @@ func (g *impactAgg) remember(key [32]byte, d []Decision) {
 func (g *impactAgg) part(id string) *partAgg {
 	p := g.parts[id]
 	if p == nil {
-		p = &partAgg{ParticipantImpact: ParticipantImpact{Participant: id, FieldsDisclosed: map[string]int{}, FieldsWithheld: map[string]int{}},
+		p = &partAgg{ParticipantImpact: api.ParticipantImpact{Participant: id, FieldsDisclosed: map[string]int{}, FieldsWithheld: map[string]int{}},
 			gained: map[string]bool{}, lost: map[string]bool{}}
 		g.parts[id] = p
 	}
 	return p
 }
 
-func (g *impactAgg) compare(seq uint64, ev *Event, r *impactRec, draft []Decision) {
-	old := map[string]Decision{}
+func (g *impactAgg) compare(seq uint64, ev *Event, r *impactRec, draft []api.Decision) {
+	old := map[string]api.Decision{}
 	for _, d := range r.decisions {
 		old[d.Participant] = d
 	}
@@ -642,7 +574,7 @@ func (g *impactAgg) compare(seq uint64, ev *Event, r *impactRec, draft []Decisio
 	for _, d := range draft {
 		o, had := old[d.Participant]
 		if !had {
-			o = Decision{Participant: d.Participant, Basis: "not-a-candidate", Remove: []string{}}
+			o = api.Decision{Participant: d.Participant, Basis: "not-a-candidate", Remove: []string{}}
 		}
 		same := o.Allow == d.Allow && (!d.Allow || o.Basis == d.Basis && sameFields(ev, o.Remove, d.Remove))
 		if same {
@@ -680,7 +612,7 @@ func (g *impactAgg) compare(seq uint64, ev *Event, r *impactRec, draft []Decisio
 				}
 			}
 		}
-		g.samples = append(g.samples, ImpactSample{Seq: seq, EventID: ev.ID, Type: ev.Type, EventTime: ev.Time.UTC().Format(time.RFC3339),
+		g.samples = append(g.samples, api.ImpactSample{Seq: seq, EventID: ev.ID, Type: ev.Type, EventTime: ev.Time.UTC().Format(time.RFC3339),
 			ChildKey: r.child, Child: maskUIN(ev.Subject), Participant: d.Participant, Current: o, CurrentRev: r.revision, Draft: d})
 		if len(g.samples) > 4*g.max {
 			g.trimSamples()
@@ -701,7 +633,7 @@ func (g *impactAgg) trimSamples() {
 	}
 }
 
-func (g *impactAgg) report(rep *ImpactReport) {
+func (g *impactAgg) report(rep *api.ImpactReport) {
 	g.trimSamples()
 	rep.Samples = append(rep.Samples, g.samples...)
 	rep.ChangedEvents, rep.ChangedDecisions = g.changedE, g.changedD

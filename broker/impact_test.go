@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/policies"
 )
 
@@ -46,7 +47,7 @@ func dropPoliceNotification(t testing.TB) map[string]string {
 	return draftOf(t, "police.rego", `_told_kinds := {"lea", "pct"} if {`, `_told_kinds_dropped := {"lea", "pct"} if {`)
 }
 
-func runImpact(t testing.TB, b *Broker, modules map[string]string, req ImpactRequest) *ImpactReport {
+func runImpact(t testing.TB, b *Broker, modules map[string]string, req api.ImpactRequest) *api.ImpactReport {
 	t.Helper()
 	draft, err := compileModules(context.Background(), modules, DecisionQuery)
 	if err != nil {
@@ -65,7 +66,7 @@ func runImpact(t testing.TB, b *Broker, modules map[string]string, req ImpactReq
 func TestImpactDropPoliceNotification(t *testing.T) {
 	b := startOpsBroker(t, nil, "")
 	history(t, b)
-	rep := runImpact(t, b, dropPoliceNotification(t), ImpactRequest{})
+	rep := runImpact(t, b, dropPoliceNotification(t), api.ImpactRequest{})
 	if rep.ChangedDecisions != 2 || rep.ChangedEvents != 1 || len(rep.Samples) != 2 {
 		t.Fatalf("report %+v", rep)
 	}
@@ -75,7 +76,7 @@ func TestImpactDropPoliceNotification(t *testing.T) {
 	if strings.Join(rep.ChangedRules, ",") != "data.ecm.police._told_kinds,data.ecm.police._told_kinds_dropped" {
 		t.Errorf("changed rules %v", rep.ChangedRules)
 	}
-	got := map[string]ParticipantImpact{}
+	got := map[string]api.ParticipantImpact{}
 	for _, p := range rep.Participants {
 		got[p.Participant] = p
 	}
@@ -96,17 +97,17 @@ func TestImpactDropPoliceNotification(t *testing.T) {
 		}
 	}
 	// The same over HTTP, as ecmctl sends it.
-	code, body := httpDo(t, b, "POST", "/v1/impact", opsToken, ImpactRequest{Modules: dropPoliceNotification(t)})
-	var viaHTTP ImpactReport
+	code, body := httpDo(t, b, "POST", "/v1/impact", opsToken, api.ImpactRequest{Modules: dropPoliceNotification(t)})
+	var viaHTTP api.ImpactReport
 	ndjsonResult(t, body, &viaHTTP)
 	if code != 200 || viaHTTP.ChangedDecisions != 2 {
 		t.Errorf("POST /v1/impact: %d %+v", code, viaHTTP)
 	}
-	if code, _ := httpDo(t, b, "POST", "/v1/impact", opsToken, ImpactRequest{Modules: map[string]string{"x.rego": "package ecm\nnot valid"}}); code != 422 {
+	if code, _ := httpDo(t, b, "POST", "/v1/impact", opsToken, api.ImpactRequest{Modules: map[string]string{"x.rego": "package ecm\nnot valid"}}); code != 422 {
 		t.Errorf("a draft that does not compile: %d", code)
 	}
 	reach := map[string]string{"x.rego": "package ecm\n\ndecision := http.send({\"method\": \"get\", \"url\": \"http://127.0.0.1:1\"})\n"}
-	if code, body := httpDo(t, b, "POST", "/v1/impact", opsToken, ImpactRequest{Modules: reach}); code != 422 || !strings.Contains(string(body), "http.send") {
+	if code, body := httpDo(t, b, "POST", "/v1/impact", opsToken, api.ImpactRequest{Modules: reach}); code != 422 || !strings.Contains(string(body), "http.send") {
 		t.Errorf("a draft that calls out: %d %s", code, body)
 	}
 }
@@ -125,9 +126,9 @@ func TestImpactSkipsOnlyUnaffected(t *testing.T) {
 	}
 	for name, d := range drafts {
 		t.Run(name, func(t *testing.T) {
-			fast := runImpact(t, b, d, ImpactRequest{Samples: 100})
+			fast := runImpact(t, b, d, api.ImpactRequest{Samples: 100})
 			impactEvaluateAll = true
-			full := runImpact(t, b, d, ImpactRequest{Samples: 100})
+			full := runImpact(t, b, d, api.ImpactRequest{Samples: 100})
 			impactEvaluateAll = false
 			if full.Evaluated != full.Events+full.Generated {
 				t.Fatalf("full run evaluated %d of %d", full.Evaluated, full.Events+full.Generated)
@@ -239,7 +240,7 @@ func BenchmarkImpact(bm *testing.B) {
 				// The first analysis after the load reads the store cold; the
 				// second finds its blocks cached. Both are reported.
 				for _, run := range []string{"first", "again"} {
-					rep, err := b.Impact(context.Background(), draft, ImpactRequest{}, nil)
+					rep, err := b.Impact(context.Background(), draft, api.ImpactRequest{}, nil)
 					if err != nil {
 						bm.Fatal(err)
 					}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
@@ -23,17 +24,6 @@ const (
 	maxBatchEvents = 1000
 	maxBatchBytes  = 16 << 20
 )
-
-// IngestResult is the answer for one event.
-type IngestResult struct {
-	Index    int       `json:"index"`
-	ID       string    `json:"id,omitempty"`
-	Status   int       `json:"status"`
-	Outcome  string    `json:"outcome"` // accepted, duplicate, invalid, forbidden, conflict, error
-	Seq      uint64    `json:"seq,omitempty"`
-	Error    string    `json:"error,omitempty"`
-	Problems []Problem `json:"problems,omitempty"`
-}
 
 // handleIngest is POST /v1/events: the CloudEvents HTTP binding in
 // structured, binary and batch modes.
@@ -54,9 +44,9 @@ func (b *Broker) handleIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if int64(len(body)) > limit {
-		probs := []Problem{{"event", fmt.Sprintf("body is over %d bytes", limit)}}
+		probs := []api.Problem{{Field: "event", Reason: fmt.Sprintf("body is over %d bytes", limit)}}
 		b.rejectHTTP(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
-		writeJSON(w, http.StatusRequestEntityTooLarge, IngestResult{Status: http.StatusRequestEntityTooLarge, Outcome: "invalid",
+		writeJSON(w, http.StatusRequestEntityTooLarge, api.IngestResult{Status: http.StatusRequestEntityTooLarge, Outcome: "invalid",
 			Error: "event too large", Problems: probs})
 		return
 	}
@@ -71,18 +61,18 @@ func (b *Broker) handleIngest(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			err = fmt.Errorf("got null")
 		}
-		probs := []Problem{{"batch", "must be a JSON array of structured events: " + err.Error()}}
+		probs := []api.Problem{{Field: "batch", Reason: "must be a JSON array of structured events: " + err.Error()}}
 		b.rejectHTTP(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
-		writeJSON(w, http.StatusBadRequest, IngestResult{Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid batch", Problems: probs})
+		writeJSON(w, http.StatusBadRequest, api.IngestResult{Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid batch", Problems: probs})
 		return
 	}
 	if len(items) > maxBatchEvents {
-		probs := []Problem{{"batch", fmt.Sprintf("has %d events, at most %d", len(items), maxBatchEvents)}}
+		probs := []api.Problem{{Field: "batch", Reason: fmt.Sprintf("has %d events, at most %d", len(items), maxBatchEvents)}}
 		b.rejectHTTP(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
-		writeJSON(w, http.StatusRequestEntityTooLarge, IngestResult{Status: http.StatusRequestEntityTooLarge, Outcome: "invalid", Error: "batch too large", Problems: probs})
+		writeJSON(w, http.StatusRequestEntityTooLarge, api.IngestResult{Status: http.StatusRequestEntityTooLarge, Outcome: "invalid", Error: "batch too large", Problems: probs})
 		return
 	}
-	results := make([]IngestResult, len(items))
+	results := make([]api.IngestResult, len(items))
 	for i, item := range items {
 		m := nats.NewMsg("")
 		m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
@@ -118,19 +108,19 @@ func httpMessage(h http.Header, body []byte) *nats.Msg {
 
 // ingestOne validates one event from participant p and, when valid, stores
 // it durably in the ingest stream.
-func (b *Broker) ingestOne(ctx context.Context, p Participant, m *nats.Msg) IngestResult {
+func (b *Broker) ingestOne(ctx context.Context, p Participant, m *nats.Msg) api.IngestResult {
 	raw, err := cenats.Decode(m)
 	var ev *Event
-	var probs []Problem
+	var probs []api.Problem
 	if err != nil {
-		probs = []Problem{{"event", err.Error()}}
+		probs = []api.Problem{{Field: "event", Reason: err.Error()}}
 	} else {
 		ev, probs = Validate(raw, p.ID, time.Now())
 	}
 	if len(probs) > 0 {
 		id, _ := raw.String("id")
 		b.rejectHTTP(ctx, p.ID, m, probs)
-		res := IngestResult{ID: id, Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid event", Problems: capProblems(probs)}
+		res := api.IngestResult{ID: id, Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid event", Problems: capProblems(probs)}
 		if onlySource(probs) {
 			res.Status, res.Outcome, res.Error = http.StatusForbidden, "forbidden", "an event's source must be the publisher's own identity"
 		}
@@ -141,15 +131,15 @@ func (b *Broker) ingestOne(ctx context.Context, p Participant, m *nats.Msg) Inge
 	m.Header.Set(jetstream.MsgIDHeader, msgID)
 	ack, err := b.js.PublishMsg(ctx, m)
 	if err != nil {
-		return IngestResult{ID: ev.ID, Status: http.StatusServiceUnavailable, Outcome: "error", Error: "not stored, try again: " + err.Error()}
+		return api.IngestResult{ID: ev.ID, Status: http.StatusServiceUnavailable, Outcome: "error", Error: "not stored, try again: " + err.Error()}
 	}
-	res := IngestResult{ID: ev.ID, Status: http.StatusAccepted, Outcome: "accepted", Seq: ack.Sequence}
+	res := api.IngestResult{ID: ev.ID, Status: http.StatusAccepted, Outcome: "accepted", Seq: ack.Sequence}
 	if ack.Duplicate {
 		res.Outcome = "duplicate"
 		if same, err := b.sameAsStored(ctx, ack.Sequence, m); err == nil && !same {
-			probs := []Problem{{"id", fmt.Sprintf("%q was already used by %s for a different event", ev.ID, ev.Source)}}
+			probs := []api.Problem{{Field: "id", Reason: fmt.Sprintf("%q was already used by %s for a different event", ev.ID, ev.Source)}}
 			b.rejectHTTP(ctx, p.ID, m, probs)
-			return IngestResult{ID: ev.ID, Status: http.StatusConflict, Outcome: "conflict", Error: "duplicate id with different content", Problems: probs}
+			return api.IngestResult{ID: ev.ID, Status: http.StatusConflict, Outcome: "conflict", Error: "duplicate id with different content", Problems: probs}
 		}
 	}
 	return res
@@ -170,7 +160,7 @@ func (b *Broker) sameAsStored(ctx context.Context, seq uint64, m *nats.Msg) (boo
 
 // onlySource reports whether the only thing wrong is a source that is not
 // the publisher's own identity: a spoof, answered 403.
-func onlySource(probs []Problem) bool {
+func onlySource(probs []api.Problem) bool {
 	for _, p := range probs {
 		if p.Field != "source" || !strings.Contains(p.Reason, errSourceNotPublisher) {
 			return false
@@ -181,7 +171,7 @@ func onlySource(probs []Problem) bool {
 
 // rejectHTTP dead-letters an input refused at the HTTP edge. If even that
 // fails, the publisher still got its error answer; the failure is logged.
-func (b *Broker) rejectHTTP(ctx context.Context, publisher string, m *nats.Msg, probs []Problem) {
+func (b *Broker) rejectHTTP(ctx context.Context, publisher string, m *nats.Msg, probs []api.Problem) {
 	f, err := b.deadLetterAsync(publisher, m, probs, "http-"+randomHex(12))
 	if err == nil {
 		select {

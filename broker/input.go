@@ -2,6 +2,8 @@ package broker
 
 import (
 	"time"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 // decisionData are the data fields a sharing decision may depend on
@@ -18,7 +20,7 @@ var decisionData = map[string]bool{
 // policyInput builds the input of docs/policy-input.md from basic Go values
 // only, so OPA converts it without a JSON round trip of its own. The event's
 // time is given as its date (ages and consent expiry are counted in days).
-func policyInput(e *Event, x *IndexRecord, c *Consent, candidates []Participant) map[string]any {
+func policyInput(e *Event, x *api.IndexRecord, c *api.Consent, candidates []Participant) map[string]any {
 	data := make(map[string]any, 4)
 	for k, v := range e.Data {
 		if decisionData[k] {
@@ -38,7 +40,7 @@ func policyInput(e *Event, x *IndexRecord, c *Consent, candidates []Participant)
 	return map[string]any{"event": ev, "child": childInput(x), "consent": consentInput(c), "candidates": cands}
 }
 
-func childInput(x *IndexRecord) any {
+func childInput(x *api.IndexRecord) any {
 	if x == nil {
 		return nil
 	}
@@ -59,7 +61,7 @@ func childInput(x *IndexRecord) any {
 	return child
 }
 
-func consentInput(c *Consent) any {
+func consentInput(c *api.Consent) any {
 	if c == nil {
 		return nil
 	}

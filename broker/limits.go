@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -86,7 +87,7 @@ func (b *Broker) holdRefusedCopy(ctx context.Context, m *nats.Msg, pubErr error)
 	if !ok {
 		return false, nil
 	}
-	dl := newDeadLetter("ecm-broker", m, []Problem{{"delivery", fmt.Sprintf(
+	dl := newDeadLetter("ecm-broker", m, []api.Problem{{Field: "delivery", Reason: fmt.Sprintf(
 		"%s already holds delivery_limits.max_per_participant (%d) copies, so %s refused this one; it is kept here, not delivered",
 		participant, b.cfg.DeliveryLimits.MaxPerParticipant, wire.StreamDelivery)}})
 	body, err := json.Marshal(dl)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -185,21 +186,21 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 	msg := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
 	raw, err := cenats.Decode(msg)
 	var ev *Event
-	var probs []Problem
+	var probs []api.Problem
 	if err != nil {
-		probs = []Problem{{"event", err.Error()}}
+		probs = []api.Problem{{Field: "event", Reason: err.Error()}}
 	} else if len(m.Data()) > maxEventBytes {
-		probs = []Problem{{"event", fmt.Sprintf("is %d bytes, at most %d", len(m.Data()), maxEventBytes)}}
+		probs = []api.Problem{{Field: "event", Reason: fmt.Sprintf("is %d bytes, at most %d", len(m.Data()), maxEventBytes)}}
 	} else if _, known := b.registry.Participant(publisher); !known {
-		probs = []Problem{{"publisher", fmt.Sprintf("subject %s is not a registered participant's ingest subject", m.Subject())}}
+		probs = []api.Problem{{Field: "publisher", Reason: fmt.Sprintf("subject %s is not a registered participant's ingest subject", m.Subject())}}
 	} else if ev, probs = safeValidate(raw, publisher); ev != nil && partition != uin.Partition(ev.Subject) {
-		ev, probs = nil, []Problem{{"partition", fmt.Sprintf("subject %s must end with the child's partition %s (ecm.ingest.<area>.<agency>.<partition>, see uin.Partition)",
+		ev, probs = nil, []api.Problem{{Field: "partition", Reason: fmt.Sprintf("subject %s must end with the child's partition %s (ecm.ingest.<area>.<agency>.<partition>, see uin.Partition)",
 			m.Subject(), uin.Partition(ev.Subject))}}
 	} else if ev != nil && msg.Header.Get(jetstream.MsgIDHeader) != cenats.MsgID(ev.Source, ev.ID) {
 		// Without it a retried publish is stored twice, and an id reused for
 		// other content would be decided but its copies dropped as duplicates.
 		id := cenats.MsgID(ev.Source, ev.ID)
-		ev, probs = nil, []Problem{{"Nats-Msg-Id", fmt.Sprintf("header must be %q, the event's source#id, so that JetStream stores it once", id)}}
+		ev, probs = nil, []api.Problem{{Field: "Nats-Msg-Id", Reason: fmt.Sprintf("header must be %q, the event's source#id, so that JetStream stores it once", id)}}
 	}
 	if len(probs) > 0 {
 		f, err := b.deadLetterAsync(publisher, msg, probs, fmt.Sprintf("ingest-%d", seq))
@@ -233,7 +234,7 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 
 // decideAndDeliver evaluates the policy once for e and publishes the copies
 // it allows and the audit record.
-func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *IndexRecord, c *Consent, seq uint64, key string) error {
+func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *api.IndexRecord, c *api.Consent, seq uint64, key string) error {
 	candidates := b.registry.candidates(e, x)
 	start := time.Now()
 	decisions, rev, perr := b.decider.Decide(ctx, policyInput(e, x, c, candidates), candidates)
@@ -254,7 +255,7 @@ func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *Ind
 		p.deliveries = append(p.deliveries, m)
 		b.metrics.delivered.WithLabelValues(d.Participant, d.Basis).Inc()
 	}
-	rec := AuditRecord{IngestSeq: seq, EventID: e.ID, Source: e.Source, Type: e.Type, Publisher: e.Publisher,
+	rec := api.AuditRecord{IngestSeq: seq, EventID: e.ID, Source: e.Source, Type: e.Type, Publisher: e.Publisher,
 		ChildKey: key, EventTime: e.Time.UTC().Format(time.RFC3339Nano), DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
 		PolicyRevision: rev, Decisions: decisions, Outcome: "decided"}
 	if perr != nil {
@@ -266,7 +267,7 @@ func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *Ind
 	for _, d := range decisions {
 		rec.Review = rec.Review || d.Review
 	}
-	f, err := b.auditAsync(rec)
+	f, err := b.auditAsync(rec, wire.AuditMsgID(rec.Source, rec.EventID))
 	if err != nil {
 		return err
 	}
@@ -276,10 +277,10 @@ func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *Ind
 
 // safeValidate is Validate that turns a panic on hostile input into a
 // problem: one bad event never stops the pipeline.
-func safeValidate(raw cenats.Raw, publisher string) (ev *Event, probs []Problem) {
+func safeValidate(raw cenats.Raw, publisher string) (ev *Event, probs []api.Problem) {
 	defer func() {
 		if r := recover(); r != nil {
-			ev, probs = nil, []Problem{{"event", "could not be validated: " + fmt.Sprint(r)}}
+			ev, probs = nil, []api.Problem{{Field: "event", Reason: "could not be validated: " + fmt.Sprint(r)}}
 		}
 	}()
 	return Validate(raw, publisher, time.Now())

@@ -1,6 +1,10 @@
 package broker
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/ecm-broker/ecm-broker/api"
+)
 
 // Registry indexes the configured participants so that selecting an event's
 // candidates costs the same with 6 or 900 participants.
@@ -46,7 +50,7 @@ func (r *Registry) All() []Participant {
 // child's record (docs/policy-input.md, "candidates"): the child's area, the
 // participants on the record, the publisher, the new area of a move, and the
 // recipients a generated event names.
-func (r *Registry) candidates(e *Event, x *IndexRecord) []Participant {
+func (r *Registry) candidates(e *Event, x *api.IndexRecord) []Participant {
 	seen := map[string]bool{}
 	var out []Participant
 	add := func(id string) {

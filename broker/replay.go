@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -33,22 +34,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
-
-// AuditAction describes what an operator did, on the audit record of it.
-type AuditAction struct {
-	Kind        string           `json:"kind"` // replay, erasure, subject-access
-	ID          string           `json:"id,omitempty"`
-	By          string           `json:"by"` // the operator's name
-	Reason      string           `json:"reason,omitempty"`
-	Participant string           `json:"participant,omitempty"`
-	Selection   *ReplaySelection `json:"selection,omitempty"`
-	Counts      map[string]int   `json:"counts,omitempty"`
-	Error       string           `json:"error,omitempty"`
-	// A replayed event's two decisions: with the child's state as of the
-	// event, and with its state now. The record's decision combines them.
-	AtEvent *Decision `json:"at_event,omitempty"`
-	Now     *Decision `json:"now,omitempty"`
-}
 
 // ---- reading streams ----
 
@@ -244,16 +229,16 @@ type recordedEvent struct {
 	Seq    uint64
 	Stored time.Time // when the broker recorded it
 	Event  *Event
-	Record AuditRecord // the pipeline's decision
+	Record api.AuditRecord // the pipeline's decision
 	// Generated holds the pipeline's records of the events this one caused.
-	Generated []AuditRecord
+	Generated []api.AuditRecord
 }
 
 // childAudit reads every audit record of a child, oldest first.
-func (b *Broker) childAudit(ctx context.Context, key string) ([]AuditRecord, error) {
-	var out []AuditRecord
+func (b *Broker) childAudit(ctx context.Context, key string) ([]api.AuditRecord, error) {
+	var out []api.AuditRecord
 	err := scanStream(ctx, b.js, wire.StreamAudit, scanOpts{filter: []string{wire.AuditSubject(key)}}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
-		var rec AuditRecord
+		var rec api.AuditRecord
 		if err := json.Unmarshal(m.Data(), &rec); err != nil {
 			return nil // not a record this version reads; verification reports it
 		}
@@ -321,7 +306,7 @@ func (b *Broker) historyBySeq(ctx context.Context, seqs []uint64) ([]recordedEve
 			continue
 		}
 		out = append(out, recordedEvent{Seq: seqs[i], Stored: m.Time, Event: ev,
-			Record: AuditRecord{IngestSeq: seqs[i], EventID: ev.ID, Source: ev.Source, Type: ev.Type, EventTime: ev.Time.UTC().Format(time.RFC3339Nano)}})
+			Record: api.AuditRecord{IngestSeq: seqs[i], EventID: ev.ID, Source: ev.Source, Type: ev.Type, EventTime: ev.Time.UTC().Format(time.RFC3339Nano)}})
 	}
 	return out, nil
 }
@@ -357,7 +342,7 @@ func (b *Broker) ingestBySeq(ctx context.Context, seqs []uint64) ([]*jetstream.R
 	return msgs, nil
 }
 
-func (b *Broker) historyFrom(ctx context.Context, recs []AuditRecord) ([]recordedEvent, error) {
+func (b *Broker) historyFrom(ctx context.Context, recs []api.AuditRecord) ([]recordedEvent, error) {
 	bySeq := map[uint64]*recordedEvent{}
 	var seqs []uint64
 	for _, r := range recs {
@@ -475,50 +460,10 @@ var allFields = everyField{}
 
 // ---- replay ----
 
-// ReplaySelection says which recorded events a replay takes. Every field is
-// optional except the participant; the rest narrow the selection.
-type ReplaySelection struct {
-	Participant string   `json:"participant"`
-	From        string   `json:"from,omitempty"` // recorded at or after (RFC 3339)
-	To          string   `json:"to,omitempty"`   // recorded before
-	FromSeq     uint64   `json:"from_seq,omitempty"`
-	ToSeq       uint64   `json:"to_seq,omitempty"`
-	Child       string   `json:"child,omitempty"` // a UIN; never stored: the audit keeps the child key
-	Types       []string `json:"types,omitempty"` // catalogue names (caf.completed) or types
-	DryRun      bool     `json:"dry_run,omitempty"`
-}
-
-// ReplayItem is what a replay did with one event.
-type ReplayItem struct {
-	Seq     uint64 `json:"seq"`
-	EventID string `json:"event_id"`
-	Type    string `json:"type"`
-	Outcome string `json:"outcome"` // delivered, already-delivered, denied (would-deliver in a dry run)
-	Basis   string `json:"basis"`
-	Reason  string `json:"reason,omitempty"`
-	Removed int    `json:"removed,omitempty"`
-}
-
-// ReplayResult is the answer of a replay.
-type ReplayResult struct {
-	ID               string          `json:"id"`
-	Operator         string          `json:"operator"`
-	Selection        ReplaySelection `json:"selection"`
-	PolicyRevision   string          `json:"policy_revision"`
-	Children         int             `json:"children"`
-	Selected         int             `json:"selected"`
-	AlreadyDelivered int             `json:"already_delivered"`
-	Delivered        int             `json:"delivered"`
-	Denied           int             `json:"denied"`
-	DeniedBy         map[string]int  `json:"denied_by,omitempty"`
-	Items            []ReplayItem    `json:"items"`
-	ItemsTruncated   bool            `json:"items_truncated,omitempty"`
-}
-
 const replayItemsMax = 10000
 
 type replaySel struct {
-	ReplaySelection
+	api.ReplaySelection
 	from, to time.Time
 	types    map[string]bool
 	key      string
@@ -531,7 +476,7 @@ func (s *replaySel) inRange(seq uint64, stored time.Time) bool {
 		(s.from.IsZero() || !stored.Before(s.from)) && (s.to.IsZero() || stored.Before(s.to))
 }
 
-func (b *Broker) checkSelection(sel ReplaySelection) (*replaySel, error) {
+func (b *Broker) checkSelection(sel api.ReplaySelection) (*replaySel, error) {
 	s := &replaySel{ReplaySelection: sel, types: map[string]bool{}}
 	if _, ok := b.registry.Participant(sel.Participant); !ok {
 		return nil, fmt.Errorf("participant: %q is not a registered participant", sel.Participant)
@@ -568,7 +513,7 @@ func (b *Broker) checkSelection(sel ReplaySelection) (*replaySel, error) {
 
 // Replay re-delivers the selected events to one participant (see the top of
 // this file). operator is who asked; progress is called now and then.
-func (b *Broker) Replay(ctx context.Context, operator string, sel ReplaySelection, progress func(any)) (*ReplayResult, error) {
+func (b *Broker) Replay(ctx context.Context, operator string, sel api.ReplaySelection, progress func(any)) (*api.ReplayResult, error) {
 	s, err := b.checkSelection(sel)
 	if err != nil {
 		return nil, err
@@ -576,13 +521,13 @@ func (b *Broker) Replay(ctx context.Context, operator string, sel ReplaySelectio
 	if progress == nil {
 		progress = func(any) {}
 	}
-	res := &ReplayResult{ID: randomHex(8), Operator: operator, Selection: sel, PolicyRevision: b.decider.Policy().Revision,
-		DeniedBy: map[string]int{}, Items: []ReplayItem{}}
+	res := &api.ReplayResult{ID: randomHex(8), Operator: operator, Selection: sel, PolicyRevision: b.decider.Policy().Revision,
+		DeniedBy: map[string]int{}, Items: []api.ReplayItem{}}
 	sel.Child = "" // the audit keeps no UIN
 	runErr := b.replay(ctx, s, res, progress)
 	counts := map[string]int{"children": res.Children, "selected": res.Selected, "already_delivered": res.AlreadyDelivered,
 		"delivered": res.Delivered, "denied": res.Denied}
-	action := &AuditAction{Kind: "replay", ID: res.ID, By: operator, Participant: sel.Participant, Selection: &sel, Counts: counts}
+	action := &api.AuditAction{Kind: "replay", ID: res.ID, By: operator, Participant: sel.Participant, Selection: &sel, Counts: counts}
 	if s.key != "" {
 		action.Reason = "one child: child key " + s.key
 	}
@@ -592,9 +537,9 @@ func (b *Broker) Replay(ctx context.Context, operator string, sel ReplaySelectio
 	if sel.DryRun {
 		action.Kind = "replay-dry-run"
 	}
-	rec := AuditRecord{ChildKey: "_ops", Type: "replay", Publisher: "broker", DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
-		PolicyRevision: res.PolicyRevision, Outcome: action.Kind, Decisions: []Decision{}, Action: action, msgID: wire.AuditActionMsgID("replay", res.ID)}
-	if err := b.auditWait(ctx, rec); err != nil && runErr == nil {
+	rec := api.AuditRecord{ChildKey: "_ops", Type: "replay", Publisher: "broker", DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
+		PolicyRevision: res.PolicyRevision, Outcome: action.Kind, Decisions: []api.Decision{}, Action: action}
+	if err := b.auditWait(ctx, rec, wire.AuditActionMsgID("replay", res.ID)); err != nil && runErr == nil {
 		runErr = fmt.Errorf("auditing the replay: %w", err)
 	}
 	b.log.Info("replay", zap.String("id", res.ID), zap.String("operator", operator), zap.String("participant", sel.Participant),
@@ -603,8 +548,8 @@ func (b *Broker) Replay(ctx context.Context, operator string, sel ReplaySelectio
 }
 
 // auditWait writes one audit record and waits until it is stored.
-func (b *Broker) auditWait(ctx context.Context, rec AuditRecord) error {
-	f, err := b.auditAsync(rec)
+func (b *Broker) auditWait(ctx context.Context, rec api.AuditRecord, id string) error {
+	f, err := b.auditAsync(rec, id)
 	if err != nil {
 		return err
 	}
@@ -634,7 +579,7 @@ type replayCandidate struct {
 	key    string
 }
 
-func (b *Broker) replay(ctx context.Context, s *replaySel, res *ReplayResult, progress func(any)) error {
+func (b *Broker) replay(ctx context.Context, s *replaySel, res *api.ReplayResult, progress func(any)) error {
 	// 1. Which children, and which of their events.
 	var keys []string
 	picked := map[string]map[uint64]bool{} // child key → selected sequences (nil: by range)
@@ -732,7 +677,7 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *ReplayResult, pr
 	current := map[string]ChildState{}
 	type pending struct {
 		c replayCandidate
-		d Decision
+		d api.Decision
 	}
 	var batch []pending
 	flush := func() error {
@@ -754,11 +699,11 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *ReplayResult, pr
 	var audits []jetstream.PubAckFuture
 	for i, c := range cands {
 		id := cenats.MsgID(c.ev.Source, c.ev.ID) + "@" + p
-		item := ReplayItem{Seq: c.seq, EventID: c.ev.ID, Type: c.ev.Type}
+		item := api.ReplayItem{Seq: c.seq, EventID: c.ev.ID, Type: c.ev.Type}
 		if held[id] {
 			item.Outcome = "already-delivered"
 			res.AlreadyDelivered++
-			res.addItem(item)
+			addItem(res, item)
 			continue
 		}
 		now, ok := current[c.key]
@@ -784,19 +729,18 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *ReplayResult, pr
 			res.Denied++
 			res.DeniedBy[d.Basis]++
 		}
-		res.addItem(item)
+		addItem(res, item)
 		if s.DryRun {
 			continue
 		}
-		rec := AuditRecord{IngestSeq: c.seq, EventID: c.ev.ID, Source: c.ev.Source, Type: c.ev.Type, Publisher: c.ev.Publisher,
+		rec := api.AuditRecord{IngestSeq: c.seq, EventID: c.ev.ID, Source: c.ev.Source, Type: c.ev.Type, Publisher: c.ev.Publisher,
 			ChildKey: c.key, EventTime: c.ev.Time.UTC().Format(time.RFC3339Nano), DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
-			PolicyRevision: res.PolicyRevision, Outcome: "replayed", Decisions: []Decision{d}, Review: d.Review,
-			Action: &AuditAction{Kind: "replay", ID: res.ID, By: res.Operator, Participant: p, AtEvent: &then, Now: &later},
-			msgID:  wire.AuditActionMsgID("replay", res.ID+":"+wire.EventMsgID(c.ev.Source, c.ev.ID))}
+			PolicyRevision: res.PolicyRevision, Outcome: "replayed", Decisions: []api.Decision{d}, Review: d.Review,
+			Action: &api.AuditAction{Kind: "replay", ID: res.ID, By: res.Operator, Participant: p, AtEvent: &then, Now: &later}}
 		if cause, ok := c.ev.Attrs["causedby"].(string); ok {
 			rec.CausedBy = cause
 		}
-		f, err := b.auditAsync(rec)
+		f, err := b.auditAsync(rec, wire.AuditActionMsgID("replay", res.ID+":"+wire.EventMsgID(c.ev.Source, c.ev.ID)))
 		if err != nil {
 			return err
 		}
@@ -821,7 +765,7 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *ReplayResult, pr
 	return flush()
 }
 
-func (r *ReplayResult) addItem(it ReplayItem) {
+func addItem(r *api.ReplayResult, it api.ReplayItem) {
 	if len(r.Items) >= replayItemsMax {
 		r.ItemsTruncated = true
 		return
@@ -832,14 +776,14 @@ func (r *ReplayResult) addItem(it ReplayItem) {
 // decideFor evaluates the policy serving now for e against state st and
 // returns participant p's decision; a participant the broker would not ask
 // about the event (not a candidate) has no relationship with the child.
-func (b *Broker) decideFor(ctx context.Context, e *Event, st ChildState, p string) Decision {
+func (b *Broker) decideFor(ctx context.Context, e *Event, st ChildState, p string) api.Decision {
 	cands := b.registry.candidates(e, st.Index)
 	found := false
 	for _, c := range cands {
 		found = found || c.ID == p
 	}
 	if !found {
-		return Decision{Participant: p, Basis: "no-relationship", Remove: []string{},
+		return api.Decision{Participant: p, Basis: "no-relationship", Remove: []string{},
 			Reason: "not a participant the broker asks about this child (rule 2)"}
 	}
 	decisions, _, _ := b.decider.Decide(ctx, policyInput(e, st.Index, st.Consent, cands), cands)
@@ -848,13 +792,13 @@ func (b *Broker) decideFor(ctx context.Context, e *Event, st ChildState, p strin
 			return d
 		}
 	}
-	return Decision{Participant: p, Basis: "policy-error", Remove: []string{}, Reason: "no decision"}
+	return api.Decision{Participant: p, Basis: "policy-error", Remove: []string{}, Reason: "no decision"}
 }
 
 // combine is a replay's decision from the decision as of the event (then)
 // and with the child's state now (now): allowed when both allow, on the
 // basis it had; otherwise the denial; the fields either removes removed.
-func combine(then, now Decision) Decision {
+func combine(then, now api.Decision) api.Decision {
 	if !then.Allow {
 		then.Reason = "as of the event: " + then.Reason
 		return then
@@ -878,7 +822,7 @@ func combine(then, now Decision) Decision {
 
 // replayDeliver publishes a replayed copy under the same message id as the
 // pipeline's, so JetStream drops it if the pipeline's is in the window.
-func (b *Broker) replayDeliver(e *Event, d Decision, replayID string) (jetstream.PubAckFuture, error) {
+func (b *Broker) replayDeliver(e *Event, d api.Decision, replayID string) (jetstream.PubAckFuture, error) {
 	body, err := json.Marshal(deliveredCopy(e, d.Remove))
 	if err != nil {
 		return nil, fmt.Errorf("encoding copy of %s for %s: %w", e.ID, d.Participant, err)
@@ -899,7 +843,7 @@ func (b *Broker) handleReplay(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var sel ReplaySelection
+	var sel api.ReplaySelection
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sel); err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -83,13 +84,13 @@ func noDuplicates(t *testing.T, p string, cs []heldCopy) {
 	}
 }
 
-func replayAs(t *testing.T, b *Broker, sel ReplaySelection) ReplayResult {
+func replayAs(t *testing.T, b *Broker, sel api.ReplaySelection) api.ReplayResult {
 	t.Helper()
 	code, body := httpDo(t, b, "POST", "/v1/replay", opsToken, sel)
 	if code != 200 {
 		t.Fatalf("replay: %d %s", code, body)
 	}
-	var res ReplayResult
+	var res api.ReplayResult
 	ndjsonResult(t, body, &res)
 	return res
 }
@@ -142,7 +143,7 @@ func TestReplayAfterOutage(t *testing.T) {
 	mustPublish(t, b, "york/police", testEvent("york/police", "police.incident", amy, incident))
 	waitIdle(t, b)
 
-	res := replayAs(t, b, ReplaySelection{Participant: "leeds/lea"})
+	res := replayAs(t, b, api.ReplaySelection{Participant: "leeds/lea"})
 	if res.Delivered != 4 || res.AlreadyDelivered != 1 {
 		t.Errorf("leeds/lea replay: %+v", res)
 	}
@@ -165,7 +166,7 @@ func TestReplayAfterOutage(t *testing.T) {
 		t.Errorf("Ben's CAF: denied as %q, want consent-withdrawn; items %+v", denied["uk.gov.ecm.caf.completed.v1"], res.Items)
 	}
 
-	res = replayAs(t, b, ReplaySelection{Participant: "york/lea"})
+	res = replayAs(t, b, api.ReplaySelection{Participant: "york/lea"})
 	york := copiesOf(t, b, "york/lea")
 	got = summary(york)
 	want = []string{"index.transferred " + amy, "police.incident " + amy}
@@ -190,26 +191,26 @@ func TestReplayAfterOutage(t *testing.T) {
 	// Again: nothing new.
 	for _, p := range []string{"leeds/lea", "york/lea"} {
 		before := len(copiesOf(t, b, p))
-		res := replayAs(t, b, ReplaySelection{Participant: p})
+		res := replayAs(t, b, api.ReplaySelection{Participant: p})
 		if res.Delivered != 0 || len(copiesOf(t, b, p)) != before {
 			t.Errorf("second replay to %s: %+v", p, res)
 		}
 	}
 
 	// Narrow selections: one child, one type; a sequence range; a dry run.
-	res = replayAs(t, b, ReplaySelection{Participant: "york/lea", Child: amy, Types: []string{"index.transferred"}})
+	res = replayAs(t, b, api.ReplaySelection{Participant: "york/lea", Child: amy, Types: []string{"index.transferred"}})
 	if res.Selected != 1 || res.AlreadyDelivered != 1 || res.Children != 1 {
 		t.Errorf("one child, one type: %+v", res)
 	}
-	res = replayAs(t, b, ReplaySelection{Participant: "york/lea", Child: amy, FromSeq: 1, ToSeq: 1})
+	res = replayAs(t, b, api.ReplaySelection{Participant: "york/lea", Child: amy, FromSeq: 1, ToSeq: 1})
 	if res.Selected != 1 || res.Items[0].Type != "uk.gov.ecm.index.child.registered.v1" {
 		t.Errorf("sequence 1 only: %+v", res)
 	}
-	res = replayAs(t, b, ReplaySelection{Participant: "york/pct", To: time.Now().Add(-time.Hour).Format(time.RFC3339)})
+	res = replayAs(t, b, api.ReplaySelection{Participant: "york/pct", To: time.Now().Add(-time.Hour).Format(time.RFC3339)})
 	if res.Selected != 0 {
 		t.Errorf("nothing recorded an hour ago: %+v", res)
 	}
-	res = replayAs(t, b, ReplaySelection{Participant: "leeds/pct", Child: ben, DryRun: true})
+	res = replayAs(t, b, api.ReplaySelection{Participant: "leeds/pct", Child: ben, DryRun: true})
 	if n := len(copiesOf(t, b, "leeds/pct")); res.Selected == 0 || n != 0 && res.Delivered > 0 && len(copiesOf(t, b, "leeds/pct")) != n {
 		t.Errorf("dry run: %+v", res)
 	}
@@ -297,10 +298,10 @@ func benchStore(tb testing.TB, b *Broker, n, perChild int) []string {
 	rev := b.PolicyRevision()
 	start := time.Now()
 	at := time.Now().Add(-time.Duration(n) * time.Second)
-	decisions := func(allow ...string) []Decision {
-		var out []Decision
+	decisions := func(allow ...string) []api.Decision {
+		var out []api.Decision
 		for _, p := range []string{"leeds/la-social-care", "leeds/lea", "leeds/pct", "leeds/connexions", "leeds/yot", "leeds/police"} {
-			d := Decision{Participant: p, Basis: "no-rule", Remove: []string{}, Reason: "not for this participant under the rule for this kind of event (rule 3)"}
+			d := api.Decision{Participant: p, Basis: "no-rule", Remove: []string{}, Reason: "not for this participant under the rule for this kind of event (rule 3)"}
 			for _, a := range allow {
 				if a == p {
 					d.Allow, d.Basis, d.Reason = true, "s12-index", "index events go to children's social care of the child's area (s.12)"
@@ -312,7 +313,7 @@ func benchStore(tb testing.TB, b *Broker, n, perChild int) []string {
 	}
 	type pendingEvent struct {
 		f     jetstream.PubAckFuture
-		rec   AuditRecord
+		rec   api.AuditRecord
 		child string
 	}
 	seqsOf := map[string][]uint64{}
@@ -353,7 +354,7 @@ func benchStore(tb testing.TB, b *Broker, n, perChild int) []string {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		batch = append(batch, pendingEvent{f: f, child: child, rec: AuditRecord{EventID: id, Source: "/" + s.from, Type: "uk.gov.ecm." + s.name + ".v1",
+		batch = append(batch, pendingEvent{f: f, child: child, rec: api.AuditRecord{EventID: id, Source: "/" + s.from, Type: "uk.gov.ecm." + s.name + ".v1",
 			Publisher: s.from, ChildKey: b.ChildKey(child), EventTime: evTime.UTC().Format(time.RFC3339Nano), DecidedAt: evTime.UTC().Format(time.RFC3339Nano),
 			PolicyRevision: rev, Outcome: "decided", Decisions: decisions("leeds/la-social-care")}})
 		if len(batch) == window {

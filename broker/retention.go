@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
@@ -170,12 +171,6 @@ func applyRetention(ctx context.Context, js jetstream.JetStream, c *Config) erro
 	return nil
 }
 
-// SweepResult says what one retention sweep removed.
-type SweepResult struct {
-	CaseEvents int `json:"case_events"` // case events deleted from ECM_INGEST
-	Children   int `json:"children"`    // children erased
-}
-
 const (
 	metaSweepCursor = "retention-case-cursor" // last ingest sequence the case sweep has passed
 	metaSweepClaim  = "retention-sweep"       // when the last sweep began, so one instance sweeps at a time
@@ -184,8 +179,8 @@ const (
 var errStopScan = errors.New("stop")
 
 // SweepRetention removes what the retention rules say is due at now.
-func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (SweepResult, error) {
-	var res SweepResult
+func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (api.SweepResult, error) {
+	var res api.SweepResult
 	meta, err := b.js.KeyValue(ctx, wire.BucketMeta)
 	if err != nil {
 		return res, err

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -23,70 +24,17 @@ import (
 	"go.uber.org/zap"
 )
 
-// SubjectAccess is the export of everything held about one child.
-type SubjectAccess struct {
-	Child       string       `json:"child"`
-	ChildKey    string       `json:"child_key"`
-	GeneratedAt string       `json:"generated_at"`
-	GeneratedBy string       `json:"generated_by"`
-	Index       *IndexRecord `json:"index"`   // the s.12(4) index record now held
-	Consent     *Consent     `json:"consent"` // every grant and withdrawal, in the order applied
-	// Events are the events about the child held in the ingest stream, as
-	// published, with when the broker recorded them.
-	Events []HeldEvent `json:"events"`
-	// Rejected are inputs naming the child that were refused, as held in
-	// the dead letters.
-	Rejected []HeldRejection `json:"rejected"`
-	// Decisions are every audit record about the child, oldest first: each
-	// decided event with every participant's decision, allowed or denied,
-	// replays, erasures and earlier subject access exports.
-	Decisions []AuditRecord `json:"decisions"`
-	// Disclosures are the allowed decisions, one per copy a participant
-	// received: the disclosures of the child's data.
-	Disclosures []Disclosure `json:"disclosures"`
-}
-
-// HeldEvent is one stored event.
-type HeldEvent struct {
-	Seq       uint64          `json:"seq"`
-	Recorded  string          `json:"recorded"`
-	Publisher string          `json:"publisher"`
-	Event     json.RawMessage `json:"event"`
-}
-
-// HeldRejection is a refused input naming the child.
-type HeldRejection struct {
-	Seq        uint64     `json:"seq"`
-	DeadLetter DeadLetter `json:"dead_letter"`
-}
-
-// Disclosure is one copy of an event about the child that a participant
-// received.
-type Disclosure struct {
-	Participant    string   `json:"participant"`
-	EventID        string   `json:"event_id"`
-	Type           string   `json:"type"`
-	Source         string   `json:"source"`
-	EventTime      string   `json:"event_time"`
-	DecidedAt      string   `json:"decided_at"`
-	Basis          string   `json:"basis"`
-	Removed        []string `json:"removed"`
-	PolicyRevision string   `json:"policy_revision"`
-	Review         bool     `json:"review,omitempty"`
-	Replay         string   `json:"replay,omitempty"` // the replay that delivered it
-}
-
 // disclosuresOf lists the copies an audit record says were delivered.
-func disclosuresOf(r AuditRecord) []Disclosure {
+func disclosuresOf(r api.AuditRecord) []api.Disclosure {
 	if r.Outcome != "decided" && r.Outcome != "replayed" {
 		return nil
 	}
-	var out []Disclosure
+	var out []api.Disclosure
 	for _, d := range r.Decisions {
 		if !d.Allow {
 			continue
 		}
-		x := Disclosure{Participant: d.Participant, EventID: r.EventID, Type: r.Type, Source: r.Source, EventTime: r.EventTime,
+		x := api.Disclosure{Participant: d.Participant, EventID: r.EventID, Type: r.Type, Source: r.Source, EventTime: r.EventTime,
 			DecidedAt: r.DecidedAt, Basis: d.Basis, Removed: d.Remove, PolicyRevision: r.PolicyRevision, Review: d.Review}
 		if x.Removed == nil {
 			x.Removed = []string{}
@@ -137,7 +85,7 @@ func namesChild(data []byte, child string) bool {
 	if bytes.Contains(data, []byte(child)) {
 		return true
 	}
-	var dl DeadLetter
+	var dl api.DeadLetter
 	if json.Unmarshal(data, &dl) != nil || dl.BodyBase64 == "" {
 		return false
 	}
@@ -146,7 +94,7 @@ func namesChild(data []byte, child string) bool {
 }
 
 // SubjectAccess gathers everything held about a child and audits the export.
-func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*SubjectAccess, error) {
+func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*api.SubjectAccess, error) {
 	key := b.children.Key(child)
 	st, _, err := b.children.Get(ctx, key)
 	if err != nil {
@@ -160,15 +108,15 @@ func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*Su
 	if err != nil {
 		return nil, err
 	}
-	sa := &SubjectAccess{Child: child, ChildKey: key, GeneratedAt: time.Now().UTC().Format(time.RFC3339Nano), GeneratedBy: operator,
-		Index: st.Index, Consent: st.Consent, Events: []HeldEvent{}, Rejected: []HeldRejection{}, Decisions: []AuditRecord{}, Disclosures: []Disclosure{}}
+	sa := &api.SubjectAccess{Child: child, ChildKey: key, GeneratedAt: time.Now().UTC().Format(time.RFC3339Nano), GeneratedBy: operator,
+		Index: st.Index, Consent: st.Consent, Events: []api.HeldEvent{}, Rejected: []api.HeldRejection{}, Decisions: []api.AuditRecord{}, Disclosures: []api.Disclosure{}}
 	for _, m := range found.ingest {
 		meta, err := m.Metadata()
 		if err != nil {
 			return nil, err
 		}
 		publisher, _ := wire.ParseIngestSubject(m.Subject())
-		sa.Events = append(sa.Events, HeldEvent{Seq: meta.Sequence.Stream, Recorded: meta.Timestamp.UTC().Format(time.RFC3339Nano),
+		sa.Events = append(sa.Events, api.HeldEvent{Seq: meta.Sequence.Stream, Recorded: meta.Timestamp.UTC().Format(time.RFC3339Nano),
 			Publisher: publisher, Event: structured(m)})
 	}
 	for _, m := range found.deadLetters {
@@ -176,10 +124,10 @@ func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*Su
 		if err != nil {
 			return nil, err
 		}
-		var dl DeadLetter
+		var dl api.DeadLetter
 		if json.Unmarshal(m.Data(), &dl) == nil {
 			dl.Seq = meta.Sequence.Stream
-			sa.Rejected = append(sa.Rejected, HeldRejection{Seq: meta.Sequence.Stream, DeadLetter: dl})
+			sa.Rejected = append(sa.Rejected, api.HeldRejection{Seq: meta.Sequence.Stream, DeadLetter: dl})
 		}
 	}
 	for _, r := range recs {
@@ -187,12 +135,11 @@ func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*Su
 		sa.Decisions = append(sa.Decisions, r)
 		sa.Disclosures = append(sa.Disclosures, disclosuresOf(r)...)
 	}
-	rec := AuditRecord{ChildKey: key, Type: "subject-access", Publisher: "broker", DecidedAt: sa.GeneratedAt,
-		PolicyRevision: b.decider.Policy().Revision, Outcome: "subject-access", Decisions: []Decision{},
-		Action: &AuditAction{Kind: "subject-access", ID: randomHex(8), By: operator,
+	rec := api.AuditRecord{ChildKey: key, Type: "subject-access", Publisher: "broker", DecidedAt: sa.GeneratedAt,
+		PolicyRevision: b.decider.Policy().Revision, Outcome: "subject-access", Decisions: []api.Decision{},
+		Action: &api.AuditAction{Kind: "subject-access", ID: randomHex(8), By: operator,
 			Counts: map[string]int{"events": len(sa.Events), "decisions": len(sa.Decisions), "disclosures": len(sa.Disclosures)}}}
-	rec.msgID = wire.AuditActionMsgID("sar", rec.Action.ID)
-	if err := b.auditWait(ctx, rec); err != nil {
+	if err := b.auditWait(ctx, rec, wire.AuditActionMsgID("sar", rec.Action.ID)); err != nil {
 		return nil, err // not exported unless the export is audited
 	}
 	b.log.Info("subject access export", zap.String("operator", operator), zap.String("child_key", key))
@@ -241,14 +188,6 @@ func (b *Broker) handleSubjectAccess(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, sa)
 }
 
-// EventDisclosures is one of a publisher's events and who received it.
-type EventDisclosures struct {
-	EventID    string       `json:"event_id"`
-	Type       string       `json:"type"`
-	EventTime  string       `json:"event_time"`
-	Recipients []Disclosure `json:"recipients"`
-}
-
 // handleDisclosures is GET /v1/disclosures?child=UIN (participant token):
 // the participant's own events about the child, and who received each,
 // replays included. Nothing about other publishers' events.
@@ -267,7 +206,7 @@ func (b *Broker) handleDisclosures(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	byID := map[string]*EventDisclosures{}
+	byID := map[string]*api.EventDisclosures{}
 	var order []string
 	for _, rec := range recs {
 		if rec.Publisher != p.ID || rec.CausedBy != "" || rec.Source != "/"+p.ID {
@@ -278,13 +217,13 @@ func (b *Broker) handleDisclosures(w http.ResponseWriter, r *http.Request) {
 		}
 		e := byID[rec.EventID]
 		if e == nil {
-			e = &EventDisclosures{EventID: rec.EventID, Type: rec.Type, EventTime: rec.EventTime, Recipients: []Disclosure{}}
+			e = &api.EventDisclosures{EventID: rec.EventID, Type: rec.Type, EventTime: rec.EventTime, Recipients: []api.Disclosure{}}
 			byID[rec.EventID] = e
 			order = append(order, rec.EventID)
 		}
 		e.Recipients = append(e.Recipients, disclosuresOf(rec)...)
 	}
-	out := make([]EventDisclosures, 0, len(order))
+	out := make([]api.EventDisclosures, 0, len(order))
 	for _, id := range order {
 		e := byID[id]
 		sort.SliceStable(e.Recipients, func(i, j int) bool {

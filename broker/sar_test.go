@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 // The subject access export of a child with a known history is that history:
@@ -18,7 +20,7 @@ func TestSubjectAccessMatchesHistory(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}
-	var sa SubjectAccess
+	var sa api.SubjectAccess
 	if err := json.Unmarshal(body, &sa); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func TestSubjectAccessMatchesHistory(t *testing.T) {
 	}
 	// The export is audited: the next export shows it.
 	_, body = httpDo(t, b, "GET", "/v1/sar?child="+ben, opsToken, nil)
-	var again SubjectAccess
+	var again api.SubjectAccess
 	_ = json.Unmarshal(body, &again)
 	last := again.Decisions[len(again.Decisions)-1]
 	if len(again.Decisions) != 4 || last.Outcome != "subject-access" || last.Action.By != "ops" || last.Action.Counts["disclosures"] != 5 {
@@ -105,8 +107,8 @@ func TestDisclosures(t *testing.T) {
 	b := startOpsBroker(t, nil, "")
 	history(t, b)
 	type answer struct {
-		Participant string             `json:"participant"`
-		Events      []EventDisclosures `json:"events"`
+		Participant string                 `json:"participant"`
+		Events      []api.EventDisclosures `json:"events"`
 	}
 	ask := func(p, child string) answer {
 		code, body := httpDo(t, b, "GET", "/v1/disclosures?child="+child, tokenOf(p), nil)

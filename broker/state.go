@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,76 +25,14 @@ import (
 // and the consent history. Nothing else may enter it (s.12(3)-(4), para 73):
 // only index and consent events change it, field by field below.
 type ChildState struct {
-	Index   *IndexRecord `json:"index,omitempty"`
-	Consent *Consent     `json:"consent,omitempty"`
+	Index   *api.IndexRecord `json:"index,omitempty"`
+	Consent *api.Consent     `json:"consent,omitempty"`
 	// LastSeq is the ingest stream sequence of the last event applied, so a
 	// redelivered event (after a crash) is recognised and not applied twice.
 	LastSeq uint64 `json:"last_seq"`
 	// Events are the ingest sequences of every event about the child, so
 	// its history is read without scanning the stream (replay, SAR).
 	Events []uint64 `json:"events,omitempty"`
-}
-
-// IndexRecord is the s.12(4) basic data of one child (docs/policy-input.md).
-type IndexRecord struct {
-	UIN          string         `json:"uin"`
-	Name         any            `json:"name,omitempty"`
-	DOB          string         `json:"dob,omitempty"`
-	Gender       string         `json:"gender,omitempty"`
-	Address      any            `json:"address,omitempty"`
-	Area         string         `json:"area"`
-	PreviousArea string         `json:"previous_area,omitempty"`
-	Carers       []any          `json:"carers,omitempty"`
-	Education    map[string]any `json:"education,omitempty"`
-	GP           map[string]any `json:"gp,omitempty"`
-	Involvements []Involvement  `json:"involvements,omitempty"`
-	Concerns     []Concern      `json:"concerns,omitempty"`
-	Flags        Flags          `json:"flags"`
-}
-
-// Involvement is a practitioner of a participant providing a service (s.12(4)(f)).
-type Involvement struct {
-	Participant  string         `json:"participant"`
-	Practitioner map[string]any `json:"practitioner"`
-	Service      string         `json:"service,omitempty"`
-	Active       bool           `json:"active"`
-	Since        string         `json:"since"`
-	Ended        string         `json:"ended,omitempty"`
-}
-
-// Concern is the fact that a practitioner has a concern (s.12(4)(g)): who
-// and how to reach them, never what the concern is.
-type Concern struct {
-	Participant  string         `json:"participant"`
-	Practitioner map[string]any `json:"practitioner"`
-	FlaggedAt    string         `json:"flagged_at"`
-	Active       bool           `json:"active"`
-	Withdrawn    string         `json:"withdrawn,omitempty"`
-}
-
-// Flags are the markers the sharing rules need, set by la-social-care only.
-type Flags struct {
-	Shielded           bool `json:"shielded"`
-	CareLeaver         bool `json:"care_leaver"`
-	LearningDifficulty bool `json:"learning_difficulty"`
-}
-
-// Consent is a child's consent history, oldest first.
-type Consent struct {
-	Entries []ConsentEntry `json:"entries"`
-}
-
-// ConsentEntry is one grant or withdrawal.
-type ConsentEntry struct {
-	Seq      uint64 `json:"seq"`
-	Kind     string `json:"kind"` // granted or withdrawn
-	At       string `json:"at"`
-	By       string `json:"by"`
-	EventID  string `json:"event_id"`
-	GivenBy  string `json:"given_by,omitempty"`
-	Purposes []any  `json:"purposes"`
-	Agencies []any  `json:"agencies"`
-	Expires  string `json:"expires,omitempty"`
 }
 
 // Apply returns the state after event e (ingest sequence seq) and whether the
@@ -106,9 +45,9 @@ func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
 	d := e.Data
 	if e.Name == "consent.granted" || e.Name == "consent.withdrawn" {
 		if next.Consent == nil {
-			next.Consent = &Consent{}
+			next.Consent = &api.Consent{}
 		}
-		entry := ConsentEntry{Seq: seq, At: at, By: e.Publisher, EventID: e.ID,
+		entry := api.ConsentEntry{Seq: seq, At: at, By: e.Publisher, EventID: e.ID,
 			Purposes: list(d["purposes"]), Agencies: list(d["agencies"])}
 		if e.Name == "consent.granted" {
 			entry.Kind, entry.GivenBy, entry.Expires = "granted", str(d["given_by"]), str(d["expires"])
@@ -122,7 +61,7 @@ func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
 		return next, false
 	}
 	if next.Index == nil {
-		next.Index = &IndexRecord{UIN: e.Subject, Area: areaOf(e.Publisher)}
+		next.Index = &api.IndexRecord{UIN: e.Subject, Area: areaOf(e.Publisher)}
 	}
 	x := next.Index
 	switch e.Name {
@@ -144,7 +83,7 @@ func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
 		x.GP = d
 	case "index.practitioner.involved":
 		p, _ := d["practitioner"].(map[string]any)
-		inv := Involvement{Participant: e.Publisher, Practitioner: p, Service: str(d["service"]), Active: true, Since: at}
+		inv := api.Involvement{Participant: e.Publisher, Practitioner: p, Service: str(d["service"]), Active: true, Since: at}
 		for i, old := range x.Involvements {
 			if old.Participant == e.Publisher && samePerson(old.Practitioner, p) {
 				x.Involvements = append(x.Involvements[:i:i], x.Involvements[i+1:]...)
@@ -166,7 +105,7 @@ func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
 				c.Active, c.Withdrawn = false, at // superseded by the new flag below
 			}
 		}
-		x.Concerns = append(x.Concerns, Concern{Participant: e.Publisher, Practitioner: p, FlaggedAt: at, Active: true})
+		x.Concerns = append(x.Concerns, api.Concern{Participant: e.Publisher, Practitioner: p, FlaggedAt: at, Active: true})
 	case "index.concern.withdrawn":
 		p, _ := d["practitioner"].(map[string]any)
 		for i := range x.Concerns {
@@ -189,11 +128,11 @@ func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
 }
 
 // ActiveConcerns lists the active concern flags, oldest first.
-func (x *IndexRecord) ActiveConcerns() []Concern {
+func ActiveConcerns(x *api.IndexRecord) []api.Concern {
 	if x == nil {
 		return nil
 	}
-	var out []Concern
+	var out []api.Concern
 	for _, c := range x.Concerns {
 		if c.Active {
 			out = append(out, c)
@@ -203,7 +142,7 @@ func (x *IndexRecord) ActiveConcerns() []Concern {
 }
 
 // involvedWith reports whether participant has an active involvement.
-func (x *IndexRecord) involvedWith(participant string) bool {
+func involvedWith(x *api.IndexRecord, participant string) bool {
 	if x == nil {
 		return false
 	}
@@ -226,7 +165,7 @@ func (s ChildState) clone() ChildState {
 		c.Index = &x
 	}
 	if s.Consent != nil {
-		k := Consent{Entries: slices.Clone(s.Consent.Entries)}
+		k := api.Consent{Entries: slices.Clone(s.Consent.Entries)}
 		c.Consent = &k
 	}
 	return c

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -37,14 +38,6 @@ type Event struct {
 	Raw json.RawMessage
 }
 
-// Problem is one thing wrong with an event, said so that the publisher can fix it.
-type Problem struct {
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
-}
-
-func (p Problem) String() string { return p.Field + ": " + p.Reason }
-
 // errSourceNotPublisher is the reason given when an event's source is not
 // its publisher's identity: the one refusal answered 403 rather than 400.
 const errSourceNotPublisher = "is not the publisher's identity"
@@ -65,10 +58,10 @@ var (
 // Validate checks a received event against CloudEvents 1.0.2, the UIN rule,
 // the catalogue and the JSON Schema of its type, for a publisher, and returns
 // the event or every problem found.
-func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem) {
-	var probs []Problem
+func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []api.Problem) {
+	var probs []api.Problem
 	add := func(field, format string, args ...any) {
-		probs = append(probs, Problem{field, fmt.Sprintf(format, args...)})
+		probs = append(probs, api.Problem{Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
 	for _, name := range required {
 		if _, ok := r.Attrs[name]; !ok {
@@ -194,7 +187,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem)
 		return nil, probs
 	}
 	if err := json.Unmarshal(r.Data, &data); err != nil || data == nil {
-		return nil, []Problem{{"data", "must be a JSON object"}}
+		return nil, []api.Problem{{Field: "data", Reason: "must be a JSON object"}}
 	}
 	attrs := make(map[string]any, len(r.Attrs)+2)
 	for k, v := range r.Attrs {

@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/google/uuid"
 )
@@ -124,7 +125,7 @@ func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *broker.Confi
 			return fmt.Errorf("demo step %d (%s) answered %d: %s", i+1, s.Label, code, body)
 		}
 	}
-	audit := map[string][]broker.AuditRecord{}
+	audit := map[string][]api.AuditRecord{}
 	deadline := time.Now().Add(30 * time.Second)
 	for child, u := range Children {
 		for {
@@ -199,7 +200,7 @@ func countSteps(steps []Step, child string) int {
 	return n
 }
 
-func countOriginal(recs []broker.AuditRecord) int {
+func countOriginal(recs []api.AuditRecord) int {
 	n := 0
 	for _, r := range recs {
 		if r.CausedBy == "" {
@@ -229,7 +230,7 @@ func post(ctx context.Context, url, token string, ev any) (int, string, error) {
 	return resp.StatusCode, string(b), nil
 }
 
-func auditFor(ctx context.Context, base, child string) ([]broker.AuditRecord, error) {
+func auditFor(ctx context.Context, base, child string) ([]api.AuditRecord, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/audit?child="+child, nil)
 	if err != nil {
 		return nil, err
@@ -241,7 +242,7 @@ func auditFor(ctx context.Context, base, child string) ([]broker.AuditRecord, er
 	}
 	defer resp.Body.Close()
 	var out struct {
-		Records []broker.AuditRecord `json:"records"`
+		Records []api.AuditRecord `json:"records"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return nil, err

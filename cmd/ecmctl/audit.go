@@ -24,7 +24,7 @@ Examples:
 	run: runAudit,
 }
 
-// auditRecord is what the table shows of broker.AuditRecord.
+// auditRecord is what the table shows of api.AuditRecord.
 type auditRecord struct {
 	EventID        string         `json:"event_id"`
 	Source         string         `json:"source"`
@@ -40,7 +40,7 @@ type auditRecord struct {
 	Problems       []problem      `json:"problems"`
 }
 
-// auditVerdict is broker.Decision: one participant's answer.
+// auditVerdict is api.Decision: one participant's answer.
 type auditVerdict struct {
 	Participant string   `json:"participant"`
 	Allow       bool     `json:"allow"`
@@ -48,7 +48,7 @@ type auditVerdict struct {
 	Remove      []string `json:"remove"`
 }
 
-// problem is broker.Problem.
+// problem is api.Problem.
 type problem struct {
 	Field  string `json:"field"`
 	Reason string `json:"reason"`

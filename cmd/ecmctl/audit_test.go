@@ -5,17 +5,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
-func auditBroker(t *testing.T, recs []broker.AuditRecord) *fakeBroker {
+func auditBroker(t *testing.T, recs []api.AuditRecord) *fakeBroker {
 	return newFakeBroker(t, map[string]http.HandlerFunc{
 		"GET /v1/audit": func(w http.ResponseWriter, r *http.Request) {
 			if !requireToken(w, r, operatorToken, "n operator") {
 				return
 			}
 			if r.URL.Query().Get("child") != amy {
-				writeJSON(w, 200, map[string]any{"records": []broker.AuditRecord{}})
+				writeJSON(w, 200, map[string]any{"records": []api.AuditRecord{}})
 				return
 			}
 			writeJSON(w, 200, map[string]any{"records": recs})
@@ -24,16 +24,16 @@ func auditBroker(t *testing.T, recs []broker.AuditRecord) *fakeBroker {
 }
 
 func TestAuditTable(t *testing.T) {
-	recs := []broker.AuditRecord{
+	recs := []api.AuditRecord{
 		{IngestSeq: 3, EventID: "e-1", Source: "/leeds/police", Type: "uk.gov.ecm.police.incident.v1", Publisher: "leeds/police",
 			ChildKey: "k", Child: amy, EventTime: "2026-11-20T22:10:00Z", DecidedAt: "2026-11-20T22:10:01Z", PolicyRevision: "r7",
-			Outcome: "decided", Review: true, Decisions: []broker.Decision{
+			Outcome: "decided", Review: true, Decisions: []api.Decision{
 				{Participant: "leeds/la-social-care", Allow: true, Basis: "statutory-duty", Remove: []string{"data.summary", "data.kind"}},
 				{Participant: "leeds/pct", Allow: false, Basis: "no-basis", Reason: "no consent"},
 			}},
 		{EventID: "e-2", Source: "/leeds/pct", Type: "uk.gov.ecm.index.concern.flagged.v1", Publisher: "leeds/pct", Child: amy,
-			DecidedAt: "2026-11-21T09:00:00Z", PolicyRevision: "r7", Outcome: "rejected", Decisions: []broker.Decision{},
-			Problems: []broker.Problem{{Field: "time", Reason: "is in the future"}}},
+			DecidedAt: "2026-11-21T09:00:00Z", PolicyRevision: "r7", Outcome: "rejected", Decisions: []api.Decision{},
+			Problems: []api.Problem{{Field: "time", Reason: "is in the future"}}},
 	}
 	fb := auditBroker(t, recs)
 	res := runAs(t, fb, operatorToken, "audit", "--child", amy)
@@ -93,7 +93,7 @@ func TestAuditRefusals(t *testing.T) {
 }
 
 func TestAuditJSONIsTheBrokersAnswer(t *testing.T) {
-	fb := auditBroker(t, []broker.AuditRecord{{EventID: "e-1", Child: amy, Outcome: "decided", Decisions: []broker.Decision{}}})
+	fb := auditBroker(t, []api.AuditRecord{{EventID: "e-1", Child: amy, Outcome: "decided", Decisions: []api.Decision{}}})
 	res := runAs(t, fb, operatorToken, "--json", "audit", "--child", amy)
 	if res.code != 0 || !strings.HasPrefix(res.stdout, `{"records":[{`) || !strings.Contains(res.stdout, `"child":"`+amy+`"`) {
 		t.Errorf("exit %d, stdout %q", res.code, res.stdout)

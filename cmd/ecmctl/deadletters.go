@@ -25,7 +25,7 @@ Examples:
 	run: runDeadLetters,
 }
 
-// deadLetter is what the table shows of broker.DeadLetter.
+// deadLetter is what the table shows of api.DeadLetter.
 type deadLetter struct {
 	Seq       uint64    `json:"seq"`
 	Received  time.Time `json:"received"`

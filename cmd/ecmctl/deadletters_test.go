@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 func TestDeadLettersTable(t *testing.T) {
 	received := time.Date(2026, 11, 20, 22, 10, 0, 123, time.UTC)
-	dls := []broker.DeadLetter{
+	dls := []api.DeadLetter{
 		{Seq: 12, Received: received, Publisher: "leeds/pct", Size: 310,
 			Reasons: []string{"subject: not a valid UIN: uin check digit does not match (mod 11)", "time: is in the future"},
 			Body:    json.RawMessage(`{"subject":"9434765918"}`)},

@@ -30,7 +30,7 @@ Examples:
 	run: runDecide,
 }
 
-// explanation is broker.Explanation.
+// explanation is api.Explanation.
 type explanation struct {
 	EventID        string         `json:"event_id"`
 	Type           string         `json:"type"`

@@ -31,7 +31,7 @@ Examples:
 }
 
 // delivery and deliveryPage are GET /v1/deliveries as the broker answers
-// (broker.Delivery).
+// (api.Delivery).
 type delivery struct {
 	Seq   uint64          `json:"seq"`
 	Basis string          `json:"basis"`

@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 const amy = "9434765919" // a valid UIN, from the demo
 
-// delivered builds a broker.Delivery as the broker stores it.
-func delivered(t *testing.T, seq uint64, basis, typ, subject string) broker.Delivery {
+// delivered builds a api.Delivery as the broker stores it.
+func delivered(t *testing.T, seq uint64, basis, typ, subject string) api.Delivery {
 	t.Helper()
 	ev, err := json.Marshal(map[string]any{"specversion": "1.0", "id": "ev-" + strconv.FormatUint(seq, 10),
 		"source": "/leeds/police", "type": typ, "subject": subject, "time": "2026-11-20T22:10:00Z",
@@ -25,23 +25,23 @@ func delivered(t *testing.T, seq uint64, basis, typ, subject string) broker.Deli
 	if err != nil {
 		t.Fatal(err)
 	}
-	return broker.Delivery{Seq: seq, Basis: basis, Event: ev}
+	return api.Delivery{Seq: seq, Basis: basis, Event: ev}
 }
 
 // deliveryPage answers as handleDeliveries does.
-func deliveryPageJSON(after uint64, ds []broker.Delivery) map[string]any {
+func deliveryPageJSON(after uint64, ds []api.Delivery) map[string]any {
 	next := after
 	for _, d := range ds {
 		next = d.Seq
 	}
 	if ds == nil {
-		ds = []broker.Delivery{}
+		ds = []api.Delivery{}
 	}
 	return map[string]any{"deliveries": ds, "next": next}
 }
 
 func TestDeliveriesTable(t *testing.T) {
-	var ds []broker.Delivery
+	var ds []api.Delivery
 	fb := newFakeBroker(t, map[string]http.HandlerFunc{
 		"GET /v1/deliveries": func(w http.ResponseWriter, r *http.Request) {
 			if !requireToken(w, r, participantToken, " participant") {
@@ -50,7 +50,7 @@ func TestDeliveriesTable(t *testing.T) {
 			writeJSON(w, 200, deliveryPageJSON(40, ds))
 		},
 	})
-	ds = []broker.Delivery{
+	ds = []api.Delivery{
 		delivered(t, 41, "statutory-duty", "uk.gov.ecm.police.incident.v1", amy),
 		delivered(t, 42, "", "uk.gov.ecm.index.concern.flagged.v1", "9434765870"),
 	}
@@ -78,7 +78,7 @@ func TestDeliveriesTable(t *testing.T) {
 
 	res = runAs(t, fb, participantToken, "deliveries", "--json")
 	var page struct {
-		Deliveries []broker.Delivery `json:"deliveries"`
+		Deliveries []api.Delivery `json:"deliveries"`
 	}
 	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &page) != nil || len(page.Deliveries) != 2 {
 		t.Errorf("--json: exit %d, stdout %q", res.code, res.stdout)
@@ -134,7 +134,7 @@ func followBroker(t *testing.T, total uint64, stopAfter int32, flaky bool, cance
 			}
 			after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 			limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-			var ds []broker.Delivery
+			var ds []api.Delivery
 			for s := after + 1; s <= total && len(ds) < limit; s++ {
 				ds = append(ds, delivered(t, s, "consent", "uk.gov.ecm.caf.completed.v1", amy))
 			}
@@ -220,7 +220,7 @@ func TestDeliveriesFollowJSON(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q", res.code, res.stdout)
 	}
 	for i, l := range lines {
-		var d broker.Delivery
+		var d api.Delivery
 		if err := json.Unmarshal([]byte(l), &d); err != nil || d.Seq != uint64(i+1) {
 			t.Errorf("line %d: %q (%v)", i, l, err)
 		}

@@ -46,7 +46,7 @@ type impactDecision struct {
 	Reason string   `json:"reason"`
 }
 
-// impactReport is broker.ImpactReport.
+// impactReport is api.ImpactReport.
 type impactReport struct {
 	DraftRevision    string   `json:"draft_revision"`
 	CurrentRevision  string   `json:"current_revision"`

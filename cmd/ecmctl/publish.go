@@ -41,7 +41,7 @@ Examples:
 	run: runPublish,
 }
 
-// ingestResult is broker.IngestResult: the answer for one event.
+// ingestResult is api.IngestResult: the answer for one event.
 type ingestResult struct {
 	Index    int       `json:"index"`
 	ID       string    `json:"id"`

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 // ingestBroker answers POST /v1/events as broker/ingest.go does, for
@@ -19,24 +19,24 @@ import (
 // forbidden, an id starting "dup" is a duplicate, anything else accepted.
 func ingestBroker(t *testing.T) *fakeBroker {
 	var seq atomic.Uint64
-	one := func(raw json.RawMessage) broker.IngestResult {
+	one := func(raw json.RawMessage) api.IngestResult {
 		var ev map[string]any
 		if json.Unmarshal(raw, &ev) != nil {
-			return broker.IngestResult{Status: 400, Outcome: "invalid", Error: "invalid event",
-				Problems: []broker.Problem{{Field: "event", Reason: "not a JSON object"}}}
+			return api.IngestResult{Status: 400, Outcome: "invalid", Error: "invalid event",
+				Problems: []api.Problem{{Field: "event", Reason: "not a JSON object"}}}
 		}
 		id, _ := ev["id"].(string)
 		switch {
 		case ev["subject"] == "bad":
-			return broker.IngestResult{ID: id, Status: 400, Outcome: "invalid", Error: "invalid event", Problems: []broker.Problem{
+			return api.IngestResult{ID: id, Status: 400, Outcome: "invalid", Error: "invalid event", Problems: []api.Problem{
 				{Field: "subject", Reason: "not a valid UIN: uin must be exactly 10 digits"}, {Field: "time", Reason: "is in the future"}}}
 		case ev["source"] != "/leeds/pct":
-			return broker.IngestResult{ID: id, Status: 403, Outcome: "forbidden", Error: "an event's source must be the publisher's own identity",
-				Problems: []broker.Problem{{Field: "source", Reason: fmt.Sprintf("%q is not the publisher's identity /leeds/pct", ev["source"])}}}
+			return api.IngestResult{ID: id, Status: 403, Outcome: "forbidden", Error: "an event's source must be the publisher's own identity",
+				Problems: []api.Problem{{Field: "source", Reason: fmt.Sprintf("%q is not the publisher's identity /leeds/pct", ev["source"])}}}
 		case strings.HasPrefix(id, "dup"):
-			return broker.IngestResult{ID: id, Status: 202, Outcome: "duplicate", Seq: 1}
+			return api.IngestResult{ID: id, Status: 202, Outcome: "duplicate", Seq: 1}
 		}
-		return broker.IngestResult{ID: id, Status: 202, Outcome: "accepted", Seq: seq.Add(1)}
+		return api.IngestResult{ID: id, Status: 202, Outcome: "accepted", Seq: seq.Add(1)}
 	}
 	return newFakeBroker(t, map[string]http.HandlerFunc{
 		"POST /v1/events": func(w http.ResponseWriter, r *http.Request) {
@@ -52,16 +52,16 @@ func ingestBroker(t *testing.T) *fakeBroker {
 			}
 			var items []json.RawMessage
 			if err := json.Unmarshal(body, &items); err != nil {
-				writeJSON(w, 400, broker.IngestResult{Status: 400, Outcome: "invalid", Error: "invalid batch",
-					Problems: []broker.Problem{{Field: "batch", Reason: "must be a JSON array of structured events"}}})
+				writeJSON(w, 400, api.IngestResult{Status: 400, Outcome: "invalid", Error: "invalid batch",
+					Problems: []api.Problem{{Field: "batch", Reason: "must be a JSON array of structured events"}}})
 				return
 			}
 			if len(items) > maxBatchEvents {
-				writeJSON(w, 413, broker.IngestResult{Status: 413, Outcome: "invalid", Error: "batch too large",
-					Problems: []broker.Problem{{Field: "batch", Reason: fmt.Sprintf("has %d events, at most %d", len(items), maxBatchEvents)}}})
+				writeJSON(w, 413, api.IngestResult{Status: 413, Outcome: "invalid", Error: "batch too large",
+					Problems: []api.Problem{{Field: "batch", Reason: fmt.Sprintf("has %d events, at most %d", len(items), maxBatchEvents)}}})
 				return
 			}
-			results := make([]broker.IngestResult, len(items))
+			results := make([]api.IngestResult, len(items))
 			for i, item := range items {
 				results[i] = one(item)
 				results[i].Index = i
@@ -158,7 +158,7 @@ func TestPublishSingleRejected(t *testing.T) {
 	fb := ingestBroker(t)
 	res := runCLI(context.Background(), map[string]string{"ECM_URL": fb.URL, "ECM_TOKEN": participantToken},
 		event("a-1", "bad", "/leeds/pct"), "publish", "-", "--json")
-	var got broker.IngestResult
+	var got api.IngestResult
 	if res.code != 1 || json.Unmarshal([]byte(res.stdout), &got) != nil || got.Outcome != "invalid" || len(got.Problems) != 2 {
 		t.Errorf("exit %d, stdout %q", res.code, res.stdout)
 	}
@@ -187,7 +187,7 @@ func TestPublishLargeBatchIsSplit(t *testing.T) {
 		t.Fatalf("%d requests, want batches of 1000, 1000 and 500", len(reqs))
 	}
 	var out struct {
-		Results []broker.IngestResult `json:"results"`
+		Results []api.IngestResult `json:"results"`
 	}
 	if err := json.Unmarshal([]byte(res.stdout), &out); err != nil || len(out.Results) != 2500 {
 		t.Fatalf("stdout is not 2500 results: %v", err)
@@ -246,8 +246,8 @@ func TestPublishWrongToken(t *testing.T) {
 func TestPublishBatchRefusedWhole(t *testing.T) {
 	fb := newFakeBroker(t, map[string]http.HandlerFunc{
 		"POST /v1/events": func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, 413, broker.IngestResult{Status: 413, Outcome: "invalid", Error: "batch too large",
-				Problems: []broker.Problem{{Field: "event", Reason: "body is over 16777216 bytes"}}})
+			writeJSON(w, 413, api.IngestResult{Status: 413, Outcome: "invalid", Error: "batch too large",
+				Problems: []api.Problem{{Field: "event", Reason: "body is over 16777216 bytes"}}})
 		},
 	})
 	res := runCLI(context.Background(), map[string]string{"ECM_URL": fb.URL, "ECM_TOKEN": participantToken},

@@ -47,7 +47,7 @@ Examples:
 	run: runReplay,
 }
 
-// replayResult is broker.ReplayResult.
+// replayResult is api.ReplayResult.
 type replayResult struct {
 	ID               string         `json:"id"`
 	Operator         string         `json:"operator"`

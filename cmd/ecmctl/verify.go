@@ -44,7 +44,7 @@ type chainBreak struct {
 	Problem string `json:"problem"`
 }
 
-// verifyReport is broker.VerifyReport.
+// verifyReport is api.VerifyReport.
 type verifyReport struct {
 	Stream      string       `json:"stream"`
 	Records     int          `json:"records"`

@@ -31,6 +31,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/demo"
@@ -337,7 +338,7 @@ func (r *badRun) answer(e badEntry, code int, resp, body []byte) {
 		r.batchAnswer(e, whole, items, code, resp, body)
 		return
 	}
-	var res broker.IngestResult
+	var res api.IngestResult
 	if err := json.Unmarshal(resp, &res); err != nil {
 		t.Errorf("%s: answer is not an ingest result: %d %s", e.file, code, badTrunc(resp))
 		return
@@ -370,7 +371,7 @@ func (r *badRun) wantHTTP(w badWantDL) {
 // each event's status, "200:400*" says every event's.
 func (r *badRun) batchAnswer(e badEntry, whole, items string, code int, resp, body []byte) {
 	t := r.t
-	var res struct{ Results []broker.IngestResult }
+	var res struct{ Results []api.IngestResult }
 	if err := json.Unmarshal(resp, &res); err != nil || strconv.Itoa(code) != whole {
 		t.Errorf("%s (%s): %d %s, want %s with a result per event", e.file, e.note, code, badTrunc(resp), whole)
 		return
@@ -530,10 +531,10 @@ type badUnreadable struct {
 	why string
 }
 
-func badReadDeadLetters(env *testenv.Env) (all []broker.DeadLetter, unreadable []badUnreadable) {
+func badReadDeadLetters(env *testenv.Env) (all []api.DeadLetter, unreadable []badUnreadable) {
 	type page struct {
-		DeadLetters []broker.DeadLetter `json:"deadletters"`
-		Next        uint64              `json:"next"`
+		DeadLetters []api.DeadLetter `json:"deadletters"`
+		Next        uint64           `json:"next"`
 	}
 	read := func(after uint64, limit int) (page, error) {
 		r := env.Do("GET", fmt.Sprintf("/v1/deadletters?after=%d&limit=%d", after, limit), demo.OperatorToken, "", nil)
@@ -700,7 +701,7 @@ func badPublisherOf(subject string) string {
 	return parts[0] + "/" + parts[1]
 }
 
-func badHasReason(probs []broker.Problem, sub string) bool {
+func badHasReason(probs []api.Problem, sub string) bool {
 	for _, p := range probs {
 		if p.Reason != "" && strings.Contains(p.String(), sub) {
 			return true

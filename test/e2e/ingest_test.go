@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/schemas"
@@ -105,7 +105,7 @@ func TestInvalidEventsAreRejected(t *testing.T) {
 			if r.Code != tt.code {
 				t.Fatalf("status %d, want %d: %s", r.Code, tt.code, r.Body)
 			}
-			var res broker.IngestResult
+			var res api.IngestResult
 			r.JSON(t, &res)
 			if !hasProblem(res.Problems, tt.field) {
 				t.Fatalf("no problem with field %q in %s", tt.field, r.Body)
@@ -158,7 +158,7 @@ func TestBinaryAndBatch(t *testing.T) {
 	bad := testenv.Event("leeds/lea", "index.concern.withdrawn", "123", map[string]any{"practitioner": map[string]any{"name": "Sam Tutor"}})
 	body, _ := json.Marshal([]any{good, bad, good})
 	r = env.Do("POST", "/v1/events", demo.Token("leeds/lea"), cenats.ContentTypeBatch, body)
-	var res struct{ Results []broker.IngestResult }
+	var res struct{ Results []api.IngestResult }
 	r.JSON(t, &res)
 	if r.Code != http.StatusOK || len(res.Results) != 3 {
 		t.Fatalf("batch: %d %s", r.Code, r.Body)
@@ -227,7 +227,7 @@ func TestNATSIngest(t *testing.T) {
 	}
 }
 
-func hasProblem(probs []broker.Problem, field string) bool {
+func hasProblem(probs []api.Problem, field string) bool {
 	for _, p := range probs {
 		if strings.HasPrefix(p.Field, field) {
 			return true

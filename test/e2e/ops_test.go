@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
@@ -317,7 +318,7 @@ func TestOpsSubjectAccessThenErasure(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sar: %d %s", code, errOut)
 	}
-	var sa broker.SubjectAccess
+	var sa api.SubjectAccess
 	if err := json.Unmarshal([]byte(out), &sa); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
@@ -255,7 +256,7 @@ func faultChildren(n int) []string {
 // auditOf reads a child's audit records once there are any (5 s at most).
 // GET /v1/audit right after the broker is idle has been seen to answer
 // nothing under load; the record is there a moment later.
-func auditOf(env *testenv.Env, child string) []broker.AuditRecord {
+func auditOf(env *testenv.Env, child string) []api.AuditRecord {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		recs := env.Audit(child)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
@@ -163,28 +164,28 @@ func (e *Env) Deliveries(participant string) []Delivery {
 }
 
 // Audit reads the audit records of a child.
-func (e *Env) Audit(child string) []broker.AuditRecord {
+func (e *Env) Audit(child string) []api.AuditRecord {
 	e.T.Helper()
 	r := e.Do("GET", "/v1/audit?child="+child, demo.OperatorToken, "", nil)
 	if r.Code != http.StatusOK {
 		e.T.Fatalf("audit: %d %s", r.Code, r.Body)
 	}
 	var out struct {
-		Records []broker.AuditRecord `json:"records"`
+		Records []api.AuditRecord `json:"records"`
 	}
 	r.JSON(e.T, &out)
 	return out.Records
 }
 
 // DeadLetters reads every dead letter.
-func (e *Env) DeadLetters() []broker.DeadLetter {
+func (e *Env) DeadLetters() []api.DeadLetter {
 	e.T.Helper()
 	r := e.Do("GET", "/v1/deadletters?limit=1000", demo.OperatorToken, "", nil)
 	if r.Code != http.StatusOK {
 		e.T.Fatalf("deadletters: %d %s", r.Code, r.Body)
 	}
 	var out struct {
-		DeadLetters []broker.DeadLetter `json:"deadletters"`
+		DeadLetters []api.DeadLetter `json:"deadletters"`
 	}
 	r.JSON(e.T, &out)
 	return out.DeadLetters

@@ -1,0 +1,38 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Delivery is one delivered copy as read back.
+type Delivery struct {
+	Seq   uint64          `json:"seq"`
+	Basis string          `json:"basis,omitempty"`
+	Event json.RawMessage `json:"event"`
+}
+
+// IngestResult is the answer for one event.
+type IngestResult struct {
+	Index    int       `json:"index"`
+	ID       string    `json:"id,omitempty"`
+	Status   int       `json:"status"`
+	Outcome  string    `json:"outcome"` // accepted, duplicate, invalid, forbidden, conflict, error
+	Seq      uint64    `json:"seq,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// DeadLetter is a rejected input with every reason it was rejected.
+type DeadLetter struct {
+	Seq        uint64            `json:"seq,omitempty"`
+	Received   time.Time         `json:"received"`
+	Publisher  string            `json:"publisher"`
+	Reasons    []string          `json:"reasons"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	Body       json.RawMessage   `json:"body,omitempty"`
+	BodyText   string            `json:"body_text,omitempty"`
+	BodyBase64 string            `json:"body_base64,omitempty"`
+	Size       int               `json:"size"`
+	Truncated  bool              `json:"truncated,omitempty"`
+}
