@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
@@ -257,8 +258,8 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(tok)
 }
 
-func (b *Broker) participantFor(w http.ResponseWriter, r *http.Request) (Participant, bool) {
-	p, ok := b.registry.byToken[bearer(r)]
+func (b *Broker) participantFor(w http.ResponseWriter, r *http.Request) (config.Participant, bool) {
+	p, ok := b.registry.ByToken(bearer(r))
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ecm-broker"`)
 		writeError(w, http.StatusUnauthorized, "a participant token is required (Authorization: Bearer <token>)")
@@ -267,7 +268,7 @@ func (b *Broker) participantFor(w http.ResponseWriter, r *http.Request) (Partici
 }
 
 func (b *Broker) operatorFor(w http.ResponseWriter, r *http.Request) bool {
-	if _, ok := b.registry.ops[bearer(r)]; ok {
+	if _, ok := b.registry.OperatorByToken(bearer(r)); ok {
 		return true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="ecm-broker"`)

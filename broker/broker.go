@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
@@ -21,7 +22,7 @@ import (
 
 // Options say how to build a Broker.
 type Options struct {
-	Config *Config
+	Config *config.Config
 	// NATSURL connects to an external NATS server or cluster. When empty an
 	// embedded nats-server is started with Embedded.
 	NATSURL  string
@@ -42,14 +43,14 @@ type Options struct {
 
 // Broker is one broker instance: the pipeline and its HTTP API.
 type Broker struct {
-	cfg        *Config
+	cfg        *config.Config
 	log        *zap.Logger
 	srv        *server.Server // nil when using an external NATS
 	nc         *nats.Conn
 	js         jetstream.JetStream
 	children   *Children
 	decider    *Decider
-	registry   *Registry
+	registry   *config.Registry
 	metrics    *metrics
 	auditOK    atomic.Bool
 	policyMu   sync.Mutex
@@ -72,7 +73,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	b := &Broker{cfg: o.Config, log: o.Logger, registry: NewRegistry(o.Config), metrics: newMetrics()}
+	b := &Broker{cfg: o.Config, log: o.Logger, registry: config.NewRegistry(o.Config), metrics: newMetrics()}
 	b.auditOK.Store(true)
 	if _, err := schemas.Default(); err != nil {
 		return nil, fmt.Errorf("loading schemas: %w", err)

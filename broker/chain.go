@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -282,9 +283,9 @@ var _ jetstream.PubAckFuture = (*auditFuture)(nil)
 
 // signingKey returns the configured checkpoint key, or the one kept in the
 // meta bucket (created by the first instance to start without one).
-func signingKey(ctx context.Context, js jetstream.JetStream, c *Config) (ed25519.PrivateKey, error) {
+func signingKey(ctx context.Context, js jetstream.JetStream, c *config.Config) (ed25519.PrivateKey, error) {
 	if c.AuditSigningKey != "" {
-		return parseSigningKey(c.AuditSigningKey)
+		return config.ParseSigningKey(c.AuditSigningKey)
 	}
 	kv, err := js.KeyValue(ctx, wire.BucketMeta)
 	if err != nil {
@@ -299,22 +300,7 @@ func signingKey(ctx context.Context, js jetstream.JetStream, c *Config) (ed25519
 	if err != nil {
 		return nil, fmt.Errorf("audit signing key: %w", err)
 	}
-	return parseSigningKey(string(v))
-}
-
-// parseSigningKey reads a base64 Ed25519 seed (32 bytes) or private key (64).
-func parseSigningKey(s string) (ed25519.PrivateKey, error) {
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
-	if err != nil {
-		return nil, fmt.Errorf("%w: audit_signing_key: not base64: %v", ErrConfig, err)
-	}
-	switch len(b) {
-	case ed25519.SeedSize:
-		return ed25519.NewKeyFromSeed(b), nil
-	case ed25519.PrivateKeySize:
-		return ed25519.PrivateKey(b), nil
-	}
-	return nil, fmt.Errorf("%w: audit_signing_key: %d bytes, want a 32-byte Ed25519 seed (or a 64-byte private key)", ErrConfig, len(b))
+	return config.ParseSigningKey(string(v))
 }
 
 // trustedKeys are the public keys whose checkpoints verification accepts:

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
@@ -23,12 +24,12 @@ import (
 
 const opsToken = "ops-test-operator-token"
 
-func opsConfig() *Config {
-	c := &Config{Operators: []Operator{{Name: "ops", Token: opsToken}}}
+func opsConfig() *config.Config {
+	c := &config.Config{Operators: []config.Operator{{Name: "ops", Token: opsToken}}}
 	for _, area := range []string{"leeds", "york"} {
 		for _, a := range []string{"la-social-care", "lea", "pct", "connexions", "yot", "police"} {
 			id := area + "/" + a
-			c.Participants = append(c.Participants, Participant{ID: id, Agency: a, Area: area, Token: "ops-test-token-" + strings.ReplaceAll(id, "/", "-")})
+			c.Participants = append(c.Participants, config.Participant{ID: id, Agency: a, Area: area, Token: "ops-test-token-" + strings.ReplaceAll(id, "/", "-")})
 		}
 	}
 	if err := c.Check(); err != nil {
@@ -40,7 +41,7 @@ func opsConfig() *Config {
 func tokenOf(id string) string { return "ops-test-token-" + strings.ReplaceAll(id, "/", "-") }
 
 // startOpsBroker runs a broker on a fresh store (or dir) until the test ends.
-func startOpsBroker(t testing.TB, cfg *Config, dir string) *Broker {
+func startOpsBroker(t testing.TB, cfg *config.Config, dir string) *Broker {
 	t.Helper()
 	b := newOpsBroker(t, cfg, dir)
 	b.Start()
@@ -49,7 +50,7 @@ func startOpsBroker(t testing.TB, cfg *Config, dir string) *Broker {
 
 // newOpsBroker is a broker that is not started: no pipeline, no HTTP, no
 // audit chain; its streams are there to be read (benchmarks).
-func newOpsBroker(t testing.TB, cfg *Config, dir string) *Broker {
+func newOpsBroker(t testing.TB, cfg *config.Config, dir string) *Broker {
 	t.Helper()
 	if cfg == nil {
 		cfg = opsConfig()
@@ -328,7 +329,7 @@ func TestAuditChainTamper(t *testing.T) {
 }
 
 func mustKey(t testing.TB) []byte {
-	k, err := parseSigningKey("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+	k, err := config.ParseSigningKey("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
@@ -124,7 +125,7 @@ func (d *Decider) Swap(p *Policy) {
 // Decide evaluates the policy once for an event and returns one decision per
 // candidate, in candidate order, and the policy revision. On any failure it
 // returns a denial for every candidate with basis policy-error, and the error.
-func (d *Decider) Decide(ctx context.Context, input map[string]any, candidates []Participant) ([]api.Decision, string, error) {
+func (d *Decider) Decide(ctx context.Context, input map[string]any, candidates []config.Participant) ([]api.Decision, string, error) {
 	p := d.current.Load()
 	if d.allowAll {
 		out := make([]api.Decision, len(candidates))
@@ -158,7 +159,7 @@ var allowBases = map[string]bool{"s11-safeguarding": true, "s12-index": true, "s
 var denyBases = map[string]bool{"out-of-scope": true, "age-limit": true, "no-relationship": true,
 	"no-consent": true, "consent-withdrawn": true, "no-rule": true}
 
-func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []Participant, timeout time.Duration) ([]api.Decision, error) {
+func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []config.Participant, timeout time.Duration) ([]api.Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	rs, err := p.query.Eval(ctx, regoInput(input))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/policies"
 )
 
@@ -24,15 +25,15 @@ const trivialPolicy = `package ecm
 allow := true
 `
 
-func benchConfig(areas int) *Config {
-	c := &Config{}
+func benchConfig(areas int) *config.Config {
+	c := &config.Config{}
 	for a := 0; a < areas; a++ {
 		area := "leeds"
 		if a > 0 {
 			area = fmt.Sprintf("area-%03d", a)
 		}
 		for _, ag := range []string{"la-social-care", "lea", "pct", "connexions", "yot", "police"} {
-			c.Participants = append(c.Participants, Participant{ID: area + "/" + ag, Agency: ag, Area: area, Token: fmt.Sprintf("bench-token-%s-%s", area, ag)})
+			c.Participants = append(c.Participants, config.Participant{ID: area + "/" + ag, Agency: ag, Area: area, Token: fmt.Sprintf("bench-token-%s-%s", area, ag)})
 		}
 	}
 	if err := c.Check(); err != nil {
@@ -84,14 +85,14 @@ func BenchmarkPolicy(b *testing.B) {
 	}
 	trivial := benchPolicy(b, fstest.MapFS{"trivial.rego": {Data: []byte(trivialPolicy)}}, "data.ecm.allow")
 	for _, areas := range []int{1, 10, 150} {
-		reg := NewRegistry(benchConfig(areas))
+		reg := config.NewRegistry(benchConfig(areas))
 		inputs := make([]map[string]any, len(events))
-		cands := make([][]Participant, len(events))
+		cands := make([][]config.Participant, len(events))
 		for i, e := range events {
-			cands[i] = reg.candidates(e, x)
+			cands[i] = candidates(reg, e, x)
 			inputs[i] = policyInput(e, x, c, cands[i])
 		}
-		n := len(reg.byID)
+		n := len(reg.All())
 		b.Run(fmt.Sprintf("trivial/participants=%d", n), func(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				if _, err := trivial.query.Eval(ctx, regoInput(inputs[i%len(inputs)])); err != nil {
@@ -117,7 +118,7 @@ func BenchmarkPolicy(b *testing.B) {
 // stream: 2,000 children of ages 0-19 in 150 areas' first ten, a third with
 // an involvement from another area, a tenth with consent, and the four event
 // kinds of benchInputs in turn. It reports the cache's hit rate.
-func benchCached(b *testing.B, reg *Registry, p *Policy) {
+func benchCached(b *testing.B, reg *config.Registry, p *Policy) {
 	ctx := context.Background()
 	_, c, events := benchInputs()
 	type child struct {
@@ -141,7 +142,7 @@ func benchCached(b *testing.B, reg *Registry, p *Policy) {
 	for i := 0; b.Loop(); i++ {
 		k := kids[(i/len(events))%len(kids)]
 		e := events[i%len(events)]
-		cands := reg.candidates(e, k.x)
+		cands := candidates(reg, e, k.x)
 		if _, _, err := d.Decide(ctx, policyInput(e, k.x, k.c, cands), cands); err != nil {
 			b.Fatal(err)
 		}

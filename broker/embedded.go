@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
@@ -35,7 +37,7 @@ type EmbeddedOptions struct {
 // StartEmbedded starts a nats-server with JetStream and waits until it
 // accepts connections. With isolation, c gives the identities. It returns the
 // options the broker connects with: its credentials and trust in TLSCA.
-func StartEmbedded(o EmbeddedOptions, c *Config) (*server.Server, []nats.Option, error) {
+func StartEmbedded(o EmbeddedOptions, c *config.Config) (*server.Server, []nats.Option, error) {
 	host, portStr, err := net.SplitHostPort(o.Listen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--listen %q: %w", o.Listen, err)
@@ -53,7 +55,7 @@ func StartEmbedded(o EmbeddedOptions, c *Config) (*server.Server, []nats.Option,
 		if c == nil {
 			return nil, nil, errors.New("embedded nats-server isolation needs the configuration")
 		}
-		id := BrokerIdentity{User: BrokerUser, Password: randomHex(24)}
+		id := BrokerIdentity{User: wire.BrokerUser, Password: randomHex(24)}
 		auth, err := embeddedAuthConfig(c, id)
 		if err != nil {
 			return nil, nil, err

@@ -61,7 +61,7 @@ func (b *Broker) handleDecide(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *Broker) explain(r *http.Request, e *Event, x *api.IndexRecord, c *api.Consent) api.Explanation {
-	candidates := b.registry.candidates(e, x)
+	candidates := candidates(b.registry, e, x)
 	decisions, rev, err := b.decider.Decide(r.Context(), policyInput(e, x, c, candidates), candidates)
 	out := api.Explanation{EventID: e.ID, Type: e.Type, Publisher: e.Publisher, AsOf: e.Time.UTC().Format(time.RFC3339),
 		PolicyRevision: rev, ChildKnown: x != nil, Decisions: decisions}

@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -473,17 +474,17 @@ func (w *impactWorker) do(ctx context.Context, j impactJob) error {
 // with the audited decisions. The candidates are the audited ones, so that
 // only the policy differs.
 func (w *impactWorker) evaluate(ctx context.Context, seq uint64, ev *Event, cs *impactChild, r *impactRec) {
-	cands := make([]Participant, 0, len(r.decisions))
+	cands := make([]config.Participant, 0, len(r.decisions))
 	for _, d := range r.decisions {
 		p, ok := w.b.registry.Participant(d.Participant)
 		if !ok {
 			area, agency, _ := strings.Cut(d.Participant, "/")
-			p = Participant{ID: d.Participant, Area: area, Agency: agency}
+			p = config.Participant{ID: d.Participant, Area: area, Agency: agency}
 		}
 		cands = append(cands, p)
 	}
 	if len(cands) == 0 {
-		cands = w.b.registry.candidates(ev, cs.state.Index)
+		cands = candidates(w.b.registry, ev, cs.state.Index)
 	}
 	in := policyInput(ev, cs.state.Index, cs.state.Consent, cands)
 	// Equal inputs have equal decisions: evaluate each distinct one once.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
@@ -108,7 +109,7 @@ func httpMessage(h http.Header, body []byte) *nats.Msg {
 
 // ingestOne validates one event from participant p and, when valid, stores
 // it durably in the ingest stream.
-func (b *Broker) ingestOne(ctx context.Context, p Participant, m *nats.Msg) api.IngestResult {
+func (b *Broker) ingestOne(ctx context.Context, p config.Participant, m *nats.Msg) api.IngestResult {
 	raw, err := cenats.Decode(m)
 	var ev *Event
 	var probs []api.Problem

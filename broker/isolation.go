@@ -27,10 +27,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nkeys"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -38,7 +38,6 @@ import (
 const (
 	AccountBroker    = "ECM" // the broker, every stream and bucket
 	AccountOperators = "OPS" // operators: read-only on audit, dead letters and stream info
-	BrokerUser       = "ecm-broker"
 )
 
 // grant is a service the ECM account exports to one account, imported there
@@ -170,13 +169,13 @@ type BrokerIdentity struct {
 // server or cluster: an `accounts` block to include in the server's
 // configuration. Passwords (the participants' and operators' tokens, the
 // broker's password) are written as bcrypt hashes.
-func NATSAuthConfig(c *Config, broker BrokerIdentity) (string, error) {
+func NATSAuthConfig(c *config.Config, broker BrokerIdentity) (string, error) {
 	if broker.Password == "" && broker.NKey == "" {
-		return "", fmt.Errorf("%w: the broker needs a password or an nkey", ErrConfig)
+		return "", fmt.Errorf("%w: the broker needs a password or an nkey", config.ErrConfig)
 	}
 	if broker.NKey != "" {
-		if err := checkNKey(broker.NKey); err != nil {
-			return "", fmt.Errorf("%w: broker nkey: %v", ErrConfig, err)
+		if err := config.CheckNKey(broker.NKey); err != nil {
+			return "", fmt.Errorf("%w: broker nkey: %v", config.ErrConfig, err)
 		}
 	}
 	hash := func(pw string) (string, error) {
@@ -189,13 +188,13 @@ func NATSAuthConfig(c *Config, broker BrokerIdentity) (string, error) {
 // embeddedAuthConfig is the same configuration for the embedded server, with
 // plain passwords: it never leaves the process, and bcrypt would only make
 // every connection slower.
-func embeddedAuthConfig(c *Config, broker BrokerIdentity) (string, error) {
+func embeddedAuthConfig(c *config.Config, broker BrokerIdentity) (string, error) {
 	return authConfig(c, broker, func(pw string) (string, error) { return pw, nil })
 }
 
-func authConfig(c *Config, broker BrokerIdentity, hash func(string) (string, error)) (string, error) {
+func authConfig(c *config.Config, broker BrokerIdentity, hash func(string) (string, error)) (string, error) {
 	if broker.User == "" {
-		broker.User = BrokerUser
+		broker.User = wire.BrokerUser
 	}
 	user := func(comment, name, token, nkey string, pub, sub []string) (natsUser, error) {
 		u := natsUser{comment: comment, nkey: nkey, publish: pub, subscribe: sub}
@@ -344,7 +343,7 @@ func quoteList(ss []string) string {
 // Idempotent; run at every start. A participant removed from the
 // configuration keeps its consumer (and the acknowledgement state in it)
 // until an administrator deletes it: it has no NATS identity any more.
-func ensureDeliveryConsumers(ctx context.Context, js jetstream.JetStream, c *Config) error {
+func ensureDeliveryConsumers(ctx context.Context, js jetstream.JetStream, c *config.Config) error {
 	for _, p := range c.Participants {
 		_, err := js.CreateOrUpdateConsumer(ctx, wire.StreamDelivery, jetstream.ConsumerConfig{
 			Durable:         wire.DeliveryConsumer(p.ID),
@@ -361,30 +360,5 @@ func ensureDeliveryConsumers(ctx context.Context, js jetstream.JetStream, c *Con
 			return fmt.Errorf("creating consumer %s: %w", wire.DeliveryConsumer(p.ID), err)
 		}
 	}
-	return nil
-}
-
-// checkNKey reports whether k is the public key of an NKey user pair (the
-// seed stays with whoever logs in; only the public key is configured).
-func checkNKey(k string) error {
-	if !nkeys.IsValidPublicUserKey(k) {
-		return fmt.Errorf("%q is not the public key of an NKey user (56 characters starting with U)", k)
-	}
-	return nil
-}
-
-// checkIdentity checks the NKey, if any, of a participant or operator
-// (config field f): a user public key nobody else has.
-func checkIdentity(f, key, who string, owners map[string]string) error {
-	if key == "" {
-		return nil
-	}
-	if err := checkNKey(key); err != nil {
-		return fmt.Errorf("%w: %s.nkey: %v", ErrConfig, f, err)
-	}
-	if owners[key] != "" {
-		return fmt.Errorf("%w: %s.nkey: is the same as %s's", ErrConfig, f, owners[key])
-	}
-	owners[key] = who
 	return nil
 }

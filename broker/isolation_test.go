@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
@@ -73,7 +74,7 @@ func TestIsolationNATSAuthConfig(t *testing.T) {
 			t.Errorf("%s: permissions %+v %+v", p.ID, u.Permissions.Publish, u.Permissions.Subscribe)
 		}
 	}
-	b := users[broker.BrokerUser]
+	b := users[wire.BrokerUser]
 	if b == nil || b.Account.Name != broker.AccountBroker || b.Permissions != nil {
 		t.Fatalf("broker user: %+v", b)
 	}
@@ -147,11 +148,11 @@ func TestIsolationQuoting(t *testing.T) {
 
 func TestIsolationNeedsBrokerIdentity(t *testing.T) {
 	_, err := broker.NATSAuthConfig(demo.Config(), broker.BrokerIdentity{})
-	if !errors.Is(err, broker.ErrConfig) {
+	if !errors.Is(err, config.ErrConfig) {
 		t.Errorf("no broker identity: %v", err)
 	}
 	_, err = broker.NATSAuthConfig(demo.Config(), broker.BrokerIdentity{NKey: "UNOTAKEY"})
-	if !errors.Is(err, broker.ErrConfig) {
+	if !errors.Is(err, config.ErrConfig) {
 		t.Errorf("bad broker nkey: %v", err)
 	}
 }
@@ -163,24 +164,24 @@ func TestConfigNATSIdentities(t *testing.T) {
 	seedText, _ := seed.Seed()
 	for _, tc := range []struct {
 		name   string
-		change func(c *broker.Config)
+		change func(c *config.Config)
 		field  string // "" when valid
 	}{
-		{"participant nkey", func(c *broker.Config) { c.Participants[0].NKey = key }, ""},
-		{"operator nkey", func(c *broker.Config) { c.Operators[0].NKey = key }, ""},
-		{"both, different", func(c *broker.Config) { c.Participants[0].NKey, c.Operators[0].NKey = key, key2 }, ""},
-		{"not a key", func(c *broker.Config) { c.Participants[1].NKey = "UABC" }, "participants[1].nkey"},
-		{"a seed, not a public key", func(c *broker.Config) { c.Participants[1].NKey = string(seedText) }, "participants[1].nkey"},
-		{"an account key", func(c *broker.Config) {
+		{"participant nkey", func(c *config.Config) { c.Participants[0].NKey = key }, ""},
+		{"operator nkey", func(c *config.Config) { c.Operators[0].NKey = key }, ""},
+		{"both, different", func(c *config.Config) { c.Participants[0].NKey, c.Operators[0].NKey = key, key2 }, ""},
+		{"not a key", func(c *config.Config) { c.Participants[1].NKey = "UABC" }, "participants[1].nkey"},
+		{"a seed, not a public key", func(c *config.Config) { c.Participants[1].NKey = string(seedText) }, "participants[1].nkey"},
+		{"an account key", func(c *config.Config) {
 			kp, _ := nkeys.CreateAccount()
 			c.Participants[1].NKey, _ = kp.PublicKey()
 		}, "participants[1].nkey"},
-		{"shared nkey", func(c *broker.Config) { c.Participants[0].NKey, c.Participants[2].NKey = key, key }, "participants[2].nkey"},
-		{"operator with a participant's nkey", func(c *broker.Config) { c.Participants[0].NKey, c.Operators[0].NKey = key, key }, "operators[0].nkey"},
-		{"operator named as the broker", func(c *broker.Config) { c.Operators[0].Name = broker.BrokerUser }, "operators[0].name"},
-		{"operator named as a participant", func(c *broker.Config) { c.Operators[0].Name = "leeds/pct" }, "operators[0].name"},
-		{"operator twice", func(c *broker.Config) {
-			c.Operators = append(c.Operators, broker.Operator{Name: c.Operators[0].Name, Token: "another-operator-token"})
+		{"shared nkey", func(c *config.Config) { c.Participants[0].NKey, c.Participants[2].NKey = key, key }, "participants[2].nkey"},
+		{"operator with a participant's nkey", func(c *config.Config) { c.Participants[0].NKey, c.Operators[0].NKey = key, key }, "operators[0].nkey"},
+		{"operator named as the broker", func(c *config.Config) { c.Operators[0].Name = wire.BrokerUser }, "operators[0].name"},
+		{"operator named as a participant", func(c *config.Config) { c.Operators[0].Name = "leeds/pct" }, "operators[0].name"},
+		{"operator twice", func(c *config.Config) {
+			c.Operators = append(c.Operators, config.Operator{Name: c.Operators[0].Name, Token: "another-operator-token"})
 		}, "operators[1].name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,7 +191,7 @@ func TestConfigNATSIdentities(t *testing.T) {
 			switch {
 			case tc.field == "" && err != nil:
 				t.Errorf("refused: %v", err)
-			case tc.field != "" && (!errors.Is(err, broker.ErrConfig) || !strings.Contains(err.Error(), tc.field+":")):
+			case tc.field != "" && (!errors.Is(err, config.ErrConfig) || !strings.Contains(err.Error(), tc.field+":")):
 				t.Errorf("got %v, want an error naming %s", err, tc.field)
 			}
 		})

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,7 +31,7 @@ import (
 // applyDeliveryLimits sets the limits on the ECM_DELIVERY stream config.
 // Lowering max_per_participant below what a participant already holds is
 // refused: JetStream would delete that participant's oldest copies to fit.
-func applyDeliveryLimits(ctx context.Context, js jetstream.JetStream, sc *jetstream.StreamConfig, l DeliveryLimits) error {
+func applyDeliveryLimits(ctx context.Context, js jetstream.JetStream, sc *jetstream.StreamConfig, l config.DeliveryLimits) error {
 	sc.MaxAge = l.MaxAge
 	if l.MaxPerParticipant == 0 {
 		return nil
@@ -49,7 +50,7 @@ func applyDeliveryLimits(ctx context.Context, js jetstream.JetStream, sc *jetstr
 		if int64(n) > l.MaxPerParticipant {
 			return fmt.Errorf("%w: delivery_limits.max_per_participant: %s holds %d copies, more than %d; "+
 				"JetStream would delete its oldest copies to fit, so raise the limit or have the participant's copies dealt with first",
-				ErrConfig, deliveryParticipant(subject), n, l.MaxPerParticipant)
+				config.ErrConfig, deliveryParticipant(subject), n, l.MaxPerParticipant)
 		}
 	}
 	return nil
@@ -121,7 +122,7 @@ type deliveryCollector struct {
 	held, lim    *prometheus.Desc
 }
 
-func newDeliveryCollector(js jetstream.JetStream, c *Config) *deliveryCollector {
+func newDeliveryCollector(js jetstream.JetStream, c *config.Config) *deliveryCollector {
 	d := &deliveryCollector{js: js, limit: c.DeliveryLimits.MaxPerParticipant,
 		held: prometheus.NewDesc("ecm_delivery_held", "Copies ECM_DELIVERY holds for the participant, read or not.", []string{"participant"}, nil),
 		lim:  prometheus.NewDesc("ecm_delivery_limit", "delivery_limits.max_per_participant (0: no limit).", nil, nil)}

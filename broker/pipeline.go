@@ -235,7 +235,7 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 // decideAndDeliver evaluates the policy once for e and publishes the copies
 // it allows and the audit record.
 func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *api.IndexRecord, c *api.Consent, seq uint64, key string) error {
-	candidates := b.registry.candidates(e, x)
+	candidates := candidates(b.registry, e, x)
 	start := time.Now()
 	decisions, rev, perr := b.decider.Decide(ctx, policyInput(e, x, c, candidates), candidates)
 	b.metrics.decisionSeconds.Observe(time.Since(start).Seconds())

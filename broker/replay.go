@@ -214,7 +214,7 @@ func (p *progressWriter) fail(err error) {
 
 // operatorName checks the operator token and returns the operator's name.
 func (b *Broker) operatorName(w http.ResponseWriter, r *http.Request) (string, bool) {
-	if name, ok := b.registry.ops[bearer(r)]; ok {
+	if name, ok := b.registry.OperatorByToken(bearer(r)); ok {
 		return name, true
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="ecm-broker"`)
@@ -777,7 +777,7 @@ func addItem(r *api.ReplayResult, it api.ReplayItem) {
 // returns participant p's decision; a participant the broker would not ask
 // about the event (not a candidate) has no relationship with the child.
 func (b *Broker) decideFor(ctx context.Context, e *Event, st ChildState, p string) api.Decision {
-	cands := b.registry.candidates(e, st.Index)
+	cands := candidates(b.registry, e, st.Index)
 	found := false
 	for _, c := range cands {
 		found = found || c.ID == p

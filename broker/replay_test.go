@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -21,9 +22,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func configWithout(ids ...string) *Config {
+func configWithout(ids ...string) *config.Config {
 	c := opsConfig()
-	var keep []Participant
+	var keep []config.Participant
 	for _, p := range c.Participants {
 		drop := false
 		for _, id := range ids {

@@ -17,122 +17,20 @@ package broker
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
 )
-
-// Retention configures how long personal data is kept.
-type Retention struct {
-	// IndexUntilAge is the child's age in years at which its index record,
-	// consent and events are erased. Default 24 (18 plus 6).
-	IndexUntilAge int `yaml:"index_until_age"`
-	// CaseEvents is how long a case event is kept in ECM_INGEST. Default 6y.
-	CaseEvents Span `yaml:"case_events"`
-	// DeadLetters is how long a rejected input is kept. Default 90d.
-	DeadLetters Span `yaml:"dead_letters"`
-	// SweepEvery is how often the sweep runs (one instance at a time).
-	// Default 24h.
-	SweepEvery Span `yaml:"sweep_every"`
-}
-
-// Span is a duration written as Go does (90m, 24h) or in days and years
-// (90d, 6y; a year is 365 days).
-type Span time.Duration
-
-var spanUnits = regexp.MustCompile(`^(\d+)([dy])$`)
-
-// ParseSpan reads a Span.
-func ParseSpan(s string) (Span, error) {
-	s = strings.TrimSpace(s)
-	if m := spanUnits.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		day := 24 * time.Hour
-		if m[2] == "y" {
-			return Span(time.Duration(n) * 365 * day), nil
-		}
-		return Span(time.Duration(n) * day), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (90m, 24h, 90d, 6y)", s)
-	}
-	return Span(d), nil
-}
-
-// MarshalYAML writes a Span as ParseSpan reads it back.
-func (s Span) MarshalYAML() (any, error) { return time.Duration(s).String(), nil }
-
-// UnmarshalYAML reads a Span from a YAML string.
-func (s *Span) UnmarshalYAML(n *yaml.Node) error {
-	v, err := ParseSpan(n.Value)
-	if err != nil {
-		return err
-	}
-	*s = v
-	return nil
-}
-
-func (s Span) String() string { return time.Duration(s).String() }
-
-// checkOps checks and defaults the configuration of the operator features:
-// the audit signing key and checkpoints (chain.go) and retention. Called
-// from Config.Check.
-func (c *Config) checkOps() error {
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
-	}
-	if c.AuditSigningKey != "" {
-		if _, err := parseSigningKey(c.AuditSigningKey); err != nil {
-			return err
-		}
-	}
-	for i, k := range c.AuditVerifyKeys {
-		if b, err := decodeKey(k); err != nil || len(b) != 32 {
-			return bad(fmt.Sprintf("audit_verify_keys[%d]", i), "must be a base64 Ed25519 public key (32 bytes)")
-		}
-	}
-	if c.AuditCheckpointEvery == 0 {
-		c.AuditCheckpointEvery = time.Minute
-	}
-	if c.AuditCheckpointEvery < time.Second {
-		return bad("audit_checkpoint_every", "must be at least 1s")
-	}
-	r := &c.Retention
-	if r.IndexUntilAge == 0 {
-		r.IndexUntilAge = 24
-	}
-	if r.IndexUntilAge < 18 || r.IndexUntilAge > 120 {
-		return bad("retention.index_until_age", "must be between 18 and 120 years")
-	}
-	if r.CaseEvents == 0 {
-		r.CaseEvents = Span(6 * 365 * 24 * time.Hour)
-	}
-	if r.DeadLetters == 0 {
-		r.DeadLetters = Span(90 * 24 * time.Hour)
-	}
-	if r.SweepEvery == 0 {
-		r.SweepEvery = Span(24 * time.Hour)
-	}
-	for f, v := range map[string]Span{"retention.case_events": r.CaseEvents, "retention.dead_letters": r.DeadLetters, "retention.sweep_every": r.SweepEvery} {
-		if v < Span(time.Minute) {
-			return bad(f, "must be at least 1m")
-		}
-	}
-	return nil
-}
 
 // retentionStreamConfig sets the MaxAge of the streams where one age fits
 // every message, and AllowDirect on the ingest stream (a child's history is
@@ -140,7 +38,7 @@ func (c *Config) checkOps() error {
 // not queued behind the JetStream API). ensureStreams may call it for each
 // stream config; until then applyRetention updates the streams after they
 // are created.
-func retentionStreamConfig(sc *jetstream.StreamConfig, c *Config) bool {
+func retentionStreamConfig(sc *jetstream.StreamConfig, c *config.Config) bool {
 	switch {
 	case sc.Name == wire.StreamDeadLetter && sc.MaxAge != time.Duration(c.Retention.DeadLetters):
 		sc.MaxAge = time.Duration(c.Retention.DeadLetters)
@@ -155,7 +53,7 @@ func retentionStreamConfig(sc *jetstream.StreamConfig, c *Config) bool {
 // applyRetention puts the configured ages on the streams, and lets the
 // ingest stream answer reads by sequence directly (the child index reads a
 // child's events by sequence; see retentionStreamConfig).
-func applyRetention(ctx context.Context, js jetstream.JetStream, c *Config) error {
+func applyRetention(ctx context.Context, js jetstream.JetStream, c *config.Config) error {
 	for _, name := range []string{wire.StreamDeadLetter, wire.StreamIngest} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
@@ -335,6 +233,3 @@ func (b *Broker) claimSweep(ctx context.Context, every time.Duration) bool {
 }
 
 // decodeKey reads a base64 key.
-func decodeKey(s string) ([]byte, error) {
-	return base64.StdEncoding.DecodeString(strings.TrimSpace(s))
-}

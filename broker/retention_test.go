@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -25,7 +26,7 @@ func TestParseSpan(t *testing.T) {
 		{"-1d", 0, true},
 	}
 	for _, tt := range tests {
-		got, err := ParseSpan(tt.in)
+		got, err := config.ParseSpan(tt.in)
 		if (err != nil) != tt.bad || !tt.bad && time.Duration(got) != tt.want {
 			t.Errorf("%q: %v %v", tt.in, got, err)
 		}
@@ -49,7 +50,7 @@ func TestOpsConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := ParseConfig([]byte(tt.yaml))
+			c, err := config.ParseConfig([]byte(tt.yaml))
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -71,7 +72,7 @@ func TestOpsConfig(t *testing.T) {
 // everything about them goes, as by an erasure, and the audit still verifies.
 func TestRetentionSweep(t *testing.T) {
 	cfg := opsConfig()
-	cfg.Retention.CaseEvents = Span(time.Hour)
+	cfg.Retention.CaseEvents = config.Span(time.Hour)
 	b := startOpsBroker(t, cfg, "")
 	history(t, b)
 	ctx := context.Background()

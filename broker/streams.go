@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ensureStreams creates or updates the broker's streams and buckets. Every
 // instance runs it at start; it is idempotent.
-func ensureStreams(ctx context.Context, js jetstream.JetStream, c *Config) error {
+func ensureStreams(ctx context.Context, js jetstream.JetStream, c *config.Config) error {
 	streams := []jetstream.StreamConfig{
 		{Name: wire.StreamIngest, Subjects: wire.IngestSubjects(), Description: "events as published by participants"},
 		{Name: wire.StreamDelivery, Subjects: []string{wire.DeliveryFilter}, Description: "each participant's delivered copies"},
@@ -98,7 +99,7 @@ func createOrRead(ctx context.Context, kv jetstream.KeyValue, key string, value 
 // childKeySecret returns the broker-wide secret that keys child hashes: the
 // configured one, or the one stored in the meta bucket (created by the first
 // instance to start).
-func childKeySecret(ctx context.Context, js jetstream.JetStream, c *Config) ([]byte, error) {
+func childKeySecret(ctx context.Context, js jetstream.JetStream, c *config.Config) ([]byte, error) {
 	if c.ChildKeySecret != "" {
 		return []byte(c.ChildKeySecret), nil
 	}

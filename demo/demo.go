@@ -18,6 +18,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/google/uuid"
 )
 
@@ -27,11 +28,11 @@ const OperatorToken = "demo-operator-token-ops"
 var agencies = []string{"la-social-care", "lea", "pct", "connexions", "yot", "police"}
 
 // Config is a sample configuration: every agency in Leeds and York.
-func Config() *broker.Config {
-	c := &broker.Config{Operators: []broker.Operator{{Name: "ops", Token: OperatorToken}}}
+func Config() *config.Config {
+	c := &config.Config{Operators: []config.Operator{{Name: "ops", Token: OperatorToken}}}
 	for _, area := range []string{"leeds", "york"} {
 		for _, a := range agencies {
-			c.Participants = append(c.Participants, broker.Participant{ID: area + "/" + a, Agency: a, Area: area, Token: Token(area + "/" + a)})
+			c.Participants = append(c.Participants, config.Participant{ID: area + "/" + a, Agency: a, Area: area, Token: Token(area + "/" + a)})
 		}
 	}
 	if err := c.Check(); err != nil {
@@ -105,7 +106,7 @@ func Steps() []Step {
 }
 
 // Run publishes the demo sequence to a started broker and prints the report.
-func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *broker.Config) error {
+func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *config.Config) error {
 	base := "http://" + b.HTTPAddr()
 	steps := Steps()
 	fmt.Fprintf(out, "ecm-broker demo: %d participants in leeds and york, policy %s\n\n", len(cfg.Participants), b.PolicyRevision())

@@ -56,6 +56,10 @@ const (
 	AuditOpsSubject = "ecm.audit._ops"
 )
 
+// BrokerUser is the broker's own user name on NATS; no participant or
+// operator may take it.
+const BrokerUser = "ecm-broker"
+
 // Headers the broker adds beside the CloudEvent.
 const (
 	HeaderBasis     = "Ecm-Basis"           // a delivered copy's lawful basis

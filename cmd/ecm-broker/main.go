@@ -14,8 +14,10 @@ import (
 	"syscall"
 
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
+	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 )
@@ -63,10 +65,10 @@ func run() error {
 	}
 	defer log.Sync() //nolint:errcheck
 
-	var cfg *broker.Config
+	var cfg *config.Config
 	switch {
 	case *configPath != "":
-		if cfg, err = broker.LoadConfig(*configPath); err != nil {
+		if cfg, err = config.LoadConfig(*configPath); err != nil {
 			return err
 		}
 	case *runDemo:
@@ -132,7 +134,7 @@ func run() error {
 func natsConfig(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("ecm-broker nats-config", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file (YAML)")
-	user := fs.String("user", broker.BrokerUser, "the broker's NATS user")
+	user := fs.String("user", wire.BrokerUser, "the broker's NATS user")
 	password := fs.String("password", os.Getenv("ECM_NATS_PASSWORD"), "the broker's NATS password (or ECM_NATS_PASSWORD), written as a bcrypt hash")
 	nkey := fs.String("nkey", "", "public key of the broker's NKey, instead of a password")
 	if err := fs.Parse(args); err != nil {
@@ -141,7 +143,7 @@ func natsConfig(args []string, out io.Writer) error {
 	if *configPath == "" {
 		return fmt.Errorf("nats-config: --config is required")
 	}
-	cfg, err := broker.LoadConfig(*configPath)
+	cfg, err := config.LoadConfig(*configPath)
 	if err != nil {
 		return err
 	}

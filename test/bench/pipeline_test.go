@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -42,16 +43,16 @@ type result struct {
 	p50, p99  time.Duration
 }
 
-// config builds a configuration of areas × the six agencies.
-func config(areas int) *broker.Config {
-	c := &broker.Config{Operators: []broker.Operator{{Name: "ops", Token: "bench-operator-token"}}}
+// benchConfig builds a configuration of areas × the six agencies.
+func benchConfig(areas int) *config.Config {
+	c := &config.Config{Operators: []config.Operator{{Name: "ops", Token: "bench-operator-token"}}}
 	for a := 0; a < areas; a++ {
 		area := "leeds"
 		if a > 0 {
 			area = fmt.Sprintf("area-%03d", a)
 		}
 		for _, ag := range []string{"la-social-care", "lea", "pct", "connexions", "yot", "police"} {
-			c.Participants = append(c.Participants, broker.Participant{ID: area + "/" + ag, Agency: ag, Area: area,
+			c.Participants = append(c.Participants, config.Participant{ID: area + "/" + ag, Agency: ag, Area: area,
 				Token: fmt.Sprintf("bench-token-%s-%s", area, ag)})
 		}
 	}
@@ -285,15 +286,15 @@ func runRaw(b *testing.B) result {
 // with the statutory policies, and prints the figures and their ratios.
 func BenchmarkPipeline(b *testing.B) {
 	raw := runRaw(b)
-	null := runBroker(b, "null-broker-6", broker.Options{Config: config(1), NullPolicy: true}, 1)
-	real6 := runBroker(b, "real-broker-6", broker.Options{Config: config(1)}, 1)
-	real900 := runBroker(b, "real-broker-900", broker.Options{Config: config(150)}, 1)
+	null := runBroker(b, "null-broker-6", broker.Options{Config: benchConfig(1), NullPolicy: true}, 1)
+	real6 := runBroker(b, "real-broker-6", broker.Options{Config: benchConfig(1)}, 1)
+	real900 := runBroker(b, "real-broker-900", broker.Options{Config: benchConfig(150)}, 1)
 	results := []result{raw, null, real6, real900}
 	if os.Getenv("ECM_BENCH_INSTANCES") != "" {
 		// On two cores more instances show the cost of sharing, not a speed-up.
 		results = append(results,
-			runBroker(b, "real-900-2-instances", broker.Options{Config: config(150)}, 2),
-			runBroker(b, "real-900-3-instances", broker.Options{Config: config(150)}, 3))
+			runBroker(b, "real-900-2-instances", broker.Options{Config: benchConfig(150)}, 2),
+			runBroker(b, "real-900-3-instances", broker.Options{Config: benchConfig(150)}, 3))
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 4, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "\nconfiguration\tevents/s\tp50 at half peak\tp99 at half peak\t\n")

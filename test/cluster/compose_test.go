@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/nats-io/nats-server/v2/server"
 	"gopkg.in/yaml.v3"
 )
@@ -134,7 +134,7 @@ func TestComposeAndScriptAgree(t *testing.T) {
 			t.Errorf("%s: %q does not use every node (%s) and /etc/ecm/ecm.yaml", b, cmd, all)
 		}
 	}
-	cfg, err := broker.LoadConfig(filepath.Join(filepath.Dir(ConfigFile()), "ecm.yaml"))
+	cfg, err := config.LoadConfig(filepath.Join(filepath.Dir(ConfigFile()), "ecm.yaml"))
 	if err != nil {
 		t.Fatalf("ecm.yaml: %v", err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/adapters/pct"
 	"github.com/ecm-broker/ecm-broker/adapters/run"
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
@@ -60,7 +61,7 @@ func startIsolated(t *testing.T, embedded broker.EmbeddedOptions, clientOpts ...
 
 // isolatedConfig is the demo configuration with NKeys for the York
 // participants and for an operator "auditor", and the key pairs.
-func isolatedConfig(t *testing.T) (*broker.Config, map[string]nkeys.KeyPair) {
+func isolatedConfig(t *testing.T) (*config.Config, map[string]nkeys.KeyPair) {
 	t.Helper()
 	cfg := demo.Config()
 	keys := map[string]nkeys.KeyPair{}
@@ -78,7 +79,7 @@ func isolatedConfig(t *testing.T) (*broker.Config, map[string]nkeys.KeyPair) {
 			cfg.Participants[i].NKey = newKey(p.ID)
 		}
 	}
-	cfg.Operators = append(cfg.Operators, broker.Operator{Name: "auditor", Token: "auditor-token-not-used-by-nats", NKey: newKey("auditor")})
+	cfg.Operators = append(cfg.Operators, config.Operator{Name: "auditor", Token: "auditor-token-not-used-by-nats", NKey: newKey("auditor")})
 	if err := cfg.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func (c *client) try(d denial) error {
 
 // participantDenials is everything participant p must not do, given every
 // participant of the configuration.
-func participantDenials(p broker.Participant, all []broker.Participant) []denial {
+func participantDenials(p config.Participant, all []config.Participant) []denial {
 	own, cons := dots(p.ID), wire.DeliveryConsumer(p.ID)
 	pub := func(s ...string) (ds []denial) {
 		for _, x := range s {
@@ -258,7 +259,7 @@ func participantDenials(p broker.Participant, all []broker.Participant) []denial
 
 // operatorDenials is everything an operator must not do: write anything,
 // read anything other than audit, dead letters and metadata.
-func operatorDenials(all []broker.Participant) []denial {
+func operatorDenials(all []config.Participant) []denial {
 	var ds []denial
 	pub := func(s ...string) {
 		for _, x := range s {
@@ -593,7 +594,7 @@ func TestIsolationExternalServer(t *testing.T) {
 	}
 	t.Cleanup(s.Shutdown)
 	env := testenv.StartWith(t, broker.Options{Config: cfg, NATSURL: s.ClientURL(),
-		NATSOpts: []nats.Option{nats.UserInfo(broker.BrokerUser, password)}})
+		NATSOpts: []nats.Option{nats.UserInfo(wire.BrokerUser, password)}})
 	iso := &isolated{env: env, url: s.ClientURL(), keys: keys}
 	runAllowed(t, iso)
 	p := cfg.Participants[0]
@@ -666,7 +667,7 @@ func TestIsolationAuthentication(t *testing.T) {
 	refused("another's token", nats.UserInfo("leeds/lea", demo.Token("leeds/pct")))
 	refused("operator token as participant", nats.UserInfo("leeds/pct", demo.OperatorToken))
 	refused("token where an NKey is configured", nats.UserInfo("york/pct", demo.Token("york/pct")))
-	refused("the broker without its password", nats.UserInfo(broker.BrokerUser, ""))
+	refused("the broker without its password", nats.UserInfo(wire.BrokerUser, ""))
 	other, _ := nkeys.CreateUser()
 	otherPub, _ := other.PublicKey()
 	refused("an unknown NKey", nats.Nkey(otherPub, other.Sign))

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
@@ -194,7 +195,7 @@ func TestOpsAuditVerifyAndTamper(t *testing.T) {
 func TestOpsReplayAfterOutage(t *testing.T) {
 	dir := t.TempDir()
 	without := demo.Config()
-	var keep []broker.Participant
+	var keep []config.Participant
 	for _, p := range without.Participants {
 		if p.ID != "york/lea" {
 			keep = append(keep, p)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -26,7 +27,7 @@ import (
 type Env struct {
 	T      testing.TB
 	Broker *broker.Broker
-	Config *broker.Config
+	Config *config.Config
 	Base   string
 	Dir    string
 }

@@ -1,4 +1,4 @@
-package broker
+package config
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/wire"
 	"gopkg.in/yaml.v3"
 )
 
@@ -155,7 +156,7 @@ func (c *Config) Check() error {
 		}
 		tokens[o.Token] = "operator " + o.Name
 		// NATS identity (isolation.go): one user name space for participants, operators and the broker.
-		if ids[o.Name] || o.Name == BrokerUser {
+		if ids[o.Name] || o.Name == wire.BrokerUser {
 			return bad(f+".name", "%q is already the name of a participant, another operator or the broker", o.Name)
 		}
 		ids[o.Name] = true

@@ -1,9 +1,7 @@
-package broker
+package config
 
 import (
 	"sort"
-
-	"github.com/ecm-broker/ecm-broker/api"
 )
 
 // Registry indexes the configured participants so that selecting an event's
@@ -46,43 +44,17 @@ func (r *Registry) All() []Participant {
 	return out
 }
 
-// candidates selects the participants that may be concerned by e, given the
-// child's record (docs/policy-input.md, "candidates"): the child's area, the
-// participants on the record, the publisher, the new area of a move, and the
-// recipients a generated event names.
-func (r *Registry) candidates(e *Event, x *api.IndexRecord) []Participant {
-	seen := map[string]bool{}
-	var out []Participant
-	add := func(id string) {
-		if p, ok := r.byID[id]; ok && !seen[id] {
-			seen[id] = true
-			out = append(out, p)
-		}
-	}
-	addArea := func(area string) {
-		for _, p := range r.byArea[area] {
-			add(p.ID)
-		}
-	}
-	if x != nil {
-		addArea(x.Area)
-		for _, inv := range x.Involvements {
-			add(inv.Participant)
-		}
-		for _, c := range x.Concerns {
-			add(c.Participant)
-		}
-	} else {
-		addArea(areaOf(e.Publisher))
-	}
-	add(e.Publisher)
-	switch e.Name {
-	case "index.address.changed", "index.transferred":
-		addArea(str(e.Data["area"]))
-	case "index.concern.matched", "index.concern.shared":
-		for _, id := range list(e.Data["recipients"]) {
-			add(str(id))
-		}
-	}
-	return out
+// InArea returns the participants of an area, in configuration order.
+func (r *Registry) InArea(area string) []Participant { return r.byArea[area] }
+
+// ByToken returns the participant whose HTTP token is token.
+func (r *Registry) ByToken(token string) (Participant, bool) {
+	p, ok := r.byToken[token]
+	return p, ok
+}
+
+// OperatorByToken returns the name of the operator whose token is token.
+func (r *Registry) OperatorByToken(token string) (string, bool) {
+	name, ok := r.ops[token]
+	return name, ok
 }
