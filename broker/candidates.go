@@ -3,13 +3,14 @@ package broker
 import (
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 )
 
 // candidates selects the participants that may be concerned by e, given the
 // child's record (docs/policy-input.md, "candidates"): the child's area, the
 // participants on the record, the publisher, the new area of a move, and the
 // recipients a generated event names.
-func candidates(r *config.Registry, e *Event, x *api.IndexRecord) []config.Participant {
+func candidates(r *config.Registry, e *event.Event, x *api.IndexRecord) []config.Participant {
 	seen := map[string]bool{}
 	var out []config.Participant
 	add := func(id string) {

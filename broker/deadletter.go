@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -70,7 +71,7 @@ func reasons(probs []api.Problem) []string {
 			out = append(out, fmt.Sprintf("… and %d more problems", len(probs)-i))
 			break
 		}
-		out = append(out, strings.ToValidUTF8(trunc(p.String(), deadLetterReasonLen), "\ufffd"))
+		out = append(out, strings.ToValidUTF8(event.Trunc(p.String(), deadLetterReasonLen), "\ufffd"))
 	}
 	return out
 }

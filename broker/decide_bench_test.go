@@ -9,6 +9,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/policies"
 )
 
@@ -44,7 +45,7 @@ func benchConfig(areas int) *config.Config {
 
 // benchInputs is a realistic mix: a 14-year-old with a health visitor
 // involved from another area, a concern, consent for CAF; events of four kinds.
-func benchInputs() (*api.IndexRecord, *api.Consent, []*Event) {
+func benchInputs() (*api.IndexRecord, *api.Consent, []*event.Event) {
 	dob := time.Now().AddDate(-14, -3, 0).Format("2006-01-02")
 	x := &api.IndexRecord{UIN: "9434765919", Name: map[string]any{"given": "Ben", "family": "Brown"}, DOB: dob, Gender: "male",
 		Address: map[string]any{"lines": []any{"9 Kirkgate"}, "postcode": "LS2 7DJ"}, Area: "leeds",
@@ -53,10 +54,10 @@ func benchInputs() (*api.IndexRecord, *api.Consent, []*Event) {
 	c := &api.Consent{Entries: []api.ConsentEntry{{Seq: 3, Kind: "granted", At: "2026-01-01T00:00:00Z", By: "leeds/lea", GivenBy: "child",
 		Purposes: []any{"caf"}, Agencies: []any{"pct", "la-social-care"}}}}
 	at := time.Now()
-	ev := func(name, from string, data map[string]any) *Event {
-		return &Event{ID: "e-" + name, Source: "/" + from, Type: "uk.gov.ecm." + name + ".v1", Name: name, Subject: x.UIN, Time: at, Publisher: from, Data: data}
+	ev := func(name, from string, data map[string]any) *event.Event {
+		return &event.Event{ID: "e-" + name, Source: "/" + from, Type: "uk.gov.ecm." + name + ".v1", Name: name, Subject: x.UIN, Time: at, Publisher: from, Data: data}
 	}
-	return x, c, []*Event{
+	return x, c, []*event.Event{
 		ev("caf.completed", "leeds/lea", map[string]any{"needs": []any{map[string]any{"outcome": "be_healthy", "summary": "Asthma."}}}),
 		ev("safeguarding.referral", "leeds/lea", map[string]any{"category": "neglect", "summary": "No coat.", "significant_harm": true}),
 		ev("police.incident", "leeds/police", map[string]any{"kind": "domestic_abuse", "occurred_at": "2026-01-01T00:00:00Z", "child_present": true, "summary": "x"}),

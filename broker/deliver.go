@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
@@ -15,7 +16,7 @@ import (
 // deliveryMsg is the message that carries participant d's copy of e, to
 // its delivery subject. The message id is the event's identity plus the
 // participant, so a redelivered event is stored once.
-func deliveryMsg(e *Event, d api.Decision) (*nats.Msg, error) {
+func deliveryMsg(e *event.Event, d api.Decision) (*nats.Msg, error) {
 	body, err := json.Marshal(deliveredCopy(e, d.Remove))
 	if err != nil {
 		return nil, fmt.Errorf("encoding copy of %s for %s: %w", e.ID, d.Participant, err)
@@ -30,7 +31,7 @@ func deliveryMsg(e *Event, d api.Decision) (*nats.Msg, error) {
 
 // deliveredCopy is the structured-mode CloudEvent a participant receives:
 // the original attributes and the data less the removed fields.
-func deliveredCopy(e *Event, remove []string) map[string]any {
+func deliveredCopy(e *event.Event, remove []string) map[string]any {
 	out := make(map[string]any, len(e.Attrs)+1)
 	for k, v := range e.Attrs {
 		out[k] = v

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/google/uuid"
 )
 
@@ -16,11 +17,11 @@ var derivedSpace = uuid.MustParse("0d6b2c7e-3f4a-4e8b-8d1c-5a9e7f2b6c10")
 // record from before to after (docs/policy-input.md, "Broker-generated
 // events"). Their ids derive from e's, so a redelivered e generates the same
 // events and they are delivered once.
-func derive(e *Event, before, after *api.IndexRecord) []*Event {
+func derive(e *event.Event, before, after *api.IndexRecord) []*event.Event {
 	if after == nil {
 		return nil
 	}
-	var out []*Event
+	var out []*event.Event
 	gen := func(name string, data map[string]any) {
 		id := uuid.NewSHA1(derivedSpace, []byte(e.Source+"#"+e.ID+"#"+name)).String()
 		attrs := map[string]any{
@@ -28,7 +29,7 @@ func derive(e *Event, before, after *api.IndexRecord) []*Event {
 			"subject": e.Subject, "time": e.Time.UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
 			"dataschema": "urn:uk.gov.ecm:schema:" + name + ".v1", "causedby": e.ID,
 		}
-		out = append(out, &Event{ID: id, Source: BrokerSource, Type: attrs["type"].(string), Name: name,
+		out = append(out, &event.Event{ID: id, Source: BrokerSource, Type: attrs["type"].(string), Name: name,
 			Subject: e.Subject, Time: e.Time, Publisher: "broker", Attrs: attrs, Data: data})
 	}
 	switch e.Name {

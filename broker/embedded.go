@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -69,7 +70,7 @@ func StartEmbedded(o EmbeddedOptions, c *config.Config) (*server.Server, []nats.
 	opts.Host, opts.Port = host, port
 	opts.JetStream, opts.StoreDir, opts.SyncAlways = true, o.StoreDir, o.SyncAlways
 	opts.NoSigs = true
-	opts.MaxPayload = maxEventBytes + 64*1024
+	opts.MaxPayload = event.MaxBytes + 64*1024
 	switch {
 	case o.TLSCert != "" || o.TLSKey != "":
 		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: o.TLSCert, KeyFile: o.TLSKey, CaFile: o.TLSCA})

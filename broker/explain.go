@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
 )
 
@@ -18,8 +19,8 @@ func (b *Broker) handleDecide(w http.ResponseWriter, r *http.Request) {
 	if !b.operatorFor(w, r) {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxEventBytes+1))
-	if err != nil || len(body) > maxEventBytes {
+	body, err := io.ReadAll(io.LimitReader(r.Body, event.MaxBytes+1))
+	if err != nil || len(body) > event.MaxBytes {
 		writeError(w, http.StatusBadRequest, "body: one structured CloudEvent of at most 1 MiB")
 		return
 	}
@@ -42,7 +43,7 @@ func (b *Broker) handleDecide(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("source %q is not a registered participant", source))
 		return
 	}
-	ev, probs := Validate(raw, publisher, now.Add(time.Minute))
+	ev, probs := event.Validate(raw, publisher, now.Add(time.Minute))
 	if len(probs) > 0 {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid event", "problems": probs})
 		return
@@ -60,7 +61,7 @@ func (b *Broker) handleDecide(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (b *Broker) explain(r *http.Request, e *Event, x *api.IndexRecord, c *api.Consent) api.Explanation {
+func (b *Broker) explain(r *http.Request, e *event.Event, x *api.IndexRecord, c *api.Consent) api.Explanation {
 	candidates := candidates(b.registry, e, x)
 	decisions, rev, err := b.decider.Decide(r.Context(), policyInput(e, x, c, candidates), candidates)
 	out := api.Explanation{EventID: e.ID, Type: e.Type, Publisher: e.Publisher, AsOf: e.Time.UTC().Format(time.RFC3339),

@@ -25,7 +25,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -231,16 +231,16 @@ func (a *passA) child(key []byte) int32 {
 // where to stop: AuditRecord's fields before it hold all the rest (an
 // operator action's record has an outcome of its own, so its "action",
 // further on, is not needed).
-var auditFields = fields{"ingest_seq": true, "event_id": true, "type": true, "child_key": true, "event_time": true,
+var auditFields = event.Fields{"ingest_seq": true, "event_id": true, "type": true, "child_key": true, "event_time": true,
 	"decided_at": true, "policy_revision": true, "outcome": true, "caused_by": true, "decisions": true}
 
 func (a *passA) add(data []byte, from, to time.Time, curRev string, sc *scope, rep *api.ImpactReport) error {
 	// Raw values, turned into strings only when needed: a million records.
 	var seq uint64
 	var typ, child, decidedAt, revision, outcome, causedBy []byte
-	err := jsonFieldsUntil(data, auditFields, "decisions", func(k string, v []byte) {
+	err := event.ScanFieldsUntil(data, auditFields, "decisions", func(k string, v []byte) {
 		if len(v) >= 2 && v[0] == '"' {
-			v = v[1 : len(v)-1] // these fields hold no escapes (ids, hashes, names, times)
+			v = v[1 : len(v)-1] // these event.Fields hold no escapes (ids, hashes, names, times)
 		}
 		switch k {
 		case "ingest_seq":
@@ -260,7 +260,7 @@ func (a *passA) add(data []byte, from, to time.Time, curRev string, sc *scope, r
 		}
 	})
 	decided := string(outcome) == "decided"
-	if err != nil && err != errStopFields || seq == 0 || !decided && string(outcome) != "policy-error" {
+	if err != nil && err != event.ErrStopFields || seq == 0 || !decided && string(outcome) != "policy-error" {
 		return nil // checkpoints, operator actions, rejections: nothing decided
 	}
 	if !from.IsZero() || !to.IsZero() {
@@ -435,7 +435,7 @@ func (w *impactWorker) do(ctx context.Context, j impactJob) error {
 			evTime = r.eventTime
 		}
 	}
-	ev, err := storedEvent(j.subject, j.header, j.data, evTime)
+	ev, err := event.Stored(j.subject, j.header, j.data, evTime)
 	if err != nil {
 		w.missing += len(recs)
 		return nil
@@ -473,7 +473,7 @@ func (w *impactWorker) do(ctx context.Context, j impactJob) error {
 // evaluate decides ev with the draft against the child's state and compares
 // with the audited decisions. The candidates are the audited ones, so that
 // only the policy differs.
-func (w *impactWorker) evaluate(ctx context.Context, seq uint64, ev *Event, cs *impactChild, r *impactRec) {
+func (w *impactWorker) evaluate(ctx context.Context, seq uint64, ev *event.Event, cs *impactChild, r *impactRec) {
 	cands := make([]config.Participant, 0, len(r.decisions))
 	for _, d := range r.decisions {
 		p, ok := w.b.registry.Participant(d.Participant)
@@ -564,7 +564,7 @@ func (g *impactAgg) part(id string) *partAgg {
 	return p
 }
 
-func (g *impactAgg) compare(seq uint64, ev *Event, r *impactRec, draft []api.Decision) {
+func (g *impactAgg) compare(seq uint64, ev *event.Event, r *impactRec, draft []api.Decision) {
 	old := map[string]api.Decision{}
 	for _, d := range r.decisions {
 		old[d.Participant] = d
@@ -646,7 +646,7 @@ func (g *impactAgg) report(rep *api.ImpactReport) {
 }
 
 // present lists the removal paths that exist in the event.
-func present(ev *Event, paths []string) map[string]bool {
+func present(ev *event.Event, paths []string) map[string]bool {
 	out := map[string]bool{}
 	for _, p := range paths {
 		if hasPath(ev.Data, strings.Split(strings.TrimPrefix(p, "data."), ".")) {
@@ -656,7 +656,7 @@ func present(ev *Event, paths []string) map[string]bool {
 	return out
 }
 
-func sameFields(ev *Event, a, b []string) bool {
+func sameFields(ev *event.Event, a, b []string) bool {
 	x, y := present(ev, a), present(ev, b)
 	if len(x) != len(y) {
 		return false
@@ -670,7 +670,7 @@ func sameFields(ev *Event, a, b []string) bool {
 }
 
 // delivered lists the top-level data fields of the copy left by remove.
-func delivered(ev *Event, remove []string) []string {
+func delivered(ev *event.Event, remove []string) []string {
 	gone := present(ev, remove)
 	var out []string
 	for k := range ev.Data {
@@ -1116,153 +1116,4 @@ func (w *reachWalk) subst(t *ast.Term, binds map[ast.Var]*ast.Term) (*ast.Term, 
 		return ast.NewTerm(nr), false
 	}
 	return t, false
-}
-
-// ---- a small JSON field scanner ----
-
-// jsonFields calls fn with the raw value of each top-level field of the JSON
-// object data that want names, skipping the rest without decoding it.
-func jsonFields(data []byte, want fieldSet, fn func(key string, val []byte)) error {
-	return jsonFieldsUntil(data, want, "", fn)
-}
-
-// errStopFields is returned by jsonFieldsUntil when it met its stop key.
-var errStopFields = errors.New("stopped")
-
-// jsonFieldsUntil is jsonFields, ending (with errStopFields) at the field
-// named stop, before reading its value.
-func jsonFieldsUntil(data []byte, want fieldSet, stop string, fn func(key string, val []byte)) error {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return errNotObject
-	}
-	i++
-	for {
-		i = skipSpace(data, i)
-		if i >= len(data) {
-			return errNotObject
-		}
-		if data[i] == '}' {
-			return nil
-		}
-		if data[i] == ',' {
-			i++
-			continue
-		}
-		if data[i] != '"' {
-			return errNotObject
-		}
-		end := skipString(data, i)
-		if end < 0 {
-			return errNotObject
-		}
-		key := data[i+1 : end-1]
-		if stop != "" && string(key) == stop {
-			return errStopFields
-		}
-		i = skipSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return errNotObject
-		}
-		i = skipSpace(data, i+1)
-		vend := skipValue(data, i)
-		if vend < 0 {
-			return errNotObject
-		}
-		if want.has(key) {
-			fn(string(key), data[i:vend])
-		}
-		i = vend
-	}
-}
-
-var errNotObject = errors.New("not a JSON object")
-
-// fieldSet names the fields jsonFields passes on.
-type fieldSet interface{ has(key []byte) bool }
-
-// fields is a fieldSet of the names listed.
-type fields map[string]bool
-
-func (f fields) has(key []byte) bool { return f[string(key)] }
-
-// everyField is the fieldSet of every name.
-type everyField struct{}
-
-func (everyField) has([]byte) bool { return true }
-
-func skipSpace(d []byte, i int) int {
-	for i < len(d) && (d[i] == ' ' || d[i] == '\n' || d[i] == '\t' || d[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at d[i] ('"').
-func skipString(d []byte, i int) int {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(d[j:], '"')
-		if k < 0 {
-			return -1
-		}
-		j += k
-		// The quote ends the string unless an odd number of backslashes escapes it.
-		n := 0
-		for b := j - 1; b > i && d[b] == '\\'; b-- {
-			n++
-		}
-		if n%2 == 0 {
-			return j + 1
-		}
-		j++
-	}
-}
-
-func skipValue(d []byte, i int) int {
-	if i >= len(d) {
-		return -1
-	}
-	switch d[i] {
-	case '"':
-		return skipString(d, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(d); j++ {
-			switch d[j] {
-			case '"':
-				e := skipString(d, j)
-				if e < 0 {
-					return -1
-				}
-				j = e - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(d) && d[j] != ',' && d[j] != '}' && d[j] != ']' && d[j] != ' ' && d[j] != '\n' && d[j] != '\t' && d[j] != '\r' {
-		j++
-	}
-	return j
-}
-
-// jsonString decodes a raw JSON string value ("" for anything else).
-func jsonString(v []byte) string {
-	if len(v) < 2 || v[0] != '"' {
-		return ""
-	}
-	if bytes.IndexByte(v, '\\') < 0 {
-		return string(v[1 : len(v)-1])
-	}
-	var s string
-	_ = json.Unmarshal(v, &s)
-	return s
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
@@ -35,7 +36,7 @@ func (b *Broker) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	ct := r.Header.Get("Content-Type")
 	batch := strings.HasPrefix(ct, cenats.ContentTypeBatch)
-	limit := int64(maxEventBytes)
+	limit := int64(event.MaxBytes)
 	if batch {
 		limit = maxBatchBytes
 	}
@@ -111,12 +112,12 @@ func httpMessage(h http.Header, body []byte) *nats.Msg {
 // it durably in the ingest stream.
 func (b *Broker) ingestOne(ctx context.Context, p config.Participant, m *nats.Msg) api.IngestResult {
 	raw, err := cenats.Decode(m)
-	var ev *Event
+	var ev *event.Event
 	var probs []api.Problem
 	if err != nil {
 		probs = []api.Problem{{Field: "event", Reason: err.Error()}}
 	} else {
-		ev, probs = Validate(raw, p.ID, time.Now())
+		ev, probs = event.Validate(raw, p.ID, time.Now())
 	}
 	if len(probs) > 0 {
 		id, _ := raw.String("id")
@@ -163,7 +164,7 @@ func (b *Broker) sameAsStored(ctx context.Context, seq uint64, m *nats.Msg) (boo
 // the publisher's own identity: a spoof, answered 403.
 func onlySource(probs []api.Problem) bool {
 	for _, p := range probs {
-		if p.Field != "source" || !strings.Contains(p.Reason, errSourceNotPublisher) {
+		if p.Field != "source" || !strings.Contains(p.Reason, event.ReasonSourceNotPublisher) {
 			return false
 		}
 	}

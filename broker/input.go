@@ -5,6 +5,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 )
 
 // decisionData are the data fields a sharing decision may depend on
@@ -21,7 +22,7 @@ var decisionData = map[string]bool{
 // policyInput builds the input of docs/policy-input.md from basic Go values
 // only, so OPA converts it without a JSON round trip of its own. The event's
 // time is given as its date (ages and consent expiry are counted in days).
-func policyInput(e *Event, x *api.IndexRecord, c *api.Consent, candidates []config.Participant) map[string]any {
+func policyInput(e *event.Event, x *api.IndexRecord, c *api.Consent, candidates []config.Participant) map[string]any {
 	data := make(map[string]any, 4)
 	for k, v := range e.Data {
 		if decisionData[k] {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -185,15 +186,15 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 	b.metrics.eventsIn.WithLabelValues(publisher).Inc()
 	msg := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
 	raw, err := cenats.Decode(msg)
-	var ev *Event
+	var ev *event.Event
 	var probs []api.Problem
 	if err != nil {
 		probs = []api.Problem{{Field: "event", Reason: err.Error()}}
-	} else if len(m.Data()) > maxEventBytes {
-		probs = []api.Problem{{Field: "event", Reason: fmt.Sprintf("is %d bytes, at most %d", len(m.Data()), maxEventBytes)}}
+	} else if len(m.Data()) > event.MaxBytes {
+		probs = []api.Problem{{Field: "event", Reason: fmt.Sprintf("is %d bytes, at most %d", len(m.Data()), event.MaxBytes)}}
 	} else if _, known := b.registry.Participant(publisher); !known {
 		probs = []api.Problem{{Field: "publisher", Reason: fmt.Sprintf("subject %s is not a registered participant's ingest subject", m.Subject())}}
-	} else if ev, probs = safeValidate(raw, publisher); ev != nil && partition != uin.Partition(ev.Subject) {
+	} else if ev, probs = event.SafeValidate(raw, publisher); ev != nil && partition != uin.Partition(ev.Subject) {
 		ev, probs = nil, []api.Problem{{Field: "partition", Reason: fmt.Sprintf("subject %s must end with the child's partition %s (ecm.ingest.<area>.<agency>.<partition>, see uin.Partition)",
 			m.Subject(), uin.Partition(ev.Subject))}}
 	} else if ev != nil && msg.Header.Get(jetstream.MsgIDHeader) != cenats.MsgID(ev.Source, ev.ID) {
@@ -234,7 +235,7 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 
 // decideAndDeliver evaluates the policy once for e and publishes the copies
 // it allows and the audit record.
-func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *api.IndexRecord, c *api.Consent, seq uint64, key string) error {
+func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *event.Event, x *api.IndexRecord, c *api.Consent, seq uint64, key string) error {
 	candidates := candidates(b.registry, e, x)
 	start := time.Now()
 	decisions, rev, perr := b.decider.Decide(ctx, policyInput(e, x, c, candidates), candidates)
@@ -273,17 +274,6 @@ func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *api
 	}
 	p.futures = append(p.futures, f)
 	return nil
-}
-
-// safeValidate is Validate that turns a panic on hostile input into a
-// problem: one bad event never stops the pipeline.
-func safeValidate(raw cenats.Raw, publisher string) (ev *Event, probs []api.Problem) {
-	defer func() {
-		if r := recover(); r != nil {
-			ev, probs = nil, []api.Problem{{Field: "event", Reason: "could not be validated: " + fmt.Sprint(r)}}
-		}
-	}()
-	return Validate(raw, publisher, time.Now())
 }
 
 func (b *Broker) auditFailing(err error) {

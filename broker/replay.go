@@ -14,7 +14,6 @@ package broker
 // stream (the child index, benchmarked in replay_test.go).
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -228,7 +228,7 @@ func (b *Broker) operatorName(w http.ResponseWriter, r *http.Request) (string, b
 type recordedEvent struct {
 	Seq    uint64
 	Stored time.Time // when the broker recorded it
-	Event  *Event
+	Event  *event.Event
 	Record api.AuditRecord // the pipeline's decision
 	// Generated holds the pipeline's records of the events this one caused.
 	Generated []api.AuditRecord
@@ -281,7 +281,7 @@ func (b *Broker) indexedEvents(ctx context.Context, key string) ([]uint64, bool,
 	}
 	var seqs []uint64
 	found := false
-	_ = jsonFields(e.Value(), fields{"events": true}, func(_ string, v []byte) {
+	_ = event.ScanFields(e.Value(), event.Fields{"events": true}, func(_ string, v []byte) {
 		found = json.Unmarshal(v, &seqs) == nil
 	})
 	return seqs, found && len(seqs) > 0, nil
@@ -301,7 +301,7 @@ func (b *Broker) historyBySeq(ctx context.Context, seqs []uint64) ([]recordedEve
 		if m == nil {
 			continue
 		}
-		ev, err := storedEvent(m.Subject, m.Header, m.Data, m.Time.UTC().Format(time.RFC3339Nano))
+		ev, err := event.Stored(m.Subject, m.Header, m.Data, m.Time.UTC().Format(time.RFC3339Nano))
 		if err != nil {
 			continue
 		}
@@ -375,7 +375,7 @@ func (b *Broker) historyFrom(ctx context.Context, recs []api.AuditRecord) ([]rec
 		if e.Record.EventID == "" {
 			continue // only generated records: the event itself was not decided
 		}
-		ev, err := storedEvent(msgs[i].Subject, msgs[i].Header, msgs[i].Data, e.Record.EventTime)
+		ev, err := event.Stored(msgs[i].Subject, msgs[i].Header, msgs[i].Data, e.Record.EventTime)
 		if err != nil {
 			continue
 		}
@@ -384,79 +384,6 @@ func (b *Broker) historyFrom(ctx context.Context, recs []api.AuditRecord) ([]rec
 	}
 	return out, nil
 }
-
-// storedEvent rebuilds the Event the pipeline decided from a stored ingest
-// message, without validating it again (it was valid when decided, and the
-// schemas may have changed since). eventTime is the time the pipeline used
-// (from the audit record) for an event published without one.
-func storedEvent(subject string, h nats.Header, data []byte, eventTime string) (*Event, error) {
-	raw, ok := structuredFast(h, data)
-	if !ok {
-		var err error
-		if raw, err = cenats.Decode(&nats.Msg{Subject: subject, Header: h, Data: data}); err != nil {
-			return nil, err
-		}
-	}
-	publisher, _ := wire.ParseIngestSubject(subject)
-	str := func(k string) string { s, _ := raw.String(k); return s }
-	typ := str("type")
-	entry, ok := schemas.Lookup(typ)
-	if !ok {
-		return nil, fmt.Errorf("type %q is not in the catalogue", typ)
-	}
-	at, err := time.Parse(time.RFC3339Nano, str("time"))
-	if err != nil {
-		if at, err = time.Parse(time.RFC3339Nano, eventTime); err != nil {
-			return nil, fmt.Errorf("event %s has no time", str("id"))
-		}
-	}
-	var d map[string]any
-	if err := json.Unmarshal(raw.Data, &d); err != nil || d == nil {
-		return nil, fmt.Errorf("event %s: data is not a JSON object", str("id"))
-	}
-	attrs := make(map[string]any, len(raw.Attrs)+2)
-	for k, v := range raw.Attrs {
-		attrs[k] = v
-	}
-	attrs["time"] = at.UTC().Format(time.RFC3339Nano)
-	attrs["datacontenttype"] = "application/json"
-	return &Event{ID: str("id"), Source: str("source"), Type: typ, Name: entry.Name, Subject: str("subject"), Time: at,
-		Override: str("override"), Practitioner: str("practitioner"), Publisher: publisher, Attrs: attrs, Data: d, Raw: raw.Data}, nil
-}
-
-// structuredFast reads a structured-mode event as cenats.Decode does, in
-// one pass over the bytes (the impact analysis reads hundreds of thousands).
-// ok is false for anything but a plain structured event.
-func structuredFast(h nats.Header, data []byte) (cenats.Raw, bool) {
-	ct := h.Get(cenats.HeaderContentType)
-	if !strings.HasPrefix(ct, cenats.ContentTypeStructured) && (ct != "" || len(data) == 0 || data[0] != '{') {
-		return cenats.Raw{}, false
-	}
-	r := cenats.Raw{Attrs: map[string]any{}, Structured: true}
-	ok := true
-	err := jsonFields(data, allFields, func(k string, v []byte) {
-		switch {
-		case k == "data":
-			if string(v) != "null" {
-				r.Data = v
-			}
-		case k == "data_base64":
-			ok = false
-		case len(v) > 0 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0:
-			r.Attrs[k] = string(v[1 : len(v)-1])
-		default:
-			var val any
-			if json.Unmarshal(v, &val) != nil {
-				ok = false
-			}
-			r.Attrs[k] = val
-		}
-	})
-	return r, ok && err == nil
-}
-
-// allFields makes jsonFields pass every field.
-var allFields = everyField{}
 
 // ---- replay ----
 
@@ -574,7 +501,7 @@ func waitFutures(ctx context.Context, fs []jetstream.PubAckFuture) error {
 type replayCandidate struct {
 	seq    uint64
 	stored time.Time
-	ev     *Event
+	ev     *event.Event
 	state  ChildState
 	key    string
 }
@@ -776,7 +703,7 @@ func addItem(r *api.ReplayResult, it api.ReplayItem) {
 // decideFor evaluates the policy serving now for e against state st and
 // returns participant p's decision; a participant the broker would not ask
 // about the event (not a candidate) has no relationship with the child.
-func (b *Broker) decideFor(ctx context.Context, e *Event, st ChildState, p string) api.Decision {
+func (b *Broker) decideFor(ctx context.Context, e *event.Event, st ChildState, p string) api.Decision {
 	cands := candidates(b.registry, e, st.Index)
 	found := false
 	for _, c := range cands {
@@ -822,7 +749,7 @@ func combine(then, now api.Decision) api.Decision {
 
 // replayDeliver publishes a replayed copy under the same message id as the
 // pipeline's, so JetStream drops it if the pipeline's is in the window.
-func (b *Broker) replayDeliver(e *Event, d api.Decision, replayID string) (jetstream.PubAckFuture, error) {
+func (b *Broker) replayDeliver(e *event.Event, d api.Decision, replayID string) (jetstream.PubAckFuture, error) {
 	body, err := json.Marshal(deliveredCopy(e, d.Remove))
 	if err != nil {
 		return nil, fmt.Errorf("encoding copy of %s for %s: %w", e.ID, d.Participant, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -261,12 +262,12 @@ func TestStoredEventMatchesValidate(t *testing.T) {
 	h := nats.Header{}
 	h.Set("content-type", "application/cloudevents+json")
 	subj := wire.IngestSubject("leeds/lea", ben)
-	got, err := storedEvent(subj, h, body, "")
+	got, err := event.Stored(subj, h, body, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := decodeForTest(subj, h, body)
-	want, probs := Validate(raw, "leeds/lea", time.Now())
+	want, probs := event.Validate(raw, "leeds/lea", time.Now())
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,7 +38,7 @@ type ChildState struct {
 
 // Apply returns the state after event e (ingest sequence seq) and whether the
 // index or consent changed. It never changes s.
-func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
+func (s ChildState) Apply(e *event.Event, seq uint64) (ChildState, bool) {
 	next := s.clone()
 	next.LastSeq = seq
 	next.Events = append(next.Events, seq)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -25,7 +26,7 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, c *config.Config
 		sc.Storage = jetstream.FileStorage
 		sc.Replicas = c.Replicas
 		sc.Duplicates = c.Duplicates
-		sc.MaxMsgSize = maxEventBytes + 64*1024
+		sc.MaxMsgSize = event.MaxBytes + 64*1024
 		if sc.Name == wire.StreamDelivery { // delivery_limits (limits.go)
 			if err := applyDeliveryLimits(ctx, js, &sc, c.DeliveryLimits); err != nil {
 				return err

@@ -1,4 +1,4 @@
-package broker
+package event
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package broker
+package event
 
 import (
 	"encoding/json"
@@ -15,32 +15,6 @@ import (
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/uin"
 )
-
-// maxEventBytes is the largest event accepted (domain spec: a whole event at
-// most 1 MiB).
-const maxEventBytes = 1 << 20
-
-// Event is a validated catalogue event: what the pipeline decides on.
-type Event struct {
-	ID, Source, Type, Subject string
-	// Name is the catalogue name: Type without "uk.gov.ecm." and ".v1".
-	Name         string
-	Time         time.Time
-	Override     string
-	Practitioner string
-	// Publisher is the participant id the event came from, or "broker".
-	Publisher string
-	// Attrs are all attributes as they will be delivered (extensions kept).
-	Attrs map[string]any
-	// Data is the parsed data object.
-	Data map[string]any
-	// Raw is the data as received.
-	Raw json.RawMessage
-}
-
-// errSourceNotPublisher is the reason given when an event's source is not
-// its publisher's identity: the one refusal answered 403 rather than 400.
-const errSourceNotPublisher = "is not the publisher's identity"
 
 // knownAttrs are the CloudEvents context attributes and the catalogue's two
 // extensions (spec: override, practitioner). Any other attribute is refused:
@@ -72,7 +46,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []api.Prob
 	for _, name := range r.Names() {
 		v := r.Attrs[name]
 		if !extensionName.MatchString(name) {
-			add("attributes", "%q: attribute names are 1-20 lower-case letters or digits", trunc(name, 40))
+			add("attributes", "%q: attribute names are 1-20 lower-case letters or digits", Trunc(name, 40))
 			continue
 		}
 		if !knownAttrs[name] {
@@ -117,7 +91,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []api.Prob
 		if _, err := url.Parse(v); err != nil || v == "" {
 			add("source", "must be a non-empty URI-reference")
 		} else if publisher != "broker" && v != "/"+publisher {
-			add("source", "%q %s /%s", trunc(v, 100), errSourceNotPublisher, publisher)
+			add("source", "%q %s /%s", Trunc(v, 100), ReasonSourceNotPublisher, publisher)
 		}
 	}
 	if v, ok := str["subject"]; ok {
@@ -233,9 +207,21 @@ func jsonKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func trunc(s string, n int) string {
+// Trunc shortens s to n bytes, marking the cut.
+func Trunc(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// SafeValidate is Validate that turns a panic on hostile input into a
+// problem: one bad event never stops the pipeline.
+func SafeValidate(raw cenats.Raw, publisher string) (ev *Event, probs []api.Problem) {
+	defer func() {
+		if r := recover(); r != nil {
+			ev, probs = nil, []api.Problem{{Field: "event", Reason: "could not be validated: " + fmt.Sprint(r)}}
+		}
+	}()
+	return Validate(raw, publisher, time.Now())
 }
