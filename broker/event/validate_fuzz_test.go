@@ -26,7 +26,7 @@ const fuzzPublisher = "leeds/pct"
 func fuzzSeeds(f *testing.F) [][]byte {
 	f.Helper()
 	var seeds [][]byte
-	valid, _ := filepath.Glob("../schemas/testdata/valid/*.json")
+	valid, _ := filepath.Glob("../../schemas/testdata/valid/*.json")
 	for _, p := range valid {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -48,9 +48,9 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		seeds = append(seeds, b)
 	}
 	if len(seeds) < 10 {
-		f.Fatalf("only %d valid seeds: run from the broker directory", len(seeds))
+		f.Fatalf("only %d valid seeds: run from broker/event", len(seeds))
 	}
-	bad, _ := filepath.Glob("../test/testdata/bad/*.json")
+	bad, _ := filepath.Glob("../../test/testdata/bad/*.json")
 	for _, p := range bad {
 		b, err := os.ReadFile(p)
 		if err != nil {
