@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -48,7 +49,7 @@ type Broker struct {
 	srv        *server.Server // nil when using an external NATS
 	nc         *nats.Conn
 	js         jetstream.JetStream
-	children   *Children
+	children   *child.Store
 	decider    *Decider
 	registry   *config.Registry
 	metrics    *metrics
@@ -125,7 +126,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
-	b.children = newChildren(kv, secret, 200_000)
+	b.children = child.NewStore(kv, secret, 200_000)
 	if err := b.initOps(ctx); err != nil { // operations: audit chain, retention (chain.go)
 		b.Close()
 		return nil, err
@@ -193,7 +194,7 @@ func (b *Broker) Start() {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		if err := b.children.watch(ctx); err != nil {
+		if err := b.children.Watch(ctx); err != nil {
 			b.log.Error("child state cache watch stopped", zap.Error(err))
 		}
 	}()

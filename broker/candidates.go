@@ -2,6 +2,7 @@ package broker
 
 import (
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 )
@@ -33,7 +34,7 @@ func candidates(r *config.Registry, e *event.Event, x *api.IndexRecord) []config
 			add(c.Participant)
 		}
 	} else {
-		addArea(areaOf(e.Publisher))
+		addArea(child.AreaOf(e.Publisher))
 	}
 	add(e.Publisher)
 	switch e.Name {
@@ -45,4 +46,14 @@ func candidates(r *config.Registry, e *event.Event, x *api.IndexRecord) []config
 		}
 	}
 	return out
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func list(v any) []any {
+	l, _ := v.([]any)
+	return l
 }

@@ -151,7 +151,7 @@ func (b *Broker) erase(ctx context.Context, child, key string, res *api.ErasureR
 	// entry is gone from the stream at once, a marker holding only the key
 	// remains, and the entry's bytes stay in the store's file until its block
 	// is compacted (docs/operations.md).
-	_, err = b.children.kv.Get(ctx, key)
+	_, err = b.children.KV().Get(ctx, key)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 	case err != nil:

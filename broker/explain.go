@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
 )
@@ -55,7 +56,7 @@ func (b *Broker) handleDecide(w http.ResponseWriter, r *http.Request) {
 	}
 	out := b.explain(r, ev, st.Index, st.Consent)
 	after, _ := st.Apply(ev, st.LastSeq+1)
-	for _, g := range derive(ev, st.Index, after.Index) {
+	for _, g := range child.Derive(ev, st.Index, after.Index) {
 		out.Generated = append(out.Generated, b.explain(r, g, after.Index, after.Consent))
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -407,7 +408,7 @@ func (b *Broker) passB(ctx context.Context, draft *Policy, sc *scope, a *passA, 
 
 // impactChild is a child's state as of the next event, in a worker.
 type impactChild struct {
-	state ChildState
+	state child.State
 }
 
 type impactWorker struct {
@@ -460,7 +461,7 @@ func (w *impactWorker) do(ctx context.Context, j impactJob) error {
 	if len(gens) == 0 {
 		return nil
 	}
-	for _, g := range derive(ev, before.Index, cs.state.Index) {
+	for _, g := range child.Derive(ev, before.Index, cs.state.Index) {
 		for _, r := range gens {
 			if r.eventID == g.ID {
 				w.evaluate(ctx, j.seq, g, cs, r)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -77,7 +78,7 @@ type pass struct {
 }
 
 type cachedState struct {
-	state ChildState
+	state child.State
 	rev   uint64
 	dirty bool
 }
@@ -225,7 +226,7 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 	}
 	after, _ := before.Apply(ev, seq)
 	cs.state, cs.dirty = after, true
-	for _, g := range derive(ev, before.Index, after.Index) {
+	for _, g := range child.Derive(ev, before.Index, after.Index) {
 		if err := b.decideAndDeliver(ctx, p, g, after.Index, after.Consent, seq, key); err != nil {
 			return err
 		}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/schemas"
@@ -272,7 +273,7 @@ func (b *Broker) childHistory(ctx context.Context, key string) ([]recordedEvent,
 // ("events": every event applied, see ChildState). ok is false when the
 // record keeps no list (written before the list was kept) or is absent.
 func (b *Broker) indexedEvents(ctx context.Context, key string) ([]uint64, bool, error) {
-	e, err := b.children.kv.Get(ctx, key)
+	e, err := b.children.KV().Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, false, nil
 	}
@@ -502,7 +503,7 @@ type replayCandidate struct {
 	seq    uint64
 	stored time.Time
 	ev     *event.Event
-	state  ChildState
+	state  child.State
 	key    string
 }
 
@@ -550,7 +551,7 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *api.ReplayResult
 		if err != nil {
 			return err
 		}
-		var state ChildState
+		var state child.State
 		chosen := false
 		for _, h := range hist {
 			want := s.inRange(h.Seq, h.Stored)
@@ -564,7 +565,7 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *api.ReplayResult
 				if s.wants(h.Event.Name) {
 					cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: h.Event, state: before, key: key})
 				}
-				for _, g := range derive(h.Event, before.Index, after.Index) {
+				for _, g := range child.Derive(h.Event, before.Index, after.Index) {
 					if s.wants(g.Name) {
 						cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: g, state: after, key: key})
 					}
@@ -601,7 +602,7 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *api.ReplayResult
 		return err
 	}
 	// 4. Decide again; audit; deliver. Audit first, so nothing is delivered unaudited.
-	current := map[string]ChildState{}
+	current := map[string]child.State{}
 	type pending struct {
 		c replayCandidate
 		d api.Decision
@@ -703,7 +704,7 @@ func addItem(r *api.ReplayResult, it api.ReplayItem) {
 // decideFor evaluates the policy serving now for e against state st and
 // returns participant p's decision; a participant the broker would not ask
 // about the event (not a candidate) has no relationship with the child.
-func (b *Broker) decideFor(ctx context.Context, e *event.Event, st ChildState, p string) api.Decision {
+func (b *Broker) decideFor(ctx context.Context, e *event.Event, st child.State, p string) api.Decision {
 	cands := candidates(b.registry, e, st.Index)
 	found := false
 	for _, c := range cands {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -131,7 +132,7 @@ func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (api.SweepRe
 		}
 	}
 	// Children who have reached the age, or whose undated record is stale.
-	keys, err := b.children.kv.ListKeys(ctx)
+	keys, err := b.children.KV().ListKeys(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -140,7 +141,7 @@ func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (api.SweepRe
 		due = append(due, key)
 	}
 	for _, key := range due {
-		e, err := b.children.kv.Get(ctx, key)
+		e, err := b.children.KV().Get(ctx, key)
 		if err != nil {
 			continue
 		}
@@ -174,7 +175,7 @@ func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (api.SweepRe
 }
 
 // retentionDue reports whether a child's data is due for erasure at now.
-func (b *Broker) retentionDue(st ChildState, changed, now time.Time) bool {
+func (b *Broker) retentionDue(st child.State, changed, now time.Time) bool {
 	if st.Index != nil && st.Index.DOB != "" {
 		dob, err := time.Parse("2006-01-02", st.Index.DOB)
 		if err == nil {

@@ -112,7 +112,7 @@ func TestRetentionSweep(t *testing.T) {
 	if n, kinds := count(); n != 0 {
 		t.Errorf("ingest keeps %d: %v", n, kinds)
 	}
-	if _, err := b.children.kv.Get(ctx, b.ChildKey(amy)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if _, err := b.children.KV().Get(ctx, b.ChildKey(amy)); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("Amy's record: %v", err)
 	}
 	recs, _ := b.childAudit(ctx, b.ChildKey(amy))

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
-	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -184,7 +184,7 @@ func checkRun(t *testing.T, env *testenv.Env, r *run, idx deliveryIndex, partici
 			t.Errorf("audit record of %s (%s): outcome %q %s", rec.Type, rec.EventID, rec.Outcome, rec.Error)
 		}
 		if rec.CausedBy != "" {
-			if rec.Source != broker.BrokerSource || rec.Publisher != "broker" {
+			if rec.Source != child.BrokerSource || rec.Publisher != "broker" {
 				t.Errorf("generated %s: source %q publisher %q", rec.Type, rec.Source, rec.Publisher)
 			}
 			generated[rec.CausedBy] = append(generated[rec.CausedBy], rec)
@@ -393,7 +393,7 @@ func checkExpect(t *testing.T, r *run, e expect, byStep []*api.AuditRecord, gene
 		wantType := "uk.gov.ecm." + r.sc.steps[e.step].name + ".v1"
 		wantSource := src["source"]
 		if e.gen != "" {
-			wantType, wantSource = "uk.gov.ecm."+e.gen+".v1", broker.BrokerSource
+			wantType, wantSource = "uk.gov.ecm."+e.gen+".v1", child.BrokerSource
 		}
 		if ev["id"] != rec.EventID || ev["source"] != wantSource || ev["type"] != wantType || ev["subject"] != r.child {
 			t.Errorf("%s: %s's copy has id %v source %v type %v subject %v", label, p, ev["id"], ev["source"], ev["type"], ev["subject"])

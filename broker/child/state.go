@@ -1,31 +1,18 @@
-package broker
+package child
 
 import (
-	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"slices"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/event"
-	"github.com/ecm-broker/ecm-broker/wire"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ChildState is what the broker holds about one child, in one KV entry so
+// State is what the broker holds about one child, in one KV entry so
 // that an event's effect on it is one atomic write: the s.12(4) index record
 // and the consent history. Nothing else may enter it (s.12(3)-(4), para 73):
 // only index and consent events change it, field by field below.
-type ChildState struct {
+type State struct {
 	Index   *api.IndexRecord `json:"index,omitempty"`
 	Consent *api.Consent     `json:"consent,omitempty"`
 	// LastSeq is the ingest stream sequence of the last event applied, so a
@@ -38,7 +25,7 @@ type ChildState struct {
 
 // Apply returns the state after event e (ingest sequence seq) and whether the
 // index or consent changed. It never changes s.
-func (s ChildState) Apply(e *event.Event, seq uint64) (ChildState, bool) {
+func (s State) Apply(e *event.Event, seq uint64) (State, bool) {
 	next := s.clone()
 	next.LastSeq = seq
 	next.Events = append(next.Events, seq)
@@ -62,7 +49,7 @@ func (s ChildState) Apply(e *event.Event, seq uint64) (ChildState, bool) {
 		return next, false
 	}
 	if next.Index == nil {
-		next.Index = &api.IndexRecord{UIN: e.Subject, Area: areaOf(e.Publisher)}
+		next.Index = &api.IndexRecord{UIN: e.Subject, Area: AreaOf(e.Publisher)}
 	}
 	x := next.Index
 	switch e.Name {
@@ -142,8 +129,8 @@ func ActiveConcerns(x *api.IndexRecord) []api.Concern {
 	return out
 }
 
-// involvedWith reports whether participant has an active involvement.
-func involvedWith(x *api.IndexRecord, participant string) bool {
+// InvolvedWith reports whether participant has an active involvement.
+func InvolvedWith(x *api.IndexRecord, participant string) bool {
 	if x == nil {
 		return false
 	}
@@ -157,7 +144,7 @@ func involvedWith(x *api.IndexRecord, participant string) bool {
 
 // clone copies what Apply changes in place (the lists); the maps inside
 // are only ever replaced whole, so they may be shared.
-func (s ChildState) clone() ChildState {
+func (s State) clone() State {
 	c := s
 	c.Events = slices.Clone(s.Events)
 	if s.Index != nil {
@@ -194,173 +181,11 @@ func list(v any) []any {
 	return l
 }
 
-func areaOf(participant string) string {
+func AreaOf(participant string) string {
 	for i := 0; i < len(participant); i++ {
 		if participant[i] == '/' {
 			return participant[:i]
 		}
 	}
 	return participant
-}
-
-// Children is the per-child state store in JetStream KV, keyed by the child's
-// keyed hash so that no UIN appears in a subject. Reads are served from a
-// bounded in-memory cache; every instance watches the bucket and drops
-// entries another instance has changed, and writes are compare-and-set on
-// the revision read, so a stale entry can never overwrite newer state.
-type Children struct {
-	kv     jetstream.KeyValue
-	secret []byte
-
-	mu    sync.Mutex
-	cache map[string]cachedChild
-	max   int
-}
-
-type cachedChild struct {
-	state []byte // JSON, decoded per read so callers never share maps
-	rev   uint64
-}
-
-// newChildren opens the store with a cache of up to max children.
-func newChildren(kv jetstream.KeyValue, secret []byte, max int) *Children {
-	return &Children{kv: kv, secret: secret, cache: map[string]cachedChild{}, max: max}
-}
-
-// watch drops cached entries that changed elsewhere, until ctx ends.
-func (c *Children) watch(ctx context.Context) error {
-	w, err := c.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
-	if err != nil {
-		return fmt.Errorf("watching %s: %w", wire.BucketChildren, err)
-	}
-	defer w.Stop()
-	for e := range w.Updates() {
-		if e == nil {
-			continue
-		}
-		c.mu.Lock()
-		if cc, ok := c.cache[e.Key()]; ok && cc.rev < e.Revision() {
-			delete(c.cache, e.Key())
-		}
-		c.mu.Unlock()
-	}
-	return nil
-}
-
-func (c *Children) remember(key string, state []byte, rev uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cc, ok := c.cache[key]; ok && cc.rev > rev {
-		return
-	}
-	if len(c.cache) >= c.max {
-		for k := range c.cache { // evict an arbitrary entry: map order is random
-			delete(c.cache, k)
-			break
-		}
-	}
-	c.cache[key] = cachedChild{state, rev}
-}
-
-func (c *Children) forget(key string) {
-	c.mu.Lock()
-	delete(c.cache, key)
-	c.mu.Unlock()
-}
-
-// Key is the keyed hash that names a child in subjects and KV keys.
-func (c *Children) Key(uin string) string { return childKey(c.secret, uin) }
-
-func childKey(secret []byte, uin string) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(uin))
-	return hex.EncodeToString(m.Sum(nil)[:16])
-}
-
-// Get returns a child's state and its KV revision (0 when none is held).
-func (c *Children) Get(ctx context.Context, key string) (ChildState, uint64, error) {
-	c.mu.Lock()
-	cc, ok := c.cache[key]
-	c.mu.Unlock()
-	if !ok {
-		e, err := c.kv.Get(ctx, key)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			return ChildState{}, 0, nil
-		case err != nil:
-			return ChildState{}, 0, fmt.Errorf("reading child state: %w", err)
-		}
-		cc = cachedChild{e.Value(), e.Revision()}
-		c.remember(key, cc.state, cc.rev)
-	}
-	var s ChildState
-	if err := json.Unmarshal(cc.state, &s); err != nil {
-		return ChildState{}, 0, fmt.Errorf("decoding child state: %w", err)
-	}
-	return s, cc.rev, nil
-}
-
-// Put stores a child's state if it is still at revision rev (0: new), so
-// two broker instances never overwrite each other's changes unseen.
-func (c *Children) Put(ctx context.Context, key string, s ChildState, rev uint64) (uint64, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return 0, err
-	}
-	var next uint64
-	if rev == 0 {
-		next, err = c.kv.Create(ctx, key, b)
-	} else {
-		next, err = c.kv.Update(ctx, key, b, rev)
-	}
-	if err != nil {
-		c.forget(key)
-		return 0, err
-	}
-	c.remember(key, b, next)
-	return next, nil
-}
-
-// PutAsync stores a child's state if it is still at revision rev (0: new)
-// without waiting: the KV write is a publish to the bucket's subject with
-// the expected last revision, so one batch's writes travel together. wait
-// returns the new revision once JetStream has it, and caches it.
-func (c *Children) PutAsync(js jetstream.JetStream, key string, s ChildState, rev uint64) (wait func(context.Context) error, err error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	m := nats.NewMsg("$KV." + wire.BucketChildren + "." + key)
-	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(rev, 10))
-	m.Data = b
-	f, err := js.PublishMsgAsync(m)
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context) error {
-		select {
-		case ack := <-f.Ok():
-			c.remember(key, b, ack.Sequence)
-			return nil
-		case err := <-f.Err():
-			c.forget(key)
-			return fmt.Errorf("writing child state: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}, nil
-}
-
-// Delete removes a child's state (erasure).
-func (c *Children) Delete(ctx context.Context, key string) error {
-	c.forget(key)
-	return c.kv.Purge(ctx, key)
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b)
 }

@@ -1,4 +1,4 @@
-package broker
+package child
 
 import (
 	"time"
@@ -13,11 +13,11 @@ const BrokerSource = "/ecm-broker"
 
 var derivedSpace = uuid.MustParse("0d6b2c7e-3f4a-4e8b-8d1c-5a9e7f2b6c10")
 
-// derive returns the events the broker generates because e changed a child's
+// Derive returns the events the broker generates because e changed a child's
 // record from before to after (docs/policy-input.md, "Broker-generated
-// events"). Their ids derive from e's, so a redelivered e generates the same
+// events"). Their ids Derive from e's, so a redelivered e generates the same
 // events and they are delivered once.
-func derive(e *event.Event, before, after *api.IndexRecord) []*event.Event {
+func Derive(e *event.Event, before, after *api.IndexRecord) []*event.Event {
 	if after == nil {
 		return nil
 	}
@@ -54,7 +54,7 @@ func derive(e *event.Event, before, after *api.IndexRecord) []*event.Event {
 	case "index.practitioner.involved":
 		// Rule 4: a newly involved participant learns of the active concerns.
 		active := ActiveConcerns(after)
-		if len(active) > 0 && !involvedWith(before, e.Publisher) {
+		if len(active) > 0 && !InvolvedWith(before, e.Publisher) {
 			gen("index.concern.shared", map[string]any{"concerns": concernList(active), "recipients": []any{e.Publisher}})
 		}
 	}
