@@ -50,8 +50,8 @@ func (b *Broker) handleReady(w http.ResponseWriter, _ *http.Request) {
 	if !b.auditOK.Load() {
 		checks["audit"], ready = "not writable: deliveries stopped", false
 	}
-	if r := b.refused.Load(); r != nil {
-		checks["policy_reload"] = "refused: " + *r
+	if r := b.reloader.Refused(); r != "" {
+		checks["policy_reload"] = "refused: " + r
 	}
 	code := http.StatusOK
 	if !ready {
@@ -66,7 +66,7 @@ func (b *Broker) handleReload(w http.ResponseWriter, r *http.Request) {
 	if !b.operatorFor(w, r) {
 		return
 	}
-	changed, err := b.ReloadPolicy(r.Context())
+	changed, err := b.reloader.Reload(r.Context())
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "policy refused, the previous one keeps serving: " + err.Error(),
 			"revision": b.decider.Policy().Revision})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
@@ -37,30 +38,24 @@ type Options struct {
 	Policies  fs.FS
 	PolicyDir string
 	Logger    *zap.Logger
-	// NullPolicy allows every candidate without evaluating any policy. It
-	// exists for the benchmark's "null broker" only.
-	NullPolicy bool
 }
 
 // Broker is one broker instance: the pipeline and its HTTP API.
 type Broker struct {
-	cfg        *config.Config
-	log        *zap.Logger
-	srv        *server.Server // nil when using an external NATS
-	nc         *nats.Conn
-	js         jetstream.JetStream
-	children   *child.Store
-	decider    *Decider
-	registry   *config.Registry
-	metrics    *metrics
-	auditOK    atomic.Bool
-	policyMu   sync.Mutex
-	refused    atomic.Pointer[string] // last refused policy reload, for /readyz
-	policySrc  fs.FS                  // policy modules and tests
-	policyPath string                 // watched directory or bundle, when given
-	processed  atomic.Int64           // events taken through the pipeline by this process
-	chain      *chainer               // operations: links audit records, signs checkpoints (chain.go)
-	impactMu   sync.Mutex             // operations: one impact analysis at a time (impact.go)
+	cfg       *config.Config
+	log       *zap.Logger
+	srv       *server.Server // nil when using an external NATS
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	children  *child.Store
+	decider   *policy.Decider
+	reloader  *policy.Reloader
+	registry  *config.Registry
+	metrics   *metrics
+	auditOK   atomic.Bool
+	processed atomic.Int64 // events taken through the pipeline by this process
+	chain     *chainer     // operations: links audit records, signs checkpoints (chain.go)
+	impactMu  sync.Mutex   // operations: one impact analysis at a time (impact.go)
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -131,25 +126,26 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
-	b.policySrc, b.policyPath = o.Policies, o.PolicyDir
+	policySrc := o.Policies
 	if o.PolicyDir != "" {
-		if b.policySrc, err = PolicySource(o.PolicyDir); err != nil {
+		if policySrc, err = policy.Source(o.PolicyDir); err != nil {
 			b.Close()
 			return nil, err
 		}
 	}
-	modules, err := readSource(b.policySrc)
+	modules, err := policy.ReadSource(policySrc)
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	pol, err := VerifyPolicy(ctx, modules)
+	pol, err := policy.Verify(ctx, modules)
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	b.decider = NewDecider(pol)
-	b.decider.allowAll = o.NullPolicy
+	b.decider = policy.NewDecider(pol, b.registry, policy.Options{})
+	b.reloader = policy.NewReloader(b.decider, policySrc, o.PolicyDir, b.log)
+	b.reloader.OnReload = func(outcome string) { b.metrics.policyReloads.WithLabelValues(outcome).Inc() }
 	b.log.Info("policy loaded", zap.String("revision", pol.Revision))
 	addr := o.HTTPAddr
 	if addr == "" {
@@ -187,10 +183,8 @@ func (b *Broker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	b.startOps(ctx) // operations: audit chain and checkpoints, retention sweep (chain.go)
-	if b.policyPath != "" {
-		b.wg.Add(1)
-		go func() { defer b.wg.Done(); b.watchPolicy(ctx, 2*time.Second) }()
-	}
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); b.reloader.Watch(ctx, 2*time.Second) }()
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()

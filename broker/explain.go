@@ -10,6 +10,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/event"
+	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/cenats"
 )
 
@@ -63,12 +64,11 @@ func (b *Broker) handleDecide(w http.ResponseWriter, r *http.Request) {
 }
 
 func (b *Broker) explain(r *http.Request, e *event.Event, x *api.IndexRecord, c *api.Consent) api.Explanation {
-	candidates := candidates(b.registry, e, x)
-	decisions, rev, err := b.decider.Decide(r.Context(), policyInput(e, x, c, candidates), candidates)
+	res := b.decider.Decide(r.Context(), policy.Request{Event: e, Index: x, Consent: c})
 	out := api.Explanation{EventID: e.ID, Type: e.Type, Publisher: e.Publisher, AsOf: e.Time.UTC().Format(time.RFC3339),
-		PolicyRevision: rev, ChildKnown: x != nil, Decisions: decisions}
-	if err != nil {
-		out.Error = err.Error()
+		PolicyRevision: res.Revision, ChildKnown: x != nil, Decisions: res.Decisions}
+	if res.Err != nil {
+		out.Error = res.Err.Error()
 	}
 	return out
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/event"
+	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -77,7 +78,7 @@ func (b *Broker) handleImpact(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "modules: the draft has no .rego files (tests are not counted)")
 		return
 	}
-	draft, err := compileDraft(r.Context(), main)
+	draft, err := policy.CompileDraft(r.Context(), main)
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "the draft does not compile: "+err.Error())
 		return
@@ -95,33 +96,6 @@ func (b *Broker) handleImpact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out.result(rep)
-}
-
-// draftDenied are builtins a draft sent over HTTP may not use: they reach
-// out of the broker (network, environment) or make decisions vary.
-var draftDenied = map[string]bool{"http.send": true, "net.lookup_ip_addr": true, "opa.runtime": true,
-	"rand.intn": true, "time.now_ns": true, "uuid.rfc4122": true, "trace": true, "print": true}
-
-// compileDraft compiles a draft policy as compileModules does, without the
-// builtins of draftDenied.
-func compileDraft(ctx context.Context, modules map[string]string) (*Policy, error) {
-	caps := ast.CapabilitiesForThisVersion()
-	kept := caps.Builtins[:0]
-	for _, bi := range caps.Builtins {
-		if !draftDenied[bi.Name] && !strings.HasPrefix(bi.Name, "net.") {
-			kept = append(kept, bi)
-		}
-	}
-	caps.Builtins = kept
-	opts := []func(*rego.Rego){rego.Query(DecisionQuery), rego.SetRegoVersion(ast.RegoV1), rego.Capabilities(caps)}
-	for n, src := range modules {
-		opts = append(opts, rego.Module(n, src))
-	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &Policy{query: pq, Revision: revisionOf(modules), Modules: modules}, nil
 }
 
 // impactRec is what pass A keeps of one audit record to evaluate again.
@@ -143,7 +117,7 @@ type seqInfo struct {
 }
 
 // Impact runs the analysis of draft against the recorded events.
-func (b *Broker) Impact(ctx context.Context, draft *Policy, req api.ImpactRequest, progress func(any)) (*api.ImpactReport, error) {
+func (b *Broker) Impact(ctx context.Context, draft *policy.Policy, req api.ImpactRequest, progress func(any)) (*api.ImpactReport, error) {
 	start := time.Now()
 	if progress == nil {
 		progress = func(any) {}
@@ -349,7 +323,11 @@ type impactJob struct {
 	data    []byte
 }
 
-func (b *Broker) passB(ctx context.Context, draft *Policy, sc *scope, a *passA, agg *impactAgg, rep *api.ImpactReport, progress func(any)) error {
+func (b *Broker) passB(ctx context.Context, draft *policy.Policy, sc *scope, a *passA, agg *impactAgg, rep *api.ImpactReport, progress func(any)) error {
+	// Equal inputs have equal decisions: the decider's cache, keyed on what the
+	// draft reads, evaluates each distinct one once.
+	dec := policy.NewDecider(draft, b.registry, policy.Options{Timeout: 5 * time.Second, CacheKey: sc.cacheKey,
+		CacheSize: 1_000_000, NoCache: impactEvaluateAll})
 	workers := runtime.GOMAXPROCS(0)
 	jobs := make([]chan impactJob, workers)
 	var wg sync.WaitGroup
@@ -360,7 +338,7 @@ func (b *Broker) passB(ctx context.Context, draft *Policy, sc *scope, a *passA, 
 		wg.Add(1)
 		go func(in chan impactJob) {
 			defer wg.Done()
-			w := &impactWorker{b: b, sc: sc, draft: draft, a: a, agg: agg, states: map[int32]*impactChild{}}
+			w := &impactWorker{b: b, sc: sc, draft: dec, a: a, agg: agg, states: map[int32]*impactChild{}}
 			for j := range in {
 				if err := w.do(ctx, j); err != nil {
 					mu.Lock()
@@ -414,7 +392,7 @@ type impactChild struct {
 type impactWorker struct {
 	b         *Broker
 	sc        *scope
-	draft     *Policy
+	draft     *policy.Decider
 	a         *passA
 	agg       *impactAgg
 	states    map[int32]*impactChild
@@ -485,41 +463,15 @@ func (w *impactWorker) evaluate(ctx context.Context, seq uint64, ev *event.Event
 		cands = append(cands, p)
 	}
 	if len(cands) == 0 {
-		cands = candidates(w.b.registry, ev, cs.state.Index)
+		cands = nil // none audited: the registry's candidates
 	}
-	in := policyInput(ev, cs.state.Index, cs.state.Consent, cands)
-	// Equal inputs have equal decisions: evaluate each distinct one once.
-	// Two inputs are equal for the draft when they agree on what the rules
-	// reachable for this event type read of the input (scope.inputPaths).
-	keyIn := in
-	if paths, all := w.sc.inputPaths(ev.Name); !all {
-		keyIn = project(in, paths)
-		keyIn["_name"] = ev.Name
-	}
-	key, keyed := cacheKey(w.draft.Revision, keyIn)
-	keyed = keyed && !impactEvaluateAll
-	decisions, hit := w.agg.memo(key, keyed)
-	var err error
-	if !hit {
-		decisions, err = w.draft.eval(ctx, in, cands, 5*time.Second)
-		if err == nil && keyed {
-			w.agg.remember(key, decisions)
-		}
-	}
-	if err != nil {
-		decisions = make([]api.Decision, len(cands))
-		for i, c := range cands {
-			decisions[i] = api.Decision{Participant: c.ID, Basis: "policy-error", Remove: []string{}, Reason: err.Error()}
-		}
-	}
+	res := w.draft.Decide(ctx, policy.Request{Event: ev, Index: cs.state.Index, Consent: cs.state.Consent, Candidates: cands})
 	w.evaluated++
-	w.agg.compare(seq, ev, r, decisions)
+	w.agg.compare(seq, ev, r, res.Decisions)
 }
 
 // impactAgg adds up the changes.
 type impactAgg struct {
-	memoMu   sync.Mutex
-	memos    map[[32]byte][]api.Decision
 	mu       sync.Mutex
 	parts    map[string]*partAgg
 	changedE int
@@ -534,25 +486,7 @@ type partAgg struct {
 }
 
 func newImpactAgg(samples int) *impactAgg {
-	return &impactAgg{parts: map[string]*partAgg{}, max: samples, memos: map[[32]byte][]api.Decision{}}
-}
-
-func (g *impactAgg) memo(key [32]byte, keyed bool) ([]api.Decision, bool) {
-	if !keyed {
-		return nil, false
-	}
-	g.memoMu.Lock()
-	defer g.memoMu.Unlock()
-	d, ok := g.memos[key]
-	return d, ok
-}
-
-func (g *impactAgg) remember(key [32]byte, d []api.Decision) {
-	g.memoMu.Lock()
-	defer g.memoMu.Unlock()
-	if len(g.memos) < 1_000_000 {
-		g.memos[key] = d
-	}
+	return &impactAgg{parts: map[string]*partAgg{}, max: samples}
 }
 
 func (g *impactAgg) part(id string) *partAgg {
@@ -740,6 +674,19 @@ func newScope(curModules, draftModules map[string]string) *scope {
 	return s
 }
 
+// cacheKey is the part of a policy input the draft's rules reachable for the
+// event's type read (inputPaths): equal keys, equal decisions, so each
+// distinct one is evaluated once.
+func (s *scope) cacheKey(e *event.Event, in map[string]any) map[string]any {
+	paths, all := s.inputPaths(e.Name)
+	if all {
+		return in
+	}
+	k := project(in, paths)
+	k["_name"] = e.Name
+	return k
+}
+
 // inputPaths is ruleGraph.inputPaths of the draft, remembered per name.
 func (s *scope) inputPaths(name string) ([][]string, bool) {
 	s.inputMu.Lock()
@@ -892,7 +839,7 @@ func newRuleGraph(modules map[string]string) *ruleGraph {
 // one of the given rule paths.
 func (g *ruleGraph) reaches(name string, targets []ast.Ref) bool {
 	w := &reachWalk{g: g, name: name, seen: map[string]bool{}}
-	w.path(ast.MustParseRef(DecisionQuery))
+	w.path(ast.MustParseRef(policy.DecisionQuery))
 	if w.gaveUp {
 		return true
 	}
@@ -922,7 +869,7 @@ type reachWalk struct {
 // read, as key paths; all is true when it may read anything.
 func (g *ruleGraph) inputPaths(name string) (paths [][]string, all bool) {
 	w := &reachWalk{g: g, name: name, seen: map[string]bool{}}
-	w.path(ast.MustParseRef(DecisionQuery))
+	w.path(ast.MustParseRef(policy.DecisionQuery))
 	if w.gaveUp || w.wholeInput {
 		return nil, true
 	}

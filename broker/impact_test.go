@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/policies"
 )
 
@@ -18,7 +19,7 @@ import (
 // fails if the text to replace is not there (the policy changed).
 func draftOf(t testing.TB, module, old, new string) map[string]string {
 	t.Helper()
-	mods, err := readModules(policies.FS, false)
+	mods, err := policy.ReadModules(policies.FS, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func dropPoliceNotification(t testing.TB) map[string]string {
 
 func runImpact(t testing.TB, b *Broker, modules map[string]string, req api.ImpactRequest) *api.ImpactReport {
 	t.Helper()
-	draft, err := compileModules(context.Background(), modules, DecisionQuery)
+	draft, err := policy.CompileModules(context.Background(), modules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestImpactDropPoliceNotification(t *testing.T) {
 func TestImpactSkipsOnlyUnaffected(t *testing.T) {
 	b := startOpsBroker(t, nil, "")
 	history(t, b)
-	mods, _ := readModules(policies.FS, false)
+	mods, _ := policy.ReadModules(policies.FS, false)
 	drafts := map[string]map[string]string{
 		"unchanged":          mods,
 		"police":             dropPoliceNotification(t),
@@ -152,7 +153,7 @@ func TestImpactSkipsOnlyUnaffected(t *testing.T) {
 
 // Which event types a change reaches, by type, for the real policy.
 func TestImpactScope(t *testing.T) {
-	cur, _ := readModules(policies.FS, false)
+	cur, _ := policy.ReadModules(policies.FS, false)
 	names := []string{}
 	_ = fs.WalkDir(os.DirFS("../schemas"), ".", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(p, ".v1.json") && !strings.HasPrefix(p, "defs") {
@@ -193,7 +194,7 @@ func TestImpactScope(t *testing.T) {
 // What the rules reachable for a type read of the input: a police incident's
 // decision does not read the consent; a CAF's does.
 func TestImpactInputPaths(t *testing.T) {
-	mods, _ := readModules(policies.FS, false)
+	mods, _ := policy.ReadModules(policies.FS, false)
 	g := newRuleGraph(mods)
 	for name, wantConsent := range map[string]bool{"police.incident": false, "caf.completed": true} {
 		paths, all := g.inputPaths(name)
@@ -231,7 +232,7 @@ func BenchmarkImpact(bm *testing.B) {
 		// A change every event type reaches: the worst case.
 		{"narrow-scope", narrowScope(bm)},
 	} {
-		draft, err := compileModules(context.Background(), d.modules, DecisionQuery)
+		draft, err := policy.CompileModules(context.Background(), d.modules)
 		if err != nil {
 			bm.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/event"
+	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -237,9 +238,9 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 // decideAndDeliver evaluates the policy once for e and publishes the copies
 // it allows and the audit record.
 func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *event.Event, x *api.IndexRecord, c *api.Consent, seq uint64, key string) error {
-	candidates := candidates(b.registry, e, x)
 	start := time.Now()
-	decisions, rev, perr := b.decider.Decide(ctx, policyInput(e, x, c, candidates), candidates)
+	res := b.decider.Decide(ctx, policy.Request{Event: e, Index: x, Consent: c})
+	decisions, rev, perr := res.Decisions, res.Revision, res.Err
 	b.metrics.decisionSeconds.Observe(time.Since(start).Seconds())
 	if perr != nil {
 		b.metrics.policyErrors.Inc()

@@ -27,6 +27,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/event"
+	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -642,8 +643,8 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *api.ReplayResult
 			}
 			current[c.key], now = st, st
 		}
-		then := b.decideFor(ctx, c.ev, c.state, p)
-		later := b.decideFor(ctx, c.ev, now, p)
+		then := b.decider.DecideFor(ctx, policy.Request{Event: c.ev, Index: c.state.Index, Consent: c.state.Consent}, p)
+		later := b.decider.DecideFor(ctx, policy.Request{Event: c.ev, Index: now.Index, Consent: now.Consent}, p)
 		d := combine(then, later)
 		item.Basis, item.Reason, item.Removed = d.Basis, d.Reason, len(d.Remove)
 		if d.Allow {
@@ -699,28 +700,6 @@ func addItem(r *api.ReplayResult, it api.ReplayItem) {
 		return
 	}
 	r.Items = append(r.Items, it)
-}
-
-// decideFor evaluates the policy serving now for e against state st and
-// returns participant p's decision; a participant the broker would not ask
-// about the event (not a candidate) has no relationship with the child.
-func (b *Broker) decideFor(ctx context.Context, e *event.Event, st child.State, p string) api.Decision {
-	cands := candidates(b.registry, e, st.Index)
-	found := false
-	for _, c := range cands {
-		found = found || c.ID == p
-	}
-	if !found {
-		return api.Decision{Participant: p, Basis: "no-relationship", Remove: []string{},
-			Reason: "not a participant the broker asks about this child (rule 2)"}
-	}
-	decisions, _, _ := b.decider.Decide(ctx, policyInput(e, st.Index, st.Consent, cands), cands)
-	for _, d := range decisions {
-		if d.Participant == p {
-			return d
-		}
-	}
-	return api.Decision{Participant: p, Basis: "policy-error", Remove: []string{}, Reason: "no decision"}
 }
 
 // combine is a replay's decision from the decision as of the event (then)

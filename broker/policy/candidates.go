@@ -1,4 +1,4 @@
-package broker
+package policy
 
 import (
 	"github.com/ecm-broker/ecm-broker/api"

@@ -1,4 +1,4 @@
-package broker
+package policy
 
 import (
 	"context"
@@ -43,7 +43,7 @@ func TestVerifyPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := VerifyPolicy(ctx, tt.modules)
+			p, err := Verify(ctx, tt.modules)
 			switch {
 			case tt.name == "does not compile":
 				if err == nil {

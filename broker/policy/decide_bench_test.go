@@ -1,4 +1,4 @@
-package broker
+package policy
 
 import (
 	"context"
@@ -80,7 +80,7 @@ func benchPolicy(b *testing.B, fsys fstest.MapFS, query string) *Policy {
 func BenchmarkPolicy(b *testing.B) {
 	ctx := context.Background()
 	x, c, events := benchInputs()
-	statutory, err := CompilePolicy(ctx, policies.FS)
+	statutory, err := Compile(ctx, policies.FS)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func BenchmarkPolicy(b *testing.B) {
 		cands := make([][]config.Participant, len(events))
 		for i, e := range events {
 			cands[i] = candidates(reg, e, x)
-			inputs[i] = policyInput(e, x, c, cands[i])
+			inputs[i] = Input(e, x, c, cands[i])
 		}
 		n := len(reg.All())
 		b.Run(fmt.Sprintf("trivial/participants=%d", n), func(b *testing.B) {
@@ -138,14 +138,13 @@ func benchCached(b *testing.B, reg *config.Registry, p *Policy) {
 		}
 		kids = append(kids, k)
 	}
-	d := NewDecider(p)
+	d := NewDecider(p, reg, Options{})
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		k := kids[(i/len(events))%len(kids)]
 		e := events[i%len(events)]
-		cands := candidates(reg, e, k.x)
-		if _, _, err := d.Decide(ctx, policyInput(e, k.x, k.c, cands), cands); err != nil {
-			b.Fatal(err)
+		if res := d.Decide(ctx, Request{Event: e, Index: k.x, Consent: k.c}); res.Err != nil {
+			b.Fatal(res.Err)
 		}
 	}
 	hits, misses := d.cache.stats()

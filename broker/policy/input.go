@@ -1,4 +1,4 @@
-package broker
+package policy
 
 import (
 	"time"
@@ -19,10 +19,10 @@ var decisionData = map[string]bool{
 	"shielded": true, "care_leaver": true, "learning_difficulty": true, "flags": true, // index.flags.set, transfers
 }
 
-// policyInput builds the input of docs/policy-input.md from basic Go values
+// Input builds the input of docs/policy-input.md from basic Go values
 // only, so OPA converts it without a JSON round trip of its own. The event's
 // time is given as its date (ages and consent expiry are counted in days).
-func policyInput(e *event.Event, x *api.IndexRecord, c *api.Consent, candidates []config.Participant) map[string]any {
+func Input(e *event.Event, x *api.IndexRecord, c *api.Consent, candidates []config.Participant) map[string]any {
 	data := make(map[string]any, 4)
 	for k, v := range e.Data {
 		if decisionData[k] {

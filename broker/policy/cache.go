@@ -1,4 +1,4 @@
-package broker
+package policy
 
 import (
 	"crypto/sha256"
@@ -18,9 +18,8 @@ type decisionCache struct {
 	entries map[[32]byte][]api.Decision
 	hits    uint64
 	misses  uint64
+	max     int
 }
-
-const decisionCacheSize = 100_000
 
 func cacheKey(revision string, input map[string]any) ([32]byte, bool) {
 	b, err := json.Marshal(input) // map keys are sorted: the same input, the same bytes
@@ -55,7 +54,7 @@ func (c *decisionCache) put(k [32]byte, d []api.Decision) {
 	if c.entries == nil {
 		c.entries = map[[32]byte][]api.Decision{}
 	}
-	if len(c.entries) >= decisionCacheSize {
+	if len(c.entries) >= c.max {
 		for old := range c.entries { // evict an arbitrary entry
 			delete(c.entries, old)
 			break

@@ -1,4 +1,4 @@
-package broker
+package policy
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
@@ -33,10 +32,10 @@ type Policy struct {
 	Modules  map[string]string
 }
 
-// CompilePolicy compiles the Rego modules (not the _test.rego files) of a
+// Compile compiles the Rego modules (not the _test.rego files) of a
 // policy directory and prepares the decision query once.
-func CompilePolicy(ctx context.Context, fsys fs.FS) (*Policy, error) {
-	modules, err := readModules(fsys, false)
+func Compile(ctx context.Context, fsys fs.FS) (*Policy, error) {
+	modules, err := ReadModules(fsys, false)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +72,14 @@ func revisionOf(modules map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-func readModules(fsys fs.FS, withTests bool) (map[string]string, error) {
+// CompileModules compiles policy modules (no tests) as Compile does.
+func CompileModules(ctx context.Context, modules map[string]string) (*Policy, error) {
+	return compileModules(ctx, modules, DecisionQuery)
+}
+
+// ReadModules returns the .rego modules of fsys, the _test.rego files too
+// when withTests.
+func ReadModules(fsys fs.FS, withTests bool) (map[string]string, error) {
 	modules := map[string]string{}
 	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -93,65 +99,6 @@ func readModules(fsys fs.FS, withTests bool) (map[string]string, error) {
 		return nil, fmt.Errorf("loading policy: %w", err)
 	}
 	return modules, nil
-}
-
-// Decider evaluates the current policy; the policy can be swapped while it
-// serves (hot reload).
-type Decider struct {
-	current atomic.Pointer[Policy]
-	timeout time.Duration
-	cache   decisionCache
-	// allowAll skips the policy and allows every candidate: the "null
-	// broker" of the benchmarks, never a configuration.
-	allowAll bool
-}
-
-// NewDecider serves p.
-func NewDecider(p *Policy) *Decider {
-	d := &Decider{timeout: time.Second}
-	d.current.Store(p)
-	return d
-}
-
-// Policy returns the policy now serving.
-func (d *Decider) Policy() *Policy { return d.current.Load() }
-
-// Swap replaces the serving policy.
-func (d *Decider) Swap(p *Policy) {
-	d.current.Store(p)
-	d.cache.clear()
-}
-
-// Decide evaluates the policy once for an event and returns one decision per
-// candidate, in candidate order, and the policy revision. On any failure it
-// returns a denial for every candidate with basis policy-error, and the error.
-func (d *Decider) Decide(ctx context.Context, input map[string]any, candidates []config.Participant) ([]api.Decision, string, error) {
-	p := d.current.Load()
-	if d.allowAll {
-		out := make([]api.Decision, len(candidates))
-		for i, c := range candidates {
-			out[i] = api.Decision{Participant: c.ID, Allow: true, Basis: "consent", Remove: []string{}}
-		}
-		return out, "allow-all", nil
-	}
-	key, keyed := cacheKey(p.Revision, input)
-	if keyed {
-		if hit, ok := d.cache.get(key); ok {
-			return hit, p.Revision, nil
-		}
-	}
-	decisions, err := p.eval(ctx, input, candidates, d.timeout)
-	if err == nil && keyed {
-		d.cache.put(key, decisions)
-	}
-	if err != nil {
-		out := make([]api.Decision, len(candidates))
-		for i, c := range candidates {
-			out[i] = api.Decision{Participant: c.ID, Basis: "policy-error", Remove: []string{}, Reason: "the policy failed, so nothing is shared: " + err.Error()}
-		}
-		return out, p.Revision, err
-	}
-	return decisions, p.Revision, nil
 }
 
 var allowBases = map[string]bool{"s11-safeguarding": true, "s12-index": true, "s12-concern": true, "s12-move": true,
