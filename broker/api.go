@@ -1,20 +1,16 @@
 package broker
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 )
@@ -87,7 +83,7 @@ func (b *Broker) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	msgs, err := b.readSubject(r.Context(), wire.StreamDelivery, wire.DeliverySubject(p.ID), after, limit)
+	msgs, err := store.ReadSubject(r.Context(), b.js, wire.StreamDelivery, wire.DeliverySubject(p.ID), after, limit)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -98,8 +94,8 @@ func (b *Broker) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 		Next       uint64         `json:"next"`
 	}{Deliveries: []api.Delivery{}, Next: after}
 	for _, m := range msgs {
-		out.Deliveries = append(out.Deliveries, api.Delivery{Seq: m.seq, Basis: m.header.Get(wire.HeaderBasis), Event: m.data})
-		out.Next = m.seq
+		out.Deliveries = append(out.Deliveries, api.Delivery{Seq: m.Seq, Basis: m.Header.Get(wire.HeaderBasis), Event: m.Data})
+		out.Next = m.Seq
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -115,7 +111,7 @@ func (b *Broker) handleAudit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "child: "+err.Error())
 		return
 	}
-	msgs, err := b.readSubject(r.Context(), wire.StreamAudit, wire.AuditSubject(b.children.Key(child)), 0, 100000)
+	msgs, err := store.ReadSubject(r.Context(), b.js, wire.StreamAudit, wire.AuditSubject(b.children.Key(child)), 0, 100000)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -123,7 +119,7 @@ func (b *Broker) handleAudit(w http.ResponseWriter, r *http.Request) {
 	records := make([]api.AuditRecord, 0, len(msgs))
 	for _, m := range msgs {
 		var rec api.AuditRecord
-		if err := json.Unmarshal(m.data, &rec); err != nil {
+		if err := json.Unmarshal(m.Data, &rec); err != nil {
 			continue
 		}
 		rec.Child = child
@@ -141,7 +137,7 @@ func (b *Broker) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	msgs, err := b.readSubject(r.Context(), wire.StreamDeadLetter, wire.DeadLetterFilter, after, limit)
+	msgs, err := store.ReadSubject(r.Context(), b.js, wire.StreamDeadLetter, wire.DeadLetterFilter, after, limit)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -152,79 +148,14 @@ func (b *Broker) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	}{DeadLetters: []api.DeadLetter{}, Next: after}
 	for _, m := range msgs {
 		var dl api.DeadLetter
-		if err := json.Unmarshal(m.data, &dl); err != nil {
+		if err := json.Unmarshal(m.Data, &dl); err != nil {
 			continue
 		}
-		dl.Seq = m.seq
+		dl.Seq = m.Seq
 		out.DeadLetters = append(out.DeadLetters, dl)
-		out.Next = m.seq
+		out.Next = m.Seq
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-type header map[string][]string
-
-func (h header) Get(k string) string {
-	if v := h[k]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-// readSubject reads up to limit messages on subject with a stream sequence
-// above after, with an ordered consumer that starts at after+1 (JetStream
-// skips to the subject through its per-subject index). The consumer says how
-// many messages match, so the fetch waits for exactly those and no longer.
-func (b *Broker) readSubject(ctx context.Context, stream, subject string, after uint64, limit int) ([]storedMsgH, error) {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if after > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
-	}
-	var cons jetstream.Consumer
-	var err error
-	for try := 0; ; try++ { // a cluster that is electing a leader answers "no responders" for a moment
-		if cons, err = b.js.OrderedConsumer(ctx, stream, cfg); err == nil || try == 20 || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		return nil, err
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	want := int(min(uint64(limit), info.NumPending))
-	out := make([]storedMsgH, 0, want)
-	for len(out) < want {
-		batch, err := cons.Fetch(min(want-len(out), 1000), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return nil, err
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			meta, err := m.Metadata()
-			if err != nil {
-				continue
-			}
-			out = append(out, storedMsgH{seq: meta.Sequence.Stream, header: header(m.Headers()), data: m.Data()})
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
-			return nil, err
-		}
-		if n == 0 {
-			break
-		}
-	}
-	return out, nil
-}
-
-type storedMsgH struct {
-	seq    uint64
-	header header
-	data   []byte
 }
 
 func paging(w http.ResponseWriter, r *http.Request) (after uint64, limit int, ok bool) {

@@ -14,6 +14,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
@@ -102,16 +103,16 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
-	if err := ensureStreams(ctx, b.js, b.cfg); err != nil {
+	if err := store.Ensure(ctx, b.js, b.cfg); err != nil {
 		b.Close()
 		return nil, err
 	}
-	b.metrics.reg.MustRegister(newDeliveryCollector(b.js, b.cfg))     // ecm_delivery_held, ecm_delivery_limit (limits.go)
-	if err := ensureDeliveryConsumers(ctx, b.js, b.cfg); err != nil { // isolation.go
+	b.metrics.reg.MustRegister(store.NewDeliveryCollector(b.js, b.cfg))     // ecm_delivery_held, ecm_delivery_limit (limits.go)
+	if err := store.EnsureDeliveryConsumers(ctx, b.js, b.cfg); err != nil { // isolation.go
 		b.Close()
 		return nil, err
 	}
-	secret, err := childKeySecret(ctx, b.js, b.cfg)
+	secret, err := store.ChildKeySecret(ctx, b.js, b.cfg)
 	if err != nil {
 		b.Close()
 		return nil, err

@@ -39,6 +39,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -296,7 +297,7 @@ func signingKey(ctx context.Context, js jetstream.JetStream, c *config.Config) (
 		return nil, err
 	}
 	seed := base64.StdEncoding.EncodeToString(fresh.Seed())
-	v, err := createOrRead(ctx, kv, metaSignerKey, []byte(seed))
+	v, err := store.CreateOrRead(ctx, kv, metaSignerKey, []byte(seed))
 	if err != nil {
 		return nil, fmt.Errorf("audit signing key: %w", err)
 	}
@@ -340,7 +341,7 @@ func (b *Broker) initOps(ctx context.Context) error {
 	}
 	b.chain = newChainer(b.js, b.log, key, b.auditFailing)
 	b.log.Info("audit checkpoints signed", zap.String("public_key", encodePublic(b.chain)), zap.String("instance", b.chain.instance))
-	return applyRetention(ctx, b.js, b.cfg)
+	return store.ApplyRetention(ctx, b.js, b.cfg)
 }
 
 // startOps runs the audit chains, their checkpoints and the retention sweep
@@ -560,8 +561,8 @@ func contains(list []string, s string) bool {
 // the records read so far.
 func (b *Broker) VerifyAudit(ctx context.Context, stream string, keys map[string]bool, progress func(done, total uint64)) (api.VerifyReport, error) {
 	v := NewChainVerifier(stream, keys)
-	err := scanStream(ctx, b.js, stream, scanOpts{progress: progress}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
-		v.Add(StoredMsg{Seq: meta.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+	err := store.Scan(ctx, b.js, stream, store.ScanOpts{Progress: progress}, func(m store.Msg) error {
+		v.Add(StoredMsg{Seq: m.Seq, Subject: m.Subject, Header: m.Header, Data: m.Data})
 		return nil
 	})
 	if err != nil {

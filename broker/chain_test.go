@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
@@ -203,8 +204,8 @@ func history(t testing.TB, b *Broker) {
 func auditMessages(t testing.TB, b *Broker, stream string) []StoredMsg {
 	t.Helper()
 	var out []StoredMsg
-	err := scanStream(context.Background(), b.js, stream, scanOpts{}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
-		out = append(out, StoredMsg{Seq: meta.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+	err := store.Scan(context.Background(), b.js, stream, store.ScanOpts{}, func(m store.Msg) error {
+		out = append(out, StoredMsg{Seq: m.Seq, Subject: m.Subject, Header: m.Header, Data: m.Data})
 		return nil
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -81,14 +82,14 @@ func (b *Broker) erase(ctx context.Context, child, key string, res *api.ErasureR
 	ids := map[string]bool{}
 	earliest := time.Now()
 	for _, m := range found.ingest {
-		raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+		raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
 		if err == nil {
 			src, _ := raw.String("source")
 			id, _ := raw.String("id")
 			ids[cenats.MsgID(src, id)] = true
 		}
-		if meta, err := m.Metadata(); err == nil && meta.Timestamp.Before(earliest) {
-			earliest = meta.Timestamp
+		if m.Time.Before(earliest) {
+			earliest = m.Time
 		}
 	}
 	for _, r := range recs {
@@ -104,20 +105,19 @@ func (b *Broker) erase(ctx context.Context, child, key string, res *api.ErasureR
 		return err
 	}
 	for _, m := range found.ingest {
-		meta, _ := m.Metadata()
-		if err := secureDelete(ctx, ingest, meta.Sequence.Stream); err != nil {
-			return fmt.Errorf("deleting event %d: %w", meta.Sequence.Stream, err)
+		if err := secureDelete(ctx, ingest, m.Seq); err != nil {
+			return fmt.Errorf("deleting event %d: %w", m.Seq, err)
 		}
 		res.Ingest++
 	}
 	// Copies: found by message id (<source>#<id>@<participant>).
 	var copies []uint64
 	if len(ids) > 0 {
-		err = scanStream(ctx, b.js, wire.StreamDelivery, scanOpts{headersOnly: true, startTime: earliest.Add(-time.Minute)},
-			func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
-				id := m.Headers().Get(jetstream.MsgIDHeader)
+		err = store.Scan(ctx, b.js, wire.StreamDelivery, store.ScanOpts{HeadersOnly: true, StartTime: earliest.Add(-time.Minute)},
+			func(m store.Msg) error {
+				id := m.Header.Get(jetstream.MsgIDHeader)
 				if i := strings.LastIndexByte(id, '@'); i > 0 && ids[id[:i]] {
-					copies = append(copies, meta.Sequence.Stream)
+					copies = append(copies, m.Seq)
 				}
 				return nil
 			})
@@ -140,9 +140,8 @@ func (b *Broker) erase(ctx context.Context, child, key string, res *api.ErasureR
 		return err
 	}
 	for _, m := range found.deadLetters {
-		meta, _ := m.Metadata()
-		if err := secureDelete(ctx, dls, meta.Sequence.Stream); err != nil {
-			return fmt.Errorf("deleting dead letter %d: %w", meta.Sequence.Stream, err)
+		if err := secureDelete(ctx, dls, m.Seq); err != nil {
+			return fmt.Errorf("deleting dead letter %d: %w", m.Seq, err)
 		}
 		res.DeadLetters++
 	}

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/wire"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // traces lists where any of needles is held: in the messages of every
@@ -23,11 +23,11 @@ func traces(t testing.TB, b *Broker, dir string, needles ...string) []string {
 	var found []string
 	names := b.js.StreamNames(ctx)
 	for name := range names.Name() {
-		err := scanStream(ctx, b.js, name, scanOpts{}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
+		err := store.Scan(ctx, b.js, name, store.ScanOpts{}, func(m store.Msg) error {
 			for _, n := range needles {
-				hdr, _ := json.Marshal(m.Headers())
-				if bytes.Contains(m.Data(), []byte(n)) || bytes.Contains(hdr, []byte(n)) || strings.Contains(m.Subject(), n) {
-					found = append(found, name+" message "+m.Subject())
+				hdr, _ := json.Marshal(m.Header)
+				if bytes.Contains(m.Data, []byte(n)) || bytes.Contains(hdr, []byte(n)) || strings.Contains(m.Subject, n) {
+					found = append(found, name+" message "+m.Subject)
 				}
 			}
 			return nil

@@ -40,8 +40,8 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/wire"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"go.uber.org/zap"
@@ -150,10 +150,10 @@ func (b *Broker) Impact(ctx context.Context, draft *policy.Policy, req api.Impac
 	}
 	st := ingest.CachedInfo().State
 	a := &passA{infos: newSeqInfos(st.FirstSeq, st.LastSeq), recs: map[uint64][]*impactRec{}, childIdx: map[string]int32{}}
-	err = scanStream(ctx, b.js, wire.StreamAudit, scanOpts{progress: func(done, total uint64) {
+	err = store.Scan(ctx, b.js, wire.StreamAudit, store.ScanOpts{Progress: func(done, total uint64) {
 		progress(map[string]any{"phase": "audit", "done": done, "total": total})
-	}}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
-		return a.add(m.Data(), from, to, cur.Revision, sc, rep)
+	}}, func(m store.Msg) error {
+		return a.add(m.Data, from, to, cur.Revision, sc, rep)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the audit: %w", err)
@@ -355,10 +355,10 @@ func (b *Broker) passB(ctx context.Context, draft *policy.Policy, sc *scope, a *
 		}(jobs[i])
 	}
 	seen := map[uint64]bool{}
-	err := scanStream(ctx, b.js, wire.StreamIngest, scanOpts{lastSeq: a.maxSeq, progress: func(done, total uint64) {
+	err := store.Scan(ctx, b.js, wire.StreamIngest, store.ScanOpts{LastSeq: a.maxSeq, Progress: func(done, total uint64) {
 		progress(map[string]any{"phase": "evaluate", "done": done, "total": min(total, a.maxSeq)})
-	}}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
-		seq := meta.Sequence.Stream
+	}}, func(m store.Msg) error {
+		seq := m.Seq
 		info, ok := a.infos.get(seq)
 		if !ok || !a.relevant[info.child] || seq > a.lastEval[info.child] || !info.evaluate && !info.stateful {
 			return nil // a case event that changes nothing and is not evaluated: not even decoded
@@ -366,7 +366,7 @@ func (b *Broker) passB(ctx context.Context, draft *policy.Policy, sc *scope, a *
 		seen[seq] = true
 		h := fnv.New32a()
 		h.Write([]byte(a.children[info.child]))
-		jobs[h.Sum32()%uint32(workers)] <- impactJob{seq: seq, subject: m.Subject(), header: m.Headers(), data: m.Data()}
+		jobs[h.Sum32()%uint32(workers)] <- impactJob{seq: seq, subject: m.Subject, header: m.Header, data: m.Data}
 		return nil
 	})
 	for _, c := range jobs {

@@ -28,6 +28,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -36,137 +37,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
-
-// ---- reading streams ----
-
-// scanOpts select what scanStream reads.
-type scanOpts struct {
-	filter      []string
-	startSeq    uint64
-	startTime   time.Time
-	lastSeq     uint64 // stop after this sequence; 0: the stream's last when the scan began
-	headersOnly bool
-	progress    func(done, total uint64)
-}
-
-// scanStream calls fn for each message of stream that o selects, in
-// sequence order, up to the stream's last message when it began. It reads
-// through an ephemeral consumer, so JetStream skips to the selected subjects
-// through its subject index.
-func scanStream(ctx context.Context, js jetstream.JetStream, stream string, o scanOpts, fn func(jetstream.Msg, *jetstream.MsgMetadata) error) error {
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		return fmt.Errorf("opening stream %s: %w", stream, err)
-	}
-	last := s.CachedInfo().State.LastSeq
-	if o.lastSeq > 0 && o.lastSeq < last {
-		last = o.lastSeq
-	}
-	if s.CachedInfo().State.Msgs == 0 || last == 0 || o.startSeq > last {
-		return nil
-	}
-	cfg := jetstream.ConsumerConfig{AckPolicy: jetstream.AckNonePolicy, FilterSubjects: o.filter, HeadersOnly: o.headersOnly,
-		InactiveThreshold: time.Minute, MemoryStorage: true, DeliverPolicy: jetstream.DeliverAllPolicy}
-	switch {
-	case o.startSeq > 1:
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, o.startSeq
-	case !o.startTime.IsZero():
-		t := o.startTime
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
-	}
-	cons, err := js.CreateConsumer(ctx, stream, cfg)
-	if err != nil {
-		return fmt.Errorf("reading stream %s: %w", stream, err)
-	}
-	defer func() {
-		// Not waited for: an unused consumer goes away by itself after
-		// InactiveThreshold anyway.
-		go func() {
-			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			_ = js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name)
-			cancel()
-		}()
-	}()
-	total := cons.CachedInfo().NumPending
-	if total == 0 {
-		return nil
-	}
-	if total <= 1024 {
-		// A few messages (one child's subject): one fetch, no streaming pull.
-		var done uint64
-		for done < total {
-			batch, err := cons.Fetch(int(total-done), jetstream.FetchMaxWait(10*time.Second))
-			if err != nil {
-				return fmt.Errorf("reading stream %s: %w", stream, err)
-			}
-			n := 0
-			for m := range batch.Messages() {
-				n++
-				meta, err := m.Metadata()
-				if err != nil {
-					return err
-				}
-				if meta.Sequence.Stream > last {
-					return nil
-				}
-				if err := fn(m, meta); err != nil {
-					return err
-				}
-				done++
-				if meta.NumPending == 0 || meta.Sequence.Stream >= last {
-					return nil
-				}
-			}
-			if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-				return fmt.Errorf("reading stream %s: %w", stream, err)
-			}
-			if n == 0 {
-				return fmt.Errorf("reading stream %s: no message for 10s at %d of %d", stream, done, total)
-			}
-		}
-		return nil
-	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(4096))
-	if err != nil {
-		return fmt.Errorf("reading stream %s: %w", stream, err)
-	}
-	defer iter.Stop()
-	var done uint64
-	tick := time.Now()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		m, err := iter.Next(jetstream.NextMaxWait(10 * time.Second))
-		if err != nil {
-			if errors.Is(err, nats.ErrTimeout) {
-				return fmt.Errorf("reading stream %s: no message for 10s at %d of %d", stream, done, total)
-			}
-			return fmt.Errorf("reading stream %s: %w", stream, err)
-		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return err
-		}
-		if meta.Sequence.Stream > last {
-			return nil
-		}
-		if err := fn(m, meta); err != nil {
-			return err
-		}
-		done++
-		if o.progress != nil && time.Since(tick) > 500*time.Millisecond {
-			tick = time.Now()
-			o.progress(done, total)
-		}
-		if meta.NumPending == 0 || meta.Sequence.Stream >= last {
-			if o.progress != nil {
-				o.progress(done, total)
-			}
-			return nil
-		}
-	}
-}
 
 // ---- answering long operations over HTTP ----
 
@@ -239,9 +109,9 @@ type recordedEvent struct {
 // childAudit reads every audit record of a child, oldest first.
 func (b *Broker) childAudit(ctx context.Context, key string) ([]api.AuditRecord, error) {
 	var out []api.AuditRecord
-	err := scanStream(ctx, b.js, wire.StreamAudit, scanOpts{filter: []string{wire.AuditSubject(key)}}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
+	err := store.Scan(ctx, b.js, wire.StreamAudit, store.ScanOpts{Filter: []string{wire.AuditSubject(key)}}, func(m store.Msg) error {
 		var rec api.AuditRecord
-		if err := json.Unmarshal(m.Data(), &rec); err != nil {
+		if err := json.Unmarshal(m.Data, &rec); err != nil {
 			return nil // not a record this version reads; verification reports it
 		}
 		out = append(out, rec)
@@ -294,7 +164,7 @@ func (b *Broker) indexedEvents(ctx context.Context, key string) ([]uint64, bool,
 // decided events): the audit records are found by the event's id, the
 // audit subject's newest records first.
 func (b *Broker) historyBySeq(ctx context.Context, seqs []uint64) ([]recordedEvent, error) {
-	msgs, err := b.ingestBySeq(ctx, seqs)
+	msgs, err := store.BySeq(ctx, b.js, wire.StreamIngest, seqs)
 	if err != nil {
 		return nil, err
 	}
@@ -311,37 +181,6 @@ func (b *Broker) historyBySeq(ctx context.Context, seqs []uint64) ([]recordedEve
 			Record: api.AuditRecord{IngestSeq: seqs[i], EventID: ev.ID, Source: ev.Source, Type: ev.Type, EventTime: ev.Time.UTC().Format(time.RFC3339Nano)}})
 	}
 	return out, nil
-}
-
-// ingestBySeq reads ingest messages by sequence, a few at a time; a message
-// erased or expired is nil.
-func (b *Broker) ingestBySeq(ctx context.Context, seqs []uint64) ([]*jetstream.RawStreamMsg, error) {
-	stream, err := b.js.Stream(ctx, wire.StreamIngest)
-	if err != nil {
-		return nil, err
-	}
-	msgs := make([]*jetstream.RawStreamMsg, len(seqs))
-	errs := make([]error, len(seqs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, seq := range seqs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			msgs[i], errs[i] = stream.GetMsg(ctx, seq)
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			msgs[i] = nil
-		} else if err != nil {
-			return nil, fmt.Errorf("reading event %d: %w", seqs[i], err)
-		}
-	}
-	return msgs, nil
 }
 
 func (b *Broker) historyFrom(ctx context.Context, recs []api.AuditRecord) ([]recordedEvent, error) {
@@ -364,7 +203,7 @@ func (b *Broker) historyFrom(ctx context.Context, recs []api.AuditRecord) ([]rec
 		}
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	msgs, err := b.ingestBySeq(ctx, seqs)
+	msgs, err := store.BySeq(ctx, b.js, wire.StreamIngest, seqs)
 	if err != nil {
 		return nil, err
 	}
@@ -517,14 +356,14 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *api.ReplayResult
 		picked[s.key] = nil
 	} else {
 		filter := []string{wire.IngestFilter}
-		err := scanStream(ctx, b.js, wire.StreamIngest, scanOpts{filter: filter, startSeq: s.FromSeq, startTime: s.from, lastSeq: s.ToSeq,
-			progress: func(done, total uint64) {
+		err := store.Scan(ctx, b.js, wire.StreamIngest, store.ScanOpts{Filter: filter, StartSeq: s.FromSeq, StartTime: s.from, LastSeq: s.ToSeq,
+			Progress: func(done, total uint64) {
 				progress(map[string]any{"phase": "select", "done": done, "total": total})
-			}}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
-			if !s.inRange(meta.Sequence.Stream, meta.Timestamp) {
+			}}, func(m store.Msg) error {
+			if !s.inRange(m.Seq, m.Time) {
 				return nil
 			}
-			raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+			raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
 			if err != nil {
 				return nil
 			}
@@ -537,7 +376,7 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *api.ReplayResult
 				picked[key] = map[uint64]bool{}
 				keys = append(keys, key)
 			}
-			picked[key][meta.Sequence.Stream] = true
+			picked[key][m.Seq] = true
 			return nil
 		})
 		if err != nil {
@@ -592,11 +431,11 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *api.ReplayResult
 	// 3. What the participant already holds, beyond the duplicate window.
 	p := s.Participant
 	held := map[string]bool{}
-	err := scanStream(ctx, b.js, wire.StreamDelivery, scanOpts{filter: []string{wire.DeliverySubject(p)}, headersOnly: true, startTime: earliest.Add(-time.Minute),
-		progress: func(done, total uint64) {
+	err := store.Scan(ctx, b.js, wire.StreamDelivery, store.ScanOpts{Filter: []string{wire.DeliverySubject(p)}, HeadersOnly: true, StartTime: earliest.Add(-time.Minute),
+		Progress: func(done, total uint64) {
 			progress(map[string]any{"phase": "held", "done": done, "total": total})
-		}}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
-		held[m.Headers().Get(jetstream.MsgIDHeader)] = true
+		}}, func(m store.Msg) error {
+		held[m.Header.Get(jetstream.MsgIDHeader)] = true
 		return nil
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/event"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -50,11 +51,11 @@ type heldCopy struct {
 func copiesOf(t testing.TB, b *Broker, p string) []heldCopy {
 	t.Helper()
 	var out []heldCopy
-	err := scanStream(context.Background(), b.js, wire.StreamDelivery, scanOpts{filter: []string{wire.DeliverySubject(p)}},
-		func(m jetstream.Msg, meta *jetstream.MsgMetadata) error {
+	err := store.Scan(context.Background(), b.js, wire.StreamDelivery, store.ScanOpts{Filter: []string{wire.DeliverySubject(p)}},
+		func(m store.Msg) error {
 			var ev map[string]any
-			_ = json.Unmarshal(m.Data(), &ev)
-			out = append(out, heldCopy{seq: meta.Sequence.Stream, basis: m.Headers().Get(wire.HeaderBasis), replay: m.Headers().Get(wire.HeaderReplay), event: ev})
+			_ = json.Unmarshal(m.Data, &ev)
+			out = append(out, heldCopy{seq: m.Seq, basis: m.Header.Get(wire.HeaderBasis), replay: m.Header.Get(wire.HeaderReplay), event: ev})
 			return nil
 		})
 	if err != nil {

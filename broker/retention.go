@@ -25,50 +25,13 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/child"
-	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
-
-// retentionStreamConfig sets the MaxAge of the streams where one age fits
-// every message, and AllowDirect on the ingest stream (a child's history is
-// read by sequence: direct gets are answered by the stream, concurrently,
-// not queued behind the JetStream API). ensureStreams may call it for each
-// stream config; until then applyRetention updates the streams after they
-// are created.
-func retentionStreamConfig(sc *jetstream.StreamConfig, c *config.Config) bool {
-	switch {
-	case sc.Name == wire.StreamDeadLetter && sc.MaxAge != time.Duration(c.Retention.DeadLetters):
-		sc.MaxAge = time.Duration(c.Retention.DeadLetters)
-		return true
-	case sc.Name == wire.StreamIngest && !sc.AllowDirect:
-		sc.AllowDirect = true
-		return true
-	}
-	return false
-}
-
-// applyRetention puts the configured ages on the streams, and lets the
-// ingest stream answer reads by sequence directly (the child index reads a
-// child's events by sequence; see retentionStreamConfig).
-func applyRetention(ctx context.Context, js jetstream.JetStream, c *config.Config) error {
-	for _, name := range []string{wire.StreamDeadLetter, wire.StreamIngest} {
-		s, err := js.Stream(ctx, name)
-		if err != nil {
-			return err
-		}
-		sc := s.CachedInfo().Config
-		if retentionStreamConfig(&sc, c) {
-			if _, err := js.UpdateStream(ctx, sc); err != nil {
-				return fmt.Errorf("configuring %s: %w", sc.Name, err)
-			}
-		}
-	}
-	return nil
-}
 
 const (
 	metaSweepCursor = "retention-case-cursor" // last ingest sequence the case sweep has passed
@@ -97,12 +60,12 @@ func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (api.SweepRe
 		return res, err
 	}
 	last := cursor
-	err = scanStream(ctx, b.js, wire.StreamIngest, scanOpts{startSeq: cursor + 1}, func(m jetstream.Msg, md *jetstream.MsgMetadata) error {
-		if !md.Timestamp.Before(cutoff) {
+	err = store.Scan(ctx, b.js, wire.StreamIngest, store.ScanOpts{StartSeq: cursor + 1}, func(m store.Msg) error {
+		if !m.Time.Before(cutoff) {
 			return errStopScan
 		}
-		last = md.Sequence.Stream
-		raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+		last = m.Seq
+		raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
 		if err != nil {
 			return nil // rejected input: its dead letter expires on its own; the event stays with the child
 		}
@@ -111,7 +74,7 @@ func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (api.SweepRe
 		if strings.HasPrefix(name, "index.") || strings.HasPrefix(name, "consent.") {
 			return nil // the child's record is rebuilt from these: kept until the child's erasure
 		}
-		if err := ingest.DeleteMsg(ctx, md.Sequence.Stream); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		if err := ingest.DeleteMsg(ctx, m.Seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 			return err
 		}
 		res.CaseEvents++

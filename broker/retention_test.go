@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -81,9 +82,9 @@ func TestRetentionSweep(t *testing.T) {
 		t.Errorf("dead letters kept for %v, want 90 days", ds.CachedInfo().Config.MaxAge)
 	}
 	count := func() (n int, kinds []string) {
-		_ = scanStream(ctx, b.js, wire.StreamIngest, scanOpts{}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
+		_ = store.Scan(ctx, b.js, wire.StreamIngest, store.ScanOpts{}, func(m store.Msg) error {
 			n++
-			raw, _ := decodeForTest(m.Subject(), m.Headers(), m.Data())
+			raw, _ := decodeForTest(m.Subject, m.Header, m.Data)
 			typ, _ := raw.String("type")
 			kinds = append(kinds, strings.TrimSuffix(strings.TrimPrefix(typ, "uk.gov.ecm."), ".v1"))
 			return nil

@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
 
@@ -49,8 +49,8 @@ func disclosuresOf(r api.AuditRecord) []api.Disclosure {
 
 // childMessages are the stored messages that name one child.
 type childMessages struct {
-	ingest      []jetstream.Msg
-	deadLetters []jetstream.Msg
+	ingest      []store.Msg
+	deadLetters []store.Msg
 }
 
 // findChild reads the ingest partition the child's events are published to
@@ -59,10 +59,10 @@ type childMessages struct {
 func (b *Broker) findChild(ctx context.Context, child string) (childMessages, error) {
 	var out childMessages
 	part := uin.Partition(child)
-	err := scanStream(ctx, b.js, wire.StreamIngest, scanOpts{filter: wire.IngestPartitionFilters(part)},
-		func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
-			raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
-			if s, _ := raw.String("subject"); s == child || err != nil && bytes.Contains(m.Data(), []byte(child)) {
+	err := store.Scan(ctx, b.js, wire.StreamIngest, store.ScanOpts{Filter: wire.IngestPartitionFilters(part)},
+		func(m store.Msg) error {
+			raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
+			if s, _ := raw.String("subject"); s == child || err != nil && bytes.Contains(m.Data, []byte(child)) {
 				out.ingest = append(out.ingest, m)
 			}
 			return nil
@@ -70,8 +70,8 @@ func (b *Broker) findChild(ctx context.Context, child string) (childMessages, er
 	if err != nil {
 		return out, err
 	}
-	err = scanStream(ctx, b.js, wire.StreamDeadLetter, scanOpts{}, func(m jetstream.Msg, _ *jetstream.MsgMetadata) error {
-		if namesChild(m.Data(), child) {
+	err = store.Scan(ctx, b.js, wire.StreamDeadLetter, store.ScanOpts{}, func(m store.Msg) error {
+		if namesChild(m.Data, child) {
 			out.deadLetters = append(out.deadLetters, m)
 		}
 		return nil
@@ -111,23 +111,15 @@ func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*ap
 	sa := &api.SubjectAccess{Child: child, ChildKey: key, GeneratedAt: time.Now().UTC().Format(time.RFC3339Nano), GeneratedBy: operator,
 		Index: st.Index, Consent: st.Consent, Events: []api.HeldEvent{}, Rejected: []api.HeldRejection{}, Decisions: []api.AuditRecord{}, Disclosures: []api.Disclosure{}}
 	for _, m := range found.ingest {
-		meta, err := m.Metadata()
-		if err != nil {
-			return nil, err
-		}
-		publisher, _ := wire.ParseIngestSubject(m.Subject())
-		sa.Events = append(sa.Events, api.HeldEvent{Seq: meta.Sequence.Stream, Recorded: meta.Timestamp.UTC().Format(time.RFC3339Nano),
+		publisher, _ := wire.ParseIngestSubject(m.Subject)
+		sa.Events = append(sa.Events, api.HeldEvent{Seq: m.Seq, Recorded: m.Time.UTC().Format(time.RFC3339Nano),
 			Publisher: publisher, Event: structured(m)})
 	}
 	for _, m := range found.deadLetters {
-		meta, err := m.Metadata()
-		if err != nil {
-			return nil, err
-		}
 		var dl api.DeadLetter
-		if json.Unmarshal(m.Data(), &dl) == nil {
-			dl.Seq = meta.Sequence.Stream
-			sa.Rejected = append(sa.Rejected, api.HeldRejection{Seq: meta.Sequence.Stream, DeadLetter: dl})
+		if json.Unmarshal(m.Data, &dl) == nil {
+			dl.Seq = m.Seq
+			sa.Rejected = append(sa.Rejected, api.HeldRejection{Seq: m.Seq, DeadLetter: dl})
 		}
 	}
 	for _, r := range recs {
@@ -147,14 +139,14 @@ func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*ap
 }
 
 // structured returns a stored event as one structured CloudEvent.
-func structured(m jetstream.Msg) json.RawMessage {
-	raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()})
+func structured(m store.Msg) json.RawMessage {
+	raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
 	if err != nil {
-		b, _ := json.Marshal(map[string]string{"undecodable": string(m.Data())})
+		b, _ := json.Marshal(map[string]string{"undecodable": string(m.Data)})
 		return b
 	}
 	if raw.Structured {
-		return m.Data()
+		return m.Data
 	}
 	out := make(map[string]any, len(raw.Attrs)+1)
 	for k, v := range raw.Attrs {

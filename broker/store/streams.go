@@ -1,7 +1,9 @@
-package broker
+package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -12,9 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ensureStreams creates or updates the broker's streams and buckets. Every
+// Ensure creates or updates the broker's streams and buckets. Every
 // instance runs it at start; it is idempotent.
-func ensureStreams(ctx context.Context, js jetstream.JetStream, c *config.Config) error {
+func Ensure(ctx context.Context, js jetstream.JetStream, c *config.Config) error {
 	streams := []jetstream.StreamConfig{
 		{Name: wire.StreamIngest, Subjects: wire.IngestSubjects(), Description: "events as published by participants"},
 		{Name: wire.StreamDelivery, Subjects: []string{wire.DeliveryFilter}, Description: "each participant's delivered copies"},
@@ -68,12 +70,12 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, c *config.Config
 	return nil
 }
 
-// createOrRead stores value under key unless the key exists, and returns
+// CreateOrRead stores value under key unless the key exists, and returns
 // what the key holds. KV reads are direct gets, which any replica answers:
 // one that has not yet applied the create (another instance's, or this
 // one's a moment ago on a cluster) says "not found", so the value created
 // here is returned as is, and a read is retried for a few seconds.
-func createOrRead(ctx context.Context, kv jetstream.KeyValue, key string, value []byte) ([]byte, error) {
+func CreateOrRead(ctx context.Context, kv jetstream.KeyValue, key string, value []byte) ([]byte, error) {
 	_, err := kv.Create(ctx, key, value)
 	if err == nil {
 		return value, nil
@@ -97,10 +99,10 @@ func createOrRead(ctx context.Context, kv jetstream.KeyValue, key string, value 
 	}
 }
 
-// childKeySecret returns the broker-wide secret that keys child hashes: the
+// ChildKeySecret returns the broker-wide secret that keys child hashes: the
 // configured one, or the one stored in the meta bucket (created by the first
 // instance to start).
-func childKeySecret(ctx context.Context, js jetstream.JetStream, c *config.Config) ([]byte, error) {
+func ChildKeySecret(ctx context.Context, js jetstream.JetStream, c *config.Config) ([]byte, error) {
 	if c.ChildKeySecret != "" {
 		return []byte(c.ChildKeySecret), nil
 	}
@@ -109,9 +111,17 @@ func childKeySecret(ctx context.Context, js jetstream.JetStream, c *config.Confi
 		return nil, fmt.Errorf("opening %s: %w", wire.BucketMeta, err)
 	}
 	fresh := randomHex(32)
-	v, err := createOrRead(ctx, kv, "child-key-secret", []byte(fresh))
+	v, err := CreateOrRead(ctx, kv, "child-key-secret", []byte(fresh))
 	if err != nil {
 		return nil, fmt.Errorf("child key secret: %w", err)
 	}
 	return v, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
 }
