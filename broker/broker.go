@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
@@ -54,9 +55,10 @@ type Broker struct {
 	registry  *config.Registry
 	metrics   *metrics
 	auditOK   atomic.Bool
-	processed atomic.Int64 // events taken through the pipeline by this process
-	chain     *chainer     // operations: links audit records, signs checkpoints (chain.go)
-	impactMu  sync.Mutex   // operations: one impact analysis at a time (impact.go)
+	processed atomic.Int64  // events taken through the pipeline by this process
+	audit     *audit.Writer // links audit records into chains, signs checkpoints
+	auditLog  *audit.Reader
+	impactMu  sync.Mutex // operations: one impact analysis at a time (impact.go)
 
 	httpLn  net.Listener
 	httpSrv *http.Server

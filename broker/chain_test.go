@@ -3,6 +3,8 @@ package broker
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/audit"
+	"github.com/ecm-broker/ecm-broker/broker/audit/chain"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/policies"
@@ -201,11 +205,11 @@ func history(t testing.TB, b *Broker) {
 }
 
 // auditMessages reads every message of an audit stream.
-func auditMessages(t testing.TB, b *Broker, stream string) []StoredMsg {
+func auditMessages(t testing.TB, b *Broker, stream string) []chain.Msg {
 	t.Helper()
-	var out []StoredMsg
+	var out []chain.Msg
 	err := store.Scan(context.Background(), b.js, stream, store.ScanOpts{}, func(m store.Msg) error {
-		out = append(out, StoredMsg{Seq: m.Seq, Subject: m.Subject, Header: m.Header, Data: m.Data})
+		out = append(out, chain.Msg{Seq: m.Seq, Subject: m.Subject, Header: m.Header, Data: m.Data})
 		return nil
 	})
 	if err != nil {
@@ -214,8 +218,8 @@ func auditMessages(t testing.TB, b *Broker, stream string) []StoredMsg {
 	return out
 }
 
-func verify(b *Broker, msgs []StoredMsg) api.VerifyReport {
-	v := NewChainVerifier("copy", b.trustedKeys())
+func verify(b *Broker, msgs []chain.Msg) api.VerifyReport {
+	v := chain.NewVerifier("copy", b.audit.TrustedKeys(b.cfg))
 	for _, m := range msgs {
 		v.Add(m)
 	}
@@ -238,19 +242,19 @@ func TestAuditChainTamper(t *testing.T) {
 	}
 	// Two records of one chain (the same child's records share a chain).
 	var recs []int
-	var chain string
+	var amys string
 	for _, m := range msgs {
-		var l chainLink
+		var l api.ChainLink
 		_ = json.Unmarshal(m.Data, &l)
 		if l.Chain != "" && strings.Contains(string(m.Data), b.ChildKey(amy)) {
-			chain = l.Chain
+			amys = l.Chain
 			break
 		}
 	}
 	for i, m := range msgs {
-		var l chainLink
+		var l api.ChainLink
 		_ = json.Unmarshal(m.Data, &l)
-		if l.Chain == chain {
+		if l.Chain == amys {
 			recs = append(recs, i)
 		}
 	}
@@ -259,16 +263,16 @@ func TestAuditChainTamper(t *testing.T) {
 	}
 	first, mid, last := recs[0], recs[1], recs[len(recs)-1]
 	cp := len(msgs) - 1
-	clone := func() []StoredMsg {
-		out := make([]StoredMsg, len(msgs))
+	clone := func() []chain.Msg {
+		out := make([]chain.Msg, len(msgs))
 		for i, m := range msgs {
 			out[i] = m
 			out[i].Data = append([]byte(nil), m.Data...)
 		}
 		return out
 	}
-	without := func(ms []StoredMsg, i int) []StoredMsg { return append(ms[:i:i], ms[i+1:]...) }
-	edit := func(ms []StoredMsg, i int) []StoredMsg {
+	without := func(ms []chain.Msg, i int) []chain.Msg { return append(ms[:i:i], ms[i+1:]...) }
+	edit := func(ms []chain.Msg, i int) []chain.Msg {
 		ms[i].Data = bytes.Replace(ms[i].Data, []byte(`"allow":true`), []byte(`"allow":false`), 1)
 		if bytes.Equal(ms[i].Data, msgs[i].Data) {
 			ms[i].Data = bytes.Replace(ms[i].Data, []byte(`"allow":false`), []byte(`"allow":true`), 1)
@@ -277,25 +281,25 @@ func TestAuditChainTamper(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		tamper  func([]StoredMsg) []StoredMsg
+		tamper  func([]chain.Msg) []chain.Msg
 		wantSeq uint64 // where the first break is reported
 		want    string
 	}{
-		{"edit a record", func(ms []StoredMsg) []StoredMsg { return edit(ms, first) }, msgs[mid].Seq, "does not link"},
-		{"edit the newest record", func(ms []StoredMsg) []StoredMsg { return edit(ms, last) }, msgs[cp].Seq, "not the record signed"},
-		{"delete a record", func(ms []StoredMsg) []StoredMsg { return without(ms, mid) }, msgs[recs[2]].Seq, "missing"},
-		{"delete the first record", func(ms []StoredMsg) []StoredMsg { return without(ms, first) }, msgs[mid].Seq, "begins at index 2"},
-		{"delete the newest record", func(ms []StoredMsg) []StoredMsg { return without(ms, last) }, msgs[cp].Seq, "records removed"},
-		{"reorder two records", func(ms []StoredMsg) []StoredMsg {
+		{"edit a record", func(ms []chain.Msg) []chain.Msg { return edit(ms, first) }, msgs[mid].Seq, "does not link"},
+		{"edit the newest record", func(ms []chain.Msg) []chain.Msg { return edit(ms, last) }, msgs[cp].Seq, "not the record signed"},
+		{"delete a record", func(ms []chain.Msg) []chain.Msg { return without(ms, mid) }, msgs[recs[2]].Seq, "missing"},
+		{"delete the first record", func(ms []chain.Msg) []chain.Msg { return without(ms, first) }, msgs[mid].Seq, "begins at index 2"},
+		{"delete the newest record", func(ms []chain.Msg) []chain.Msg { return without(ms, last) }, msgs[cp].Seq, "records removed"},
+		{"reorder two records", func(ms []chain.Msg) []chain.Msg {
 			ms[first].Data, ms[mid].Data = ms[mid].Data, ms[first].Data
 			return ms
 		}, msgs[first].Seq, "begins at index 2"},
-		{"copy a record again", func(ms []StoredMsg) []StoredMsg {
+		{"copy a record again", func(ms []chain.Msg) []chain.Msg {
 			dup := ms[first]
 			dup.Seq = ms[cp].Seq + 1
 			return append(ms, dup)
 		}, msgs[cp].Seq + 1, "moved or copied"},
-		{"strip a link", func(ms []StoredMsg) []StoredMsg {
+		{"strip a link", func(ms []chain.Msg) []chain.Msg {
 			var r map[string]any
 			_ = json.Unmarshal(ms[mid].Data, &r)
 			delete(r, "chain")
@@ -304,15 +308,14 @@ func TestAuditChainTamper(t *testing.T) {
 			ms[mid].Data, _ = json.Marshal(r)
 			return ms
 		}, msgs[mid].Seq, "no chain link"},
-		{"forge the checkpoint", func(ms []StoredMsg) []StoredMsg {
+		{"forge the checkpoint", func(ms []chain.Msg) []chain.Msg {
 			ms[cp].Data = bytes.Replace(ms[cp].Data, []byte(`"index":`), []byte(`"index":1`), 1)
 			return ms
 		}, msgs[cp].Seq, "signature does not match"},
-		{"sign with another key", func(ms []StoredMsg) []StoredMsg {
-			other := &chainer{key: mustKey(t), instance: "x"}
+		{"sign with another key", func(ms []chain.Msg) []chain.Msg {
 			var c api.Checkpoint
 			_ = json.Unmarshal(ms[cp].Data, &c)
-			ms[cp] = signed(t, other, c, ms[cp])
+			ms[cp] = signed(t, mustKey(t), c, ms[cp])
 			return ms
 		}, msgs[cp].Seq, "not trusted"},
 	}
@@ -329,7 +332,7 @@ func TestAuditChainTamper(t *testing.T) {
 	}
 }
 
-func mustKey(t testing.TB) []byte {
+func mustKey(t testing.TB) ed25519.PrivateKey {
 	k, err := config.ParseSigningKey("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
 	if err != nil {
 		t.Fatal(err)
@@ -337,17 +340,27 @@ func mustKey(t testing.TB) []byte {
 	return k
 }
 
-func signed(t testing.TB, c *chainer, cp api.Checkpoint, m StoredMsg) StoredMsg {
-	cp.Key = encodePublic(c)
+// signed is m carrying checkpoint cp signed with key, as an instance holding
+// that key would write it.
+func signed(t testing.TB, key ed25519.PrivateKey, cp api.Checkpoint, m chain.Msg) chain.Msg {
+	cp.Key = base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey))
 	body, _ := json.Marshal(cp)
 	m.Data = body
 	h := nats.Header{}
 	for k, v := range m.Header {
 		h[k] = append([]string(nil), v...)
 	}
+	h.Set(wire.HeaderSignature, base64.StdEncoding.EncodeToString(ed25519.Sign(key, body)))
 	m.Header = h
-	m.Header.Set(wire.HeaderSignature, signBody(c, body))
 	return m
+}
+
+func auditWait(ctx context.Context, b *Broker, rec api.AuditRecord) error {
+	f, err := b.audit.Decision(rec)
+	if err != nil {
+		return err
+	}
+	return audit.Await(ctx, f)
 }
 
 // Records written concurrently by many goroutines, some of them again (as
@@ -367,14 +380,14 @@ func TestAuditChainConcurrentAndDuplicates(t *testing.T) {
 			for i := 0; i < 60; i++ {
 				rec := api.AuditRecord{EventID: fmt.Sprintf("e-%d-%d", g, i%40), Source: "/leeds/pct", Type: "t", ChildKey: fmt.Sprintf("child%02d", (g*7+i)%23),
 					Outcome: "decided", Decisions: []api.Decision{}}
-				f, err := b.auditAsync(rec, wire.AuditMsgID(rec.Source, rec.EventID)) // i >= 40 repeats an id: a duplicate
+				f, err := b.audit.Decision(rec) // i >= 40 repeats an id: a duplicate
 				if err != nil {
 					errs <- err
 					return
 				}
 				fs = append(fs, f)
 			}
-			if err := waitFutures(ctx, fs); err != nil {
+			if err := audit.Await(ctx, fs...); err != nil {
 				errs <- err
 			}
 		}()
@@ -392,13 +405,13 @@ func TestAuditChainConcurrentAndDuplicates(t *testing.T) {
 	if _, err := b.js.UpdateStream(ctx, small); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.auditWait(ctx, api.AuditRecord{EventID: "refused", Source: "/leeds/pct", ChildKey: "child01", Decisions: []api.Decision{}}, wire.AuditMsgID("/leeds/pct", "refused")); err == nil {
+	if err := auditWait(ctx, b, api.AuditRecord{EventID: "refused", Source: "/leeds/pct", ChildKey: "child01", Decisions: []api.Decision{}}); err == nil {
 		t.Fatal("the audit stream accepted an oversize record")
 	}
 	if _, err := b.js.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.auditWait(ctx, api.AuditRecord{EventID: "after", Source: "/leeds/pct", ChildKey: "child01", Decisions: []api.Decision{}}, wire.AuditMsgID("/leeds/pct", "after")); err != nil {
+	if err := auditWait(ctx, b, api.AuditRecord{EventID: "after", Source: "/leeds/pct", ChildKey: "child01", Decisions: []api.Decision{}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Checkpoint(ctx); err != nil {
@@ -411,11 +424,11 @@ func TestAuditChainConcurrentAndDuplicates(t *testing.T) {
 	}
 	reopened := false
 	for _, m := range msgs {
-		var l chainLink
+		var l api.ChainLink
 		_ = json.Unmarshal(m.Data, &l)
 		reopened = reopened || strings.HasSuffix(l.Chain, ".1") && l.ChainIndex == 1
 	}
-	if !reopened || rep.Chains > chainSlots+1 {
+	if !reopened || rep.Chains > 16+1 {
 		t.Errorf("%d chains; want one per slot used and one begun after the failure", rep.Chains)
 	}
 }

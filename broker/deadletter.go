@@ -107,9 +107,11 @@ func jsonDepth(b []byte) int {
 	return deepest
 }
 
-// deadLetterAsync stores a rejected input. id makes a retried dead-lettering
-// of the same input idempotent.
-func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []api.Problem, id string) (jetstream.PubAckFuture, error) {
+// deadLetterAsync stores a rejected input and, when it names a child, the
+// audit record of the refusal. It returns both publishes: the caller awaits
+// them before it acknowledges the input. id makes a retried dead-lettering of
+// the same input idempotent.
+func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []api.Problem, id string) ([]jetstream.PubAckFuture, error) {
 	body, err := marshalNoEscape(newDeadLetter(publisher, m, probs))
 	if err != nil {
 		return nil, fmt.Errorf("encoding dead letter: %w", err)
@@ -122,30 +124,35 @@ func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []api.Prob
 	if err != nil {
 		return nil, err
 	}
-	b.auditRejected(publisher, m, probs, id)
-	return f, nil
+	rec, ok := b.rejectedRecord(publisher, m, probs)
+	if !ok {
+		return []jetstream.PubAckFuture{f}, nil
+	}
+	af, err := b.audit.Rejected(rec, id)
+	if err != nil {
+		return nil, err
+	}
+	return []jetstream.PubAckFuture{f, af}, nil
 }
 
-// auditRejected writes an audit record for a rejected event about a known
-// child: nobody received it (fail closed), and the reasons are kept.
-func (b *Broker) auditRejected(publisher string, m *nats.Msg, probs []api.Problem, id string) {
+// rejectedRecord is the audit record of a rejected event about a known
+// child: nobody received it (fail closed), and the reasons are kept. ok is
+// false when the input names no valid child.
+func (b *Broker) rejectedRecord(publisher string, m *nats.Msg, probs []api.Problem) (rec api.AuditRecord, ok bool) {
 	raw, err := cenats.Decode(m)
 	if err != nil {
-		return
+		return rec, false
 	}
 	subject, _ := raw.String("subject")
 	if !uin.Valid(subject) {
-		return
+		return rec, false
 	}
 	eventID, _ := raw.String("id")
 	src, _ := raw.String("source")
 	typ, _ := raw.String("type")
-	rec := api.AuditRecord{EventID: eventID, Source: src, Type: typ, Publisher: publisher, ChildKey: b.children.Key(subject),
+	return api.AuditRecord{EventID: eventID, Source: src, Type: typ, Publisher: publisher, ChildKey: b.children.Key(subject),
 		DecidedAt: time.Now().UTC().Format(time.RFC3339Nano), PolicyRevision: b.decider.Policy().Revision,
-		Outcome: "rejected", Decisions: []api.Decision{}, Problems: capProblems(probs)}
-	if _, err := b.auditAsync(rec, wire.AuditRejectedMsgID(id)); err != nil {
-		b.auditFailing(err)
-	}
+		Outcome: "rejected", Decisions: []api.Decision{}, Problems: capProblems(probs)}, true
 }
 
 // marshalNoEscape encodes v as JSON without escaping <, > and &, which would

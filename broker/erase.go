@@ -53,7 +53,7 @@ func (b *Broker) Erase(ctx context.Context, operator, child, reason string) (*ap
 	}
 	rec := api.AuditRecord{ChildKey: key, Type: "erasure", Publisher: "broker", DecidedAt: res.At, PolicyRevision: b.decider.Policy().Revision,
 		Outcome: "erased", Decisions: []api.Decision{}, Action: action}
-	if err := b.auditWait(ctx, rec, wire.AuditActionMsgID("erasure", res.ID)); err != nil && runErr == nil {
+	if err := b.audit.Action(ctx, rec, "erasure", res.ID); err != nil && runErr == nil {
 		runErr = fmt.Errorf("erased, but the erasure record was not written: %w", err)
 	}
 	b.log.Info("erasure", zap.String("id", res.ID), zap.String("operator", operator), zap.String("child_key", key),
@@ -73,7 +73,7 @@ func (b *Broker) erase(ctx context.Context, child, key string, res *api.ErasureR
 	if err != nil {
 		return err
 	}
-	recs, err := b.childAudit(ctx, key)
+	recs, err := b.auditLog.Child(ctx, key)
 	if err != nil {
 		return err
 	}

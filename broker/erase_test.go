@@ -104,11 +104,11 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 		t.Errorf("traces of the child on disk: %v", onDisk)
 	}
 	b = startOpsBroker(t, nil, dir)
-	rep, err := b.VerifyAudit(context.Background(), wire.StreamAudit, b.trustedKeys(), nil)
+	rep, err := b.auditLog.Verify(context.Background(), wire.StreamAudit, b.audit.TrustedKeys(b.cfg), nil)
 	if err != nil || !rep.OK {
 		t.Fatalf("audit after the erasure: %+v %v", rep, err)
 	}
-	recs, _ := b.childAudit(context.Background(), b.ChildKey(ben))
+	recs, _ := b.auditLog.Child(context.Background(), b.ChildKey(ben))
 	last := recs[len(recs)-1]
 	if len(recs) < 4 || last.Outcome != "erased" || last.Action.Reason != "test: retention period ended" || last.Action.By != "ops" ||
 		last.Action.Counts["ingest"] != 3 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
@@ -174,14 +175,10 @@ func onlySource(probs []api.Problem) bool {
 // rejectHTTP dead-letters an input refused at the HTTP edge. If even that
 // fails, the publisher still got its error answer; the failure is logged.
 func (b *Broker) rejectHTTP(ctx context.Context, publisher string, m *nats.Msg, probs []api.Problem) {
-	f, err := b.deadLetterAsync(publisher, m, probs, "http-"+randomHex(12))
+	fs, err := b.deadLetterAsync(publisher, m, probs, "http-"+randomHex(12))
 	if err == nil {
-		select {
-		case <-f.Ok():
+		if err = audit.Await(ctx, fs...); err == nil {
 			return
-		case err = <-f.Err():
-		case <-ctx.Done():
-			err = ctx.Err()
 		}
 	}
 	b.log.Error("dead-lettering failed", errField(err))

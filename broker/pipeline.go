@@ -206,11 +206,11 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 		ev, probs = nil, []api.Problem{{Field: "Nats-Msg-Id", Reason: fmt.Sprintf("header must be %q, the event's source#id, so that JetStream stores it once", id)}}
 	}
 	if len(probs) > 0 {
-		f, err := b.deadLetterAsync(publisher, msg, probs, fmt.Sprintf("ingest-%d", seq))
+		fs, err := b.deadLetterAsync(publisher, msg, probs, fmt.Sprintf("ingest-%d", seq))
 		if err != nil {
 			return err
 		}
-		p.futures = append(p.futures, f)
+		p.futures = append(p.futures, fs...)
 		return nil
 	}
 	key := b.children.Key(ev.Subject)
@@ -270,7 +270,7 @@ func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *event.Event, 
 	for _, d := range decisions {
 		rec.Review = rec.Review || d.Review
 	}
-	f, err := b.auditAsync(rec, wire.AuditMsgID(rec.Source, rec.EventID))
+	f, err := b.audit.Decision(rec)
 	if err != nil {
 		return err
 	}

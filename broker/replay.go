@@ -106,20 +106,6 @@ type recordedEvent struct {
 	Generated []api.AuditRecord
 }
 
-// childAudit reads every audit record of a child, oldest first.
-func (b *Broker) childAudit(ctx context.Context, key string) ([]api.AuditRecord, error) {
-	var out []api.AuditRecord
-	err := store.Scan(ctx, b.js, wire.StreamAudit, store.ScanOpts{Filter: []string{wire.AuditSubject(key)}}, func(m store.Msg) error {
-		var rec api.AuditRecord
-		if err := json.Unmarshal(m.Data, &rec); err != nil {
-			return nil // not a record this version reads; verification reports it
-		}
-		out = append(out, rec)
-		return nil
-	})
-	return out, err
-}
-
 // childHistory returns the events of a child that the pipeline decided,
 // oldest first, each read by its ingest sequence. The sequences come from
 // the child's record in ECM_CHILDREN when it lists them ("events", one
@@ -133,7 +119,7 @@ func (b *Broker) childHistory(ctx context.Context, key string) ([]recordedEvent,
 	} else if ok {
 		return b.historyBySeq(ctx, seqs)
 	}
-	recs, err := b.childAudit(ctx, key)
+	recs, err := b.auditLog.Child(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -307,21 +293,12 @@ func (b *Broker) Replay(ctx context.Context, operator string, sel api.ReplaySele
 	}
 	rec := api.AuditRecord{ChildKey: "_ops", Type: "replay", Publisher: "broker", DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
 		PolicyRevision: res.PolicyRevision, Outcome: action.Kind, Decisions: []api.Decision{}, Action: action}
-	if err := b.auditWait(ctx, rec, wire.AuditActionMsgID("replay", res.ID)); err != nil && runErr == nil {
+	if err := b.audit.Action(ctx, rec, "replay", res.ID); err != nil && runErr == nil {
 		runErr = fmt.Errorf("auditing the replay: %w", err)
 	}
 	b.log.Info("replay", zap.String("id", res.ID), zap.String("operator", operator), zap.String("participant", sel.Participant),
 		zap.Int("selected", res.Selected), zap.Int("delivered", res.Delivered), zap.Int("already", res.AlreadyDelivered), zap.Int("denied", res.Denied))
 	return res, runErr
-}
-
-// auditWait writes one audit record and waits until it is stored.
-func (b *Broker) auditWait(ctx context.Context, rec api.AuditRecord, id string) error {
-	f, err := b.auditAsync(rec, id)
-	if err != nil {
-		return err
-	}
-	return waitFutures(ctx, []jetstream.PubAckFuture{f})
 }
 
 func waitFutures(ctx context.Context, fs []jetstream.PubAckFuture) error {
@@ -508,7 +485,7 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *api.ReplayResult
 		if cause, ok := c.ev.Attrs["causedby"].(string); ok {
 			rec.CausedBy = cause
 		}
-		f, err := b.auditAsync(rec, wire.AuditActionMsgID("replay", res.ID+":"+wire.EventMsgID(c.ev.Source, c.ev.ID)))
+		f, err := b.audit.ActionAsync(rec, "replay", res.ID+":"+wire.EventMsgID(c.ev.Source, c.ev.ID))
 		if err != nil {
 			return err
 		}

@@ -219,7 +219,7 @@ func TestReplayAfterOutage(t *testing.T) {
 	}
 
 	// The replays are audited: a summary each, and a record per decided event.
-	ops, err := b.childAudit(context.Background(), "_ops")
+	ops, err := b.auditLog.Child(context.Background(), "_ops")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestReplayAfterOutage(t *testing.T) {
 			t.Errorf("a UIN in the audit: %+v", r.Action.Selection)
 		}
 	}
-	recs, _ := b.childAudit(context.Background(), b.ChildKey(amy))
+	recs, _ := b.auditLog.Child(context.Background(), b.ChildKey(amy))
 	replayed := 0
 	for _, r := range recs {
 		if r.Outcome == "replayed" && r.Action.Participant == "york/lea" && r.Type == "uk.gov.ecm.index.transferred.v1" {
@@ -248,7 +248,7 @@ func TestReplayAfterOutage(t *testing.T) {
 	if err := b.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := b.VerifyAudit(context.Background(), wire.StreamAudit, b.trustedKeys(), nil); err != nil || !rep.OK {
+	if rep, err := b.auditLog.Verify(context.Background(), wire.StreamAudit, b.audit.TrustedKeys(b.cfg), nil); err != nil || !rep.OK {
 		t.Errorf("audit after two instances and replays: %+v %v", rep, err)
 	}
 }
@@ -457,7 +457,7 @@ func BenchmarkChildHistory(bm *testing.B) {
 	}{
 		{"index=child-record", func(key string) ([]recordedEvent, error) { return b.childHistory(ctx, key) }},
 		{"index=audit-subject", func(key string) ([]recordedEvent, error) {
-			recs, err := b.childAudit(ctx, key)
+			recs, err := b.auditLog.Child(ctx, key)
 			if err != nil {
 				return nil, err
 			}

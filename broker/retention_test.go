@@ -116,14 +116,14 @@ func TestRetentionSweep(t *testing.T) {
 	if _, err := b.children.KV().Get(ctx, b.ChildKey(amy)); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("Amy's record: %v", err)
 	}
-	recs, _ := b.childAudit(ctx, b.ChildKey(amy))
+	recs, _ := b.auditLog.Child(ctx, b.ChildKey(amy))
 	if last := recs[len(recs)-1]; last.Outcome != "erased" || last.Action.By != "retention" {
 		t.Errorf("Amy's last record: %+v", last)
 	}
 	if err := b.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := b.VerifyAudit(ctx, wire.StreamAudit, b.trustedKeys(), nil); err != nil || !rep.OK {
+	if rep, err := b.auditLog.Verify(ctx, wire.StreamAudit, b.audit.TrustedKeys(b.cfg), nil); err != nil || !rep.OK {
 		t.Errorf("audit: %+v %v", rep, err)
 	}
 }

@@ -100,7 +100,7 @@ func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*ap
 	if err != nil {
 		return nil, err
 	}
-	recs, err := b.childAudit(ctx, key)
+	recs, err := b.auditLog.Child(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*ap
 		PolicyRevision: b.decider.Policy().Revision, Outcome: "subject-access", Decisions: []api.Decision{},
 		Action: &api.AuditAction{Kind: "subject-access", ID: randomHex(8), By: operator,
 			Counts: map[string]int{"events": len(sa.Events), "decisions": len(sa.Decisions), "disclosures": len(sa.Disclosures)}}}
-	if err := b.auditWait(ctx, rec, wire.AuditActionMsgID("sar", rec.Action.ID)); err != nil {
+	if err := b.audit.Action(ctx, rec, "sar", rec.Action.ID); err != nil {
 		return nil, err // not exported unless the export is audited
 	}
 	b.log.Info("subject access export", zap.String("operator", operator), zap.String("child_key", key))
@@ -193,7 +193,7 @@ func (b *Broker) handleDisclosures(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "child: "+err.Error())
 		return
 	}
-	recs, err := b.childAudit(r.Context(), b.children.Key(child))
+	recs, err := b.auditLog.Child(r.Context(), b.children.Key(child))
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
