@@ -14,6 +14,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/schemas"
@@ -31,7 +32,7 @@ type Options struct {
 	// embedded nats-server is started with Embedded.
 	NATSURL  string
 	NATSOpts []nats.Option // credentials, TLS
-	Embedded EmbeddedOptions
+	Embedded natsauth.EmbeddedOptions
 	// HTTPAddr is the API address; port 0 picks a free one.
 	HTTPAddr string
 	// Policies holds the policy modules and their tests (the built-in copy
@@ -80,7 +81,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	url := o.NATSURL
 	var own []nats.Option // the broker's identity on the embedded server (isolation.go)
 	if url == "" {
-		srv, ownOpts, err := StartEmbedded(o.Embedded, o.Config)
+		srv, ownOpts, err := natsauth.StartEmbedded(o.Embedded, o.Config)
 		if err != nil {
 			return nil, err
 		}

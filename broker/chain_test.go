@@ -17,6 +17,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/audit/chain"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -64,7 +65,7 @@ func newOpsBroker(t testing.TB, cfg *config.Config, dir string) *Broker {
 		dir = t.TempDir()
 	}
 	b, err := New(context.Background(), Options{Config: cfg, Policies: policies.FS, HTTPAddr: "127.0.0.1:0",
-		Embedded: EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir}})
+		Embedded: natsauth.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir}})
 	if err != nil {
 		t.Fatalf("starting broker: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/event"
+	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/policies"
@@ -107,7 +108,7 @@ func replayAs(t *testing.T, b *Broker, sel api.ReplaySelection) api.ReplayResult
 func TestReplayAfterOutage(t *testing.T) {
 	dir := t.TempDir()
 	b1, err := New(context.Background(), Options{Config: configWithout("leeds/lea", "york/lea"), Policies: policies.FS,
-		HTTPAddr: "127.0.0.1:0", Embedded: EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir}})
+		HTTPAddr: "127.0.0.1:0", Embedded: natsauth.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir}})
 	if err != nil {
 		t.Fatal(err)
 	}

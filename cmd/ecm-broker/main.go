@@ -15,6 +15,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -90,7 +91,7 @@ func run() error {
 		}
 		natsOpts = append(natsOpts, opt)
 	}
-	embedded := broker.EmbeddedOptions{Listen: *listen, StoreDir: *dataDir, SyncAlways: *syncAlways,
+	embedded := natsauth.EmbeddedOptions{Listen: *listen, StoreDir: *dataDir, SyncAlways: *syncAlways,
 		// The demo's adapters still connect without an identity.
 		Isolation: !*natsOpen}
 	if *natsURL != "" {
@@ -147,7 +148,7 @@ func natsConfig(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	text, err := broker.NATSAuthConfig(cfg, broker.BrokerIdentity{User: *user, Password: *password, NKey: *nkey})
+	text, err := natsauth.AuthConfig(cfg, natsauth.BrokerIdentity{User: *user, Password: *password, NKey: *nkey})
 	if err != nil {
 		return err
 	}

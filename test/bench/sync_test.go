@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -80,7 +81,7 @@ func BenchmarkSyncRaw(b *testing.B) {
 func BenchmarkSyncBroker(b *testing.B) {
 	for _, s := range syncSettings {
 		b.Run(s.name, func(b *testing.B) {
-			env := testenv.StartWith(b, broker.Options{Embedded: broker.EmbeddedOptions{SyncAlways: s.always}})
+			env := testenv.StartWith(b, broker.Options{Embedded: natsauth.EmbeddedOptions{SyncAlways: s.always}})
 			nc, err := nats.Connect(env.Broker.NATSURL())
 			if err != nil {
 				b.Fatal(err)

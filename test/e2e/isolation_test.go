@@ -30,6 +30,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/adapters/run"
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
@@ -51,7 +52,7 @@ type isolated struct {
 	opts []nats.Option            // for every client: TLS trust, when the port is TLS
 }
 
-func startIsolated(t *testing.T, embedded broker.EmbeddedOptions, clientOpts ...nats.Option) *isolated {
+func startIsolated(t *testing.T, embedded natsauth.EmbeddedOptions, clientOpts ...nats.Option) *isolated {
 	t.Helper()
 	cfg, keys := isolatedConfig(t)
 	embedded.Isolation = true
@@ -293,7 +294,7 @@ func operatorDenials(all []config.Participant) []denial {
 // forbidden operation: each refused by the server with a permissions
 // violation naming the subject.
 func TestIsolationMatrix(t *testing.T) {
-	iso := startIsolated(t, broker.EmbeddedOptions{})
+	iso := startIsolated(t, natsauth.EmbeddedOptions{})
 	all := iso.env.Config.Participants
 	type run struct {
 		who string
@@ -341,7 +342,7 @@ func TestIsolationMatrix(t *testing.T) {
 // reply subject that streams of the broker's account capture: none of them
 // lands there.
 func TestIsolationReplyInjection(t *testing.T) {
-	iso := startIsolated(t, broker.EmbeddedOptions{})
+	iso := startIsolated(t, natsauth.EmbeddedOptions{})
 	js := iso.env.Broker.JetStream()
 	ctx := t.Context()
 	type target struct{ stream, subject string }
@@ -403,7 +404,7 @@ func TestIsolationReplyInjection(t *testing.T) {
 // another participant, published on its own subject, is dead-lettered: nobody
 // receives it.
 func TestIsolationAllowed(t *testing.T) {
-	iso := startIsolated(t, broker.EmbeddedOptions{})
+	iso := startIsolated(t, natsauth.EmbeddedOptions{})
 	runAllowed(t, iso)
 }
 
@@ -575,7 +576,7 @@ func runAllowed(t *testing.T, iso *isolated) {
 func TestIsolationExternalServer(t *testing.T) {
 	cfg, keys := isolatedConfig(t)
 	const password = "external-broker-password"
-	text, err := broker.NATSAuthConfig(cfg, broker.BrokerIdentity{Password: password})
+	text, err := natsauth.AuthConfig(cfg, natsauth.BrokerIdentity{Password: password})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +613,7 @@ func TestIsolationExternalServer(t *testing.T) {
 // and feeds the broker under isolation: nothing else is needed on the
 // adapter's side (its inboxes are in its own account).
 func TestIsolationAdapter(t *testing.T) {
-	iso := startIsolated(t, broker.EmbeddedOptions{})
+	iso := startIsolated(t, natsauth.EmbeddedOptions{})
 	dir := t.TempDir()
 	var files []string
 	err := fs.WalkDir(pct.Samples, ".", func(path string, d fs.DirEntry, err error) error {
@@ -650,7 +651,7 @@ func TestIsolationAdapter(t *testing.T) {
 // Logging in: without an identity, with another's token, with a token where
 // an NKey is configured, with a wrong NKey — all refused.
 func TestIsolationAuthentication(t *testing.T) {
-	iso := startIsolated(t, broker.EmbeddedOptions{})
+	iso := startIsolated(t, natsauth.EmbeddedOptions{})
 	refused := func(name string, opts ...nats.Option) {
 		t.Helper()
 		nc, err := nats.Connect(iso.url, append([]nats.Option{nats.MaxReconnects(0)}, opts...)...)
@@ -688,7 +689,7 @@ func TestTLSClientPort(t *testing.T) {
 	ca := newCA(t, dir, "ca")
 	ca.issue(t, dir, "server")
 	other := newCA(t, dir, "other")
-	iso := startIsolated(t, broker.EmbeddedOptions{
+	iso := startIsolated(t, natsauth.EmbeddedOptions{
 		TLSCert: filepath.Join(dir, "server.pem"), TLSKey: filepath.Join(dir, "server-key.pem"), TLSCA: filepath.Join(dir, "ca.pem"),
 	}, nats.RootCAs(filepath.Join(dir, "ca.pem")))
 	if !strings.HasPrefix(iso.url, "tls://") {

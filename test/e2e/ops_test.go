@@ -22,6 +22,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
@@ -202,7 +203,7 @@ func TestOpsReplayAfterOutage(t *testing.T) {
 		}
 	}
 	without.Participants = keep
-	env := testenv.StartWith(t, broker.Options{Config: without, Embedded: broker.EmbeddedOptions{StoreDir: dir}})
+	env := testenv.StartWith(t, broker.Options{Config: without, Embedded: natsauth.EmbeddedOptions{StoreDir: dir}})
 	for _, s := range demo.Steps() {
 		ev := testenv.Event(s.From, s.Name, demo.Children[s.Child], s.Data)
 		if s.Override != "" {
@@ -213,7 +214,7 @@ func TestOpsReplayAfterOutage(t *testing.T) {
 	env.WaitIdle()
 	env.Broker.Close()
 
-	env = testenv.StartWith(t, broker.Options{Embedded: broker.EmbeddedOptions{StoreDir: dir}})
+	env = testenv.StartWith(t, broker.Options{Embedded: natsauth.EmbeddedOptions{StoreDir: dir}})
 	if n := len(env.Deliveries("york/lea")); n != 0 {
 		t.Fatalf("york/lea holds %d copies before the replay", n)
 	}

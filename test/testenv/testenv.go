@@ -16,6 +16,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -37,7 +38,7 @@ type Env struct {
 // (a new temporary one when empty), and stops it when the test ends.
 func Start(t testing.TB, dir string) *Env {
 	t.Helper()
-	return StartWith(t, broker.Options{Embedded: broker.EmbeddedOptions{StoreDir: dir}})
+	return StartWith(t, broker.Options{Embedded: natsauth.EmbeddedOptions{StoreDir: dir}})
 }
 
 // StartWith runs a broker with o, filling in what o leaves empty: the demo

@@ -1,6 +1,8 @@
-package broker
+package natsauth
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -94,4 +96,12 @@ func StartEmbedded(o EmbeddedOptions, c *config.Config) (*server.Server, []nats.
 		return nil, nil, fmt.Errorf("embedded nats-server not ready after 10s")
 	}
 	return s, own, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
 }

@@ -1,4 +1,4 @@
-package broker_test
+package natsauth_test
 
 import (
 	"errors"
@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats-server/v2/server"
@@ -35,7 +35,7 @@ func TestIsolationNATSAuthConfig(t *testing.T) {
 	if err := cfg.Check(); err != nil {
 		t.Fatal(err)
 	}
-	text, err := broker.NATSAuthConfig(cfg, broker.BrokerIdentity{Password: "broker-password-0123456789"})
+	text, err := natsauth.AuthConfig(cfg, natsauth.BrokerIdentity{Password: "broker-password-0123456789"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,10 +75,10 @@ func TestIsolationNATSAuthConfig(t *testing.T) {
 		}
 	}
 	b := users[wire.BrokerUser]
-	if b == nil || b.Account.Name != broker.AccountBroker || b.Permissions != nil {
+	if b == nil || b.Account.Name != natsauth.AccountBroker || b.Permissions != nil {
 		t.Fatalf("broker user: %+v", b)
 	}
-	if users["ops"] == nil || users["ops"].Account.Name != broker.AccountOperators {
+	if users["ops"] == nil || users["ops"].Account.Name != natsauth.AccountOperators {
 		t.Errorf("operator: %+v", users["ops"])
 	}
 	if strings.Contains(text, cfg.Participants[1].Token) || strings.Contains(text, "broker-password-0123456789") {
@@ -90,7 +90,7 @@ func TestIsolationNATSAuthConfig(t *testing.T) {
 // partitions and the bare subject) and use its own consumer.
 func TestIsolationParticipantPermissions(t *testing.T) {
 	cfg := demo.Config()
-	text, err := broker.NATSAuthConfig(cfg, broker.BrokerIdentity{NKey: userKey(t)})
+	text, err := natsauth.AuthConfig(cfg, natsauth.BrokerIdentity{NKey: userKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestIsolationParticipantPermissions(t *testing.T) {
 	if !slices.Equal(pub, want) {
 		t.Errorf("leeds/pct may publish\n%q\nwant\n%q", pub, want)
 	}
-	if len(o.Nkeys) != 1 || o.Nkeys[0].Account.Name != broker.AccountBroker {
+	if len(o.Nkeys) != 1 || o.Nkeys[0].Account.Name != natsauth.AccountBroker {
 		t.Errorf("the broker's NKey: %+v", o.Nkeys)
 	}
 }
@@ -129,7 +129,7 @@ func TestIsolationQuoting(t *testing.T) {
 	if err := cfg.Check(); err != nil {
 		t.Fatal(err)
 	}
-	text, err := broker.NATSAuthConfig(cfg, broker.BrokerIdentity{Password: `"$pw\`})
+	text, err := natsauth.AuthConfig(cfg, natsauth.BrokerIdentity{Password: `"$pw\`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,11 +147,11 @@ func TestIsolationQuoting(t *testing.T) {
 }
 
 func TestIsolationNeedsBrokerIdentity(t *testing.T) {
-	_, err := broker.NATSAuthConfig(demo.Config(), broker.BrokerIdentity{})
+	_, err := natsauth.AuthConfig(demo.Config(), natsauth.BrokerIdentity{})
 	if !errors.Is(err, config.ErrConfig) {
 		t.Errorf("no broker identity: %v", err)
 	}
-	_, err = broker.NATSAuthConfig(demo.Config(), broker.BrokerIdentity{NKey: "UNOTAKEY"})
+	_, err = natsauth.AuthConfig(demo.Config(), natsauth.BrokerIdentity{NKey: "UNOTAKEY"})
 	if !errors.Is(err, config.ErrConfig) {
 		t.Errorf("bad broker nkey: %v", err)
 	}
@@ -200,13 +200,13 @@ func TestConfigNATSIdentities(t *testing.T) {
 
 // TLS options that cannot work stop the embedded server before it starts.
 func TestTLSEmbeddedOptions(t *testing.T) {
-	for _, o := range []broker.EmbeddedOptions{
+	for _, o := range []natsauth.EmbeddedOptions{
 		{TLSCA: "ca.pem"},
 		{TLSCert: "cert.pem"},
 		{TLSCert: "missing.pem", TLSKey: "missing-key.pem"},
 	} {
 		o.Listen, o.StoreDir = "127.0.0.1:0", t.TempDir()
-		if s, _, err := broker.StartEmbedded(o, demo.Config()); err == nil {
+		if s, _, err := natsauth.StartEmbedded(o, demo.Config()); err == nil {
 			s.Shutdown()
 			t.Errorf("%+v: started", o)
 		}

@@ -1,4 +1,4 @@
-package broker
+package natsauth
 
 // NATS isolation. Every participant gets a NATS account of its own with one
 // user in it (user = participant id, password = its token, or its NKey); the
@@ -161,12 +161,12 @@ type BrokerIdentity struct {
 	NKey     string
 }
 
-// NATSAuthConfig is the nats-server configuration that gives the broker, each
+// AuthConfig is the nats-server configuration that gives the broker, each
 // participant and the operators their own NATS identities, for an external
 // server or cluster: an `accounts` block to include in the server's
 // configuration. Passwords (the participants' and operators' tokens, the
 // broker's password) are written as bcrypt hashes.
-func NATSAuthConfig(c *config.Config, broker BrokerIdentity) (string, error) {
+func AuthConfig(c *config.Config, broker BrokerIdentity) (string, error) {
 	if broker.Password == "" && broker.NKey == "" {
 		return "", fmt.Errorf("%w: the broker needs a password or an nkey", config.ErrConfig)
 	}
