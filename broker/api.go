@@ -28,7 +28,7 @@ func (b *Broker) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", b.handleReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics.Registry, promhttp.HandlerOpts{}))
 	return mux
 }
 
@@ -43,7 +43,7 @@ func (b *Broker) handleReady(w http.ResponseWriter, _ *http.Request) {
 	} else {
 		checks["policy_revision"] = p.Revision
 	}
-	if !b.auditOK.Load() {
+	if !b.pipe.AuditWritable() {
 		checks["audit"], ready = "not writable: deliveries stopped", false
 	}
 	if r := b.reloader.Refused(); r != "" {
@@ -88,7 +88,7 @@ func (b *Broker) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	b.metrics.lastRead.WithLabelValues(p.ID).SetToCurrentTime() // limits.go: who has stopped reading
+	b.metrics.Read(p.ID) // limits.go: who has stopped reading
 	out := struct {
 		Deliveries []api.Delivery `json:"deliveries"`
 		Next       uint64         `json:"next"`

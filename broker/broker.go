@@ -8,13 +8,13 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/natsauth"
+	"github.com/ecm-broker/ecm-broker/broker/pipeline"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/schemas"
@@ -41,25 +41,27 @@ type Options struct {
 	Policies  fs.FS
 	PolicyDir string
 	Logger    *zap.Logger
+	// AfterStored is handed to the pipeline (pipeline.Deps.AfterStored):
+	// cmd/ecm-broker sets it from ECM_FAILPOINT for the crash tests.
+	AfterStored func(events int64)
 }
 
 // Broker is one broker instance: the pipeline and its HTTP API.
 type Broker struct {
-	cfg       *config.Config
-	log       *zap.Logger
-	srv       *server.Server // nil when using an external NATS
-	nc        *nats.Conn
-	js        jetstream.JetStream
-	children  *child.Store
-	decider   *policy.Decider
-	reloader  *policy.Reloader
-	registry  *config.Registry
-	metrics   *metrics
-	auditOK   atomic.Bool
-	processed atomic.Int64  // events taken through the pipeline by this process
-	audit     *audit.Writer // links audit records into chains, signs checkpoints
-	auditLog  *audit.Reader
-	impactMu  sync.Mutex // operations: one impact analysis at a time (impact.go)
+	cfg      *config.Config
+	log      *zap.Logger
+	srv      *server.Server // nil when using an external NATS
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	children *child.Store
+	decider  *policy.Decider
+	reloader *policy.Reloader
+	registry *config.Registry
+	metrics  *pipeline.Metrics
+	pipe     *pipeline.Pipeline
+	audit    *audit.Writer // links audit records into chains, signs checkpoints
+	auditLog *audit.Reader
+	impactMu sync.Mutex // operations: one impact analysis at a time (impact.go)
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -73,8 +75,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	b := &Broker{cfg: o.Config, log: o.Logger, registry: config.NewRegistry(o.Config), metrics: newMetrics()}
-	b.auditOK.Store(true)
+	b := &Broker{cfg: o.Config, log: o.Logger, registry: config.NewRegistry(o.Config), metrics: pipeline.NewMetrics()}
 	if _, err := schemas.Default(); err != nil {
 		return nil, fmt.Errorf("loading schemas: %w", err)
 	}
@@ -110,8 +111,8 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
-	b.metrics.reg.MustRegister(store.NewDeliveryCollector(b.js, b.cfg))     // ecm_delivery_held, ecm_delivery_limit (limits.go)
-	if err := store.EnsureDeliveryConsumers(ctx, b.js, b.cfg); err != nil { // isolation.go
+	b.metrics.Registry.MustRegister(store.NewDeliveryCollector(b.js, b.cfg)) // ecm_delivery_held, ecm_delivery_limit (limits.go)
+	if err := store.EnsureDeliveryConsumers(ctx, b.js, b.cfg); err != nil {  // isolation.go
 		b.Close()
 		return nil, err
 	}
@@ -149,7 +150,9 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	}
 	b.decider = policy.NewDecider(pol, b.registry, policy.Options{})
 	b.reloader = policy.NewReloader(b.decider, policySrc, o.PolicyDir, b.log)
-	b.reloader.OnReload = func(outcome string) { b.metrics.policyReloads.WithLabelValues(outcome).Inc() }
+	b.reloader.OnReload = b.metrics.PolicyReloaded
+	b.pipe = pipeline.New(pipeline.Deps{JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children, Decider: b.decider,
+		Audit: b.audit, Metrics: b.metrics, Log: b.log, AfterStored: o.AfterStored})
 	b.log.Info("policy loaded", zap.String("revision", pol.Revision))
 	addr := o.HTTPAddr
 	if addr == "" {
@@ -200,7 +203,7 @@ func (b *Broker) Start() {
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			if err := b.consume(ctx, name); err != nil {
+			if err := b.pipe.Consume(ctx, name); err != nil {
 				b.log.Error("pipeline stopped", zap.String("consumer", name), zap.Error(err))
 			}
 		}()

@@ -1,24 +1,16 @@
 package broker
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
-	"github.com/ecm-broker/ecm-broker/broker/audit"
-	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
-	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Batch limits: a batch is an overnight export's worth of events sent at
@@ -48,14 +40,14 @@ func (b *Broker) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	if int64(len(body)) > limit {
 		probs := []api.Problem{{Field: "event", Reason: fmt.Sprintf("body is over %d bytes", limit)}}
-		b.rejectHTTP(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
+		b.pipe.Reject(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
 		writeJSON(w, http.StatusRequestEntityTooLarge, api.IngestResult{Status: http.StatusRequestEntityTooLarge, Outcome: "invalid",
 			Error: "event too large", Problems: probs})
 		return
 	}
 	if !batch {
 		msg := httpMessage(r.Header, body)
-		res := b.ingestOne(r.Context(), p, msg)
+		res := b.pipe.Ingest(r.Context(), p, msg)
 		writeJSON(w, res.Status, res)
 		return
 	}
@@ -65,13 +57,13 @@ func (b *Broker) handleIngest(w http.ResponseWriter, r *http.Request) {
 			err = fmt.Errorf("got null")
 		}
 		probs := []api.Problem{{Field: "batch", Reason: "must be a JSON array of structured events: " + err.Error()}}
-		b.rejectHTTP(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
+		b.pipe.Reject(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
 		writeJSON(w, http.StatusBadRequest, api.IngestResult{Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid batch", Problems: probs})
 		return
 	}
 	if len(items) > maxBatchEvents {
 		probs := []api.Problem{{Field: "batch", Reason: fmt.Sprintf("has %d events, at most %d", len(items), maxBatchEvents)}}
-		b.rejectHTTP(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
+		b.pipe.Reject(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
 		writeJSON(w, http.StatusRequestEntityTooLarge, api.IngestResult{Status: http.StatusRequestEntityTooLarge, Outcome: "invalid", Error: "batch too large", Problems: probs})
 		return
 	}
@@ -80,7 +72,7 @@ func (b *Broker) handleIngest(w http.ResponseWriter, r *http.Request) {
 		m := nats.NewMsg("")
 		m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
 		m.Data = item
-		results[i] = b.ingestOne(r.Context(), p, m)
+		results[i] = b.pipe.Ingest(r.Context(), p, m)
 		results[i].Index = i
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": results})
@@ -108,80 +100,3 @@ func httpMessage(h http.Header, body []byte) *nats.Msg {
 	}
 	return m
 }
-
-// ingestOne validates one event from participant p and, when valid, stores
-// it durably in the ingest stream.
-func (b *Broker) ingestOne(ctx context.Context, p config.Participant, m *nats.Msg) api.IngestResult {
-	raw, err := cenats.Decode(m)
-	var ev *event.Event
-	var probs []api.Problem
-	if err != nil {
-		probs = []api.Problem{{Field: "event", Reason: err.Error()}}
-	} else {
-		ev, probs = event.Validate(raw, p.ID, time.Now())
-	}
-	if len(probs) > 0 {
-		id, _ := raw.String("id")
-		b.rejectHTTP(ctx, p.ID, m, probs)
-		res := api.IngestResult{ID: id, Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid event", Problems: capProblems(probs)}
-		if onlySource(probs) {
-			res.Status, res.Outcome, res.Error = http.StatusForbidden, "forbidden", "an event's source must be the publisher's own identity"
-		}
-		return res
-	}
-	m.Subject = wire.IngestSubject(p.ID, ev.Subject)
-	msgID := cenats.MsgID(ev.Source, ev.ID)
-	m.Header.Set(jetstream.MsgIDHeader, msgID)
-	ack, err := b.js.PublishMsg(ctx, m)
-	if err != nil {
-		return api.IngestResult{ID: ev.ID, Status: http.StatusServiceUnavailable, Outcome: "error", Error: "not stored, try again: " + err.Error()}
-	}
-	res := api.IngestResult{ID: ev.ID, Status: http.StatusAccepted, Outcome: "accepted", Seq: ack.Sequence}
-	if ack.Duplicate {
-		res.Outcome = "duplicate"
-		if same, err := b.sameAsStored(ctx, ack.Sequence, m); err == nil && !same {
-			probs := []api.Problem{{Field: "id", Reason: fmt.Sprintf("%q was already used by %s for a different event", ev.ID, ev.Source)}}
-			b.rejectHTTP(ctx, p.ID, m, probs)
-			return api.IngestResult{ID: ev.ID, Status: http.StatusConflict, Outcome: "conflict", Error: "duplicate id with different content", Problems: probs}
-		}
-	}
-	return res
-}
-
-// sameAsStored compares a duplicate with the stored event of that id.
-func (b *Broker) sameAsStored(ctx context.Context, seq uint64, m *nats.Msg) (bool, error) {
-	s, err := b.js.Stream(ctx, wire.StreamIngest)
-	if err != nil {
-		return false, err
-	}
-	stored, err := s.GetMsg(ctx, seq)
-	if err != nil {
-		return false, err
-	}
-	return bytes.Equal(stored.Data, m.Data), nil
-}
-
-// onlySource reports whether the only thing wrong is a source that is not
-// the publisher's own identity: a spoof, answered 403.
-func onlySource(probs []api.Problem) bool {
-	for _, p := range probs {
-		if p.Field != "source" || !strings.Contains(p.Reason, event.ReasonSourceNotPublisher) {
-			return false
-		}
-	}
-	return len(probs) > 0
-}
-
-// rejectHTTP dead-letters an input refused at the HTTP edge. If even that
-// fails, the publisher still got its error answer; the failure is logged.
-func (b *Broker) rejectHTTP(ctx context.Context, publisher string, m *nats.Msg, probs []api.Problem) {
-	fs, err := b.deadLetterAsync(publisher, m, probs, "http-"+randomHex(12))
-	if err == nil {
-		if err = audit.Await(ctx, fs...); err == nil {
-			return
-		}
-	}
-	b.log.Error("dead-lettering failed", errField(err))
-}
-
-var errUnauthorized = errors.New("unauthorized")

@@ -18,7 +18,7 @@ func (b *Broker) AuditPublicKey() string { return b.audit.PublicKey() }
 // initOps prepares the operator features once the streams exist: the audit
 // writer with its signing key, and the streams' retention.
 func (b *Broker) initOps(ctx context.Context) error {
-	w, err := audit.NewWriter(ctx, b.js, b.cfg, b.log, b.auditFailing)
+	w, err := audit.NewWriter(ctx, b.js, b.cfg, b.log, func(err error) { b.pipe.AuditFailing(err) })
 	if err != nil {
 		return err
 	}

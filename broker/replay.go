@@ -27,6 +27,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/event"
+	"github.com/ecm-broker/ecm-broker/broker/pipeline"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
@@ -546,16 +547,11 @@ func combine(then, now api.Decision) api.Decision {
 // replayDeliver publishes a replayed copy under the same message id as the
 // pipeline's, so JetStream drops it if the pipeline's is in the window.
 func (b *Broker) replayDeliver(e *event.Event, d api.Decision, replayID string) (jetstream.PubAckFuture, error) {
-	body, err := json.Marshal(deliveredCopy(e, d.Remove))
+	m, err := pipeline.DeliveryMsg(e, d)
 	if err != nil {
-		return nil, fmt.Errorf("encoding copy of %s for %s: %w", e.ID, d.Participant, err)
+		return nil, err
 	}
-	m := nats.NewMsg(wire.DeliverySubject(d.Participant))
-	m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
-	m.Header.Set(jetstream.MsgIDHeader, wire.DeliveryMsgID(e.Source, e.ID, d.Participant))
-	m.Header.Set(wire.HeaderBasis, d.Basis)
 	m.Header.Set(wire.HeaderReplay, replayID)
-	m.Data = body
 	return b.js.PublishMsgAsync(m)
 }
 

@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/ecm-broker/ecm-broker/broker"
@@ -113,6 +115,7 @@ func run() error {
 		Config: cfg, NATSURL: *natsURL, NATSOpts: natsOpts, HTTPAddr: *httpAddr,
 		Embedded: embedded,
 		Policies: policies.FS, PolicyDir: *policyDir, Logger: log,
+		AfterStored: failpoint(os.Getenv("ECM_FAILPOINT")),
 	})
 	if err != nil {
 		return err
@@ -154,4 +157,20 @@ func natsConfig(args []string, out io.Writer) error {
 	}
 	_, err = io.WriteString(out, text)
 	return err
+}
+
+// failpoint lets the crash tests (test/e2e) stop the process at a chosen
+// point: ECM_FAILPOINT=after-deliveries:N exits as kill -9 would once N events
+// have had their audit records and copies stored, before their child states
+// are written or they are acknowledged. Unset in any normal run.
+func failpoint(spec string) func(int64) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(spec, "after-deliveries:"), 10, 64)
+	if spec == "" || err != nil || n <= 0 {
+		return nil
+	}
+	return func(done int64) {
+		if done >= n {
+			os.Exit(99)
+		}
+	}
 }

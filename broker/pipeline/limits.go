@@ -1,4 +1,4 @@
-package broker
+package pipeline
 
 // Delivery limits (config delivery_limits, docs/durability.md). ECM_DELIVERY
 // keeps every participant's copies under its own subject, and a participant
@@ -36,7 +36,7 @@ const errPerSubjectLimit = "maximum messages per subject exceeded"
 // it, and reports held; the caller then carries on with the batch. Any other
 // failure is not its business (held false). An error means the copy could
 // not be kept: the caller must fail the batch so the event is redelivered.
-func (b *Broker) holdRefusedCopy(ctx context.Context, m *nats.Msg, pubErr error) (held bool, err error) {
+func (b *Pipeline) holdRefusedCopy(ctx context.Context, m *nats.Msg, pubErr error) (held bool, err error) {
 	var apiErr *jetstream.APIError
 	if m == nil || !errors.As(pubErr, &apiErr) || !strings.Contains(apiErr.Description, errPerSubjectLimit) {
 		return false, nil
@@ -47,7 +47,7 @@ func (b *Broker) holdRefusedCopy(ctx context.Context, m *nats.Msg, pubErr error)
 	}
 	dl := newDeadLetter("ecm-broker", m, []api.Problem{{Field: "delivery", Reason: fmt.Sprintf(
 		"%s already holds delivery_limits.max_per_participant (%d) copies, so %s refused this one; it is kept here, not delivered",
-		participant, b.cfg.DeliveryLimits.MaxPerParticipant, wire.StreamDelivery)}})
+		participant, b.Config.DeliveryLimits.MaxPerParticipant, wire.StreamDelivery)}})
 	body, err := json.Marshal(dl)
 	if err != nil {
 		return true, fmt.Errorf("encoding refused copy for %s: %w", participant, err)
@@ -57,14 +57,14 @@ func (b *Broker) holdRefusedCopy(ctx context.Context, m *nats.Msg, pubErr error)
 	out.Data = body
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ack, err := b.js.PublishMsg(ctx, out)
+	ack, err := b.JS.PublishMsg(ctx, out)
 	if err != nil {
 		return true, fmt.Errorf("keeping refused copy for %s: %w", participant, err)
 	}
 	if !ack.Duplicate {
-		b.metrics.deliveryRefused.WithLabelValues(participant).Inc()
+		b.Metrics.deliveryRefused.WithLabelValues(participant).Inc()
 	}
-	b.log.Warn("delivery limit reached: copy kept in the dead letters",
+	b.Log.Warn("delivery limit reached: copy kept in the dead letters",
 		zap.Error(pubErr), zap.String("participant", participant), zap.String("dead_letter", out.Subject))
 	return true, nil
 }

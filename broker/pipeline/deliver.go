@@ -1,4 +1,4 @@
-package broker
+package pipeline
 
 import (
 	"encoding/json"
@@ -13,10 +13,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// deliveryMsg is the message that carries participant d's copy of e, to
+// DeliveryMsg is the message that carries participant d's copy of e, to
 // its delivery subject. The message id is the event's identity plus the
 // participant, so a redelivered event is stored once.
-func deliveryMsg(e *event.Event, d api.Decision) (*nats.Msg, error) {
+func DeliveryMsg(e *event.Event, d api.Decision) (*nats.Msg, error) {
 	body, err := json.Marshal(deliveredCopy(e, d.Remove))
 	if err != nil {
 		return nil, fmt.Errorf("encoding copy of %s for %s: %w", e.ID, d.Participant, err)

@@ -1,12 +1,9 @@
-package broker
+package pipeline
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
@@ -30,8 +27,8 @@ const fetchBatch = 256
 // consume runs the pipeline on one partition consumer until ctx ends. The
 // consumer is pinned: while this instance pulls, no other instance gets the
 // partition's events, so a child's events are processed one after another.
-func (b *Broker) consume(ctx context.Context, name string) error {
-	cons, err := b.js.Consumer(ctx, wire.StreamIngest, name)
+func (b *Pipeline) Consume(ctx context.Context, name string) error {
+	cons, err := b.JS.Consumer(ctx, wire.StreamIngest, name)
 	if err != nil {
 		return fmt.Errorf("opening consumer %s: %w", name, err)
 	}
@@ -46,7 +43,7 @@ func (b *Broker) consume(ctx context.Context, name string) error {
 		first, err := iter.Next(jetstream.NextMaxWait(time.Second))
 		if err != nil {
 			if !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-				b.log.Warn("reading from ingest", zap.Error(err))
+				b.Log.Warn("reading from ingest", zap.Error(err))
 				time.Sleep(200 * time.Millisecond)
 			}
 			continue
@@ -60,7 +57,7 @@ func (b *Broker) consume(ctx context.Context, name string) error {
 			msgs = append(msgs, m)
 		}
 		if err := b.processBatch(ctx, msgs); err != nil {
-			b.log.Error("batch not completed; its events will be redelivered", zap.Int("events", len(msgs)), zap.Error(err))
+			b.Log.Error("batch not completed; its events will be redelivered", zap.Int("events", len(msgs)), zap.Error(err))
 			for _, m := range msgs {
 				_ = m.NakWithDelay(time.Second)
 			}
@@ -84,7 +81,7 @@ type cachedState struct {
 	dirty bool
 }
 
-func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
+func (b *Pipeline) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 	p := &pass{states: map[string]*cachedState{}}
 	for _, m := range msgs {
 		if err := b.process(ctx, p, m); err != nil {
@@ -98,7 +95,7 @@ func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 	}
 	deliveries := make([]jetstream.PubAckFuture, 0, len(p.deliveries))
 	for _, m := range p.deliveries {
-		f, err := b.js.PublishMsgAsync(m)
+		f, err := b.JS.PublishMsgAsync(m)
 		if err != nil {
 			return fmt.Errorf("publishing to %s: %w", m.Subject, err)
 		}
@@ -108,18 +105,14 @@ func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 		return err
 	}
 	b.auditOK.Store(true)
-	if n := b.processed.Add(int64(len(msgs))); failpointAfter > 0 && n >= int64(failpointAfter) {
-		// Test only (test/e2e): die as kill -9 would, with deliveries and
-		// audit stored but neither child state written nor events acked.
-		os.Exit(99)
-	}
+	b.AfterStored(b.processed.Add(int64(len(msgs))))
 	var writes []func(context.Context) error
 	for _, key := range p.order {
 		cs := p.states[key]
 		if !cs.dirty {
 			continue
 		}
-		wait, err := b.children.PutAsync(b.js, key, cs.state, cs.rev)
+		wait, err := b.Children.PutAsync(b.JS, key, cs.state, cs.rev)
 		if err != nil {
 			return fmt.Errorf("writing child state: %w", err)
 		}
@@ -132,7 +125,7 @@ func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 	}
 	for _, m := range msgs {
 		if err := m.Ack(); err != nil {
-			b.log.Warn("ack failed; the event will be redelivered and recognised", zap.Error(err))
+			b.Log.Warn("ack failed; the event will be redelivered and recognised", zap.Error(err))
 		}
 	}
 	return nil
@@ -140,7 +133,7 @@ func (b *Broker) processBatch(ctx context.Context, msgs []jetstream.Msg) error {
 
 // await waits for publishes; a copy refused by its participant's delivery
 // limit is held in the dead letters rather than failing the batch.
-func (b *Broker) await(ctx context.Context, futures []jetstream.PubAckFuture) error {
+func (b *Pipeline) await(ctx context.Context, futures []jetstream.PubAckFuture) error {
 	for _, f := range futures {
 		select {
 		case <-f.Ok():
@@ -152,7 +145,7 @@ func (b *Broker) await(ctx context.Context, futures []jetstream.PubAckFuture) er
 				continue // over its participant's delivery limit: kept in the dead letters (limits.go)
 			}
 			if wire.IsAuditSubject(f.Msg().Subject) {
-				b.auditFailing(err)
+				b.AuditFailing(err)
 			}
 			return fmt.Errorf("publishing to %s: %w", f.Msg().Subject, err)
 		case <-ctx.Done():
@@ -162,11 +155,11 @@ func (b *Broker) await(ctx context.Context, futures []jetstream.PubAckFuture) er
 	return nil
 }
 
-func (b *Broker) state(ctx context.Context, p *pass, key string) (*cachedState, error) {
+func (b *Pipeline) state(ctx context.Context, p *pass, key string) (*cachedState, error) {
 	if cs, ok := p.states[key]; ok {
 		return cs, nil
 	}
-	s, rev, err := b.children.Get(ctx, key)
+	s, rev, err := b.Children.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -178,14 +171,14 @@ func (b *Broker) state(ctx context.Context, p *pass, key string) (*cachedState, 
 
 // process takes one ingest message through validate, decide, deliver and
 // audit, and applies it to the child's state.
-func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
+func (b *Pipeline) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 	meta, err := m.Metadata()
 	if err != nil {
 		return fmt.Errorf("reading message metadata: %w", err)
 	}
 	seq := meta.Sequence.Stream
 	publisher, partition := wire.ParseIngestSubject(m.Subject())
-	b.metrics.eventsIn.WithLabelValues(publisher).Inc()
+	b.Metrics.eventsIn.WithLabelValues(publisher).Inc()
 	msg := &nats.Msg{Subject: m.Subject(), Header: m.Headers(), Data: m.Data()}
 	raw, err := cenats.Decode(msg)
 	var ev *event.Event
@@ -194,7 +187,7 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 		probs = []api.Problem{{Field: "event", Reason: err.Error()}}
 	} else if len(m.Data()) > event.MaxBytes {
 		probs = []api.Problem{{Field: "event", Reason: fmt.Sprintf("is %d bytes, at most %d", len(m.Data()), event.MaxBytes)}}
-	} else if _, known := b.registry.Participant(publisher); !known {
+	} else if _, known := b.Registry.Participant(publisher); !known {
 		probs = []api.Problem{{Field: "publisher", Reason: fmt.Sprintf("subject %s is not a registered participant's ingest subject", m.Subject())}}
 	} else if ev, probs = event.SafeValidate(raw, publisher); ev != nil && partition != uin.Partition(ev.Subject) {
 		ev, probs = nil, []api.Problem{{Field: "partition", Reason: fmt.Sprintf("subject %s must end with the child's partition %s (ecm.ingest.<area>.<agency>.<partition>, see uin.Partition)",
@@ -213,7 +206,7 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 		p.futures = append(p.futures, fs...)
 		return nil
 	}
-	key := b.children.Key(ev.Subject)
+	key := b.Children.Key(ev.Subject)
 	cs, err := b.state(ctx, p, key)
 	if err != nil {
 		return err
@@ -237,26 +230,26 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 
 // decideAndDeliver evaluates the policy once for e and publishes the copies
 // it allows and the audit record.
-func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *event.Event, x *api.IndexRecord, c *api.Consent, seq uint64, key string) error {
+func (b *Pipeline) decideAndDeliver(ctx context.Context, p *pass, e *event.Event, x *api.IndexRecord, c *api.Consent, seq uint64, key string) error {
 	start := time.Now()
-	res := b.decider.Decide(ctx, policy.Request{Event: e, Index: x, Consent: c})
+	res := b.Decider.Decide(ctx, policy.Request{Event: e, Index: x, Consent: c})
 	decisions, rev, perr := res.Decisions, res.Revision, res.Err
-	b.metrics.decisionSeconds.Observe(time.Since(start).Seconds())
+	b.Metrics.decisionSeconds.Observe(time.Since(start).Seconds())
 	if perr != nil {
-		b.metrics.policyErrors.Inc()
-		b.log.Error("policy error: event denied to every candidate", zap.String("event_id", e.ID), zap.String("type", e.Type), zap.Error(perr))
+		b.Metrics.policyErrors.Inc()
+		b.Log.Error("policy error: event denied to every candidate", zap.String("event_id", e.ID), zap.String("type", e.Type), zap.Error(perr))
 	}
 	for _, d := range decisions {
 		if !d.Allow {
-			b.metrics.denied.WithLabelValues(d.Basis).Inc()
+			b.Metrics.denied.WithLabelValues(d.Basis).Inc()
 			continue
 		}
-		m, err := deliveryMsg(e, d)
+		m, err := DeliveryMsg(e, d)
 		if err != nil {
 			return err
 		}
 		p.deliveries = append(p.deliveries, m)
-		b.metrics.delivered.WithLabelValues(d.Participant, d.Basis).Inc()
+		b.Metrics.delivered.WithLabelValues(d.Participant, d.Basis).Inc()
 	}
 	rec := api.AuditRecord{IngestSeq: seq, EventID: e.ID, Source: e.Source, Type: e.Type, Publisher: e.Publisher,
 		ChildKey: key, EventTime: e.Time.UTC().Format(time.RFC3339Nano), DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
@@ -270,25 +263,10 @@ func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *event.Event, 
 	for _, d := range decisions {
 		rec.Review = rec.Review || d.Review
 	}
-	f, err := b.audit.Decision(rec)
+	f, err := b.Audit.Decision(rec)
 	if err != nil {
 		return err
 	}
 	p.futures = append(p.futures, f)
 	return nil
 }
-
-func (b *Broker) auditFailing(err error) {
-	if b.auditOK.Swap(false) {
-		b.log.Error("audit stream not writable: delivering nothing until it is", zap.Error(err))
-	}
-}
-
-// failpointAfter lets the crash tests stop the process at a chosen point:
-// ECM_FAILPOINT=after-deliveries:N exits once N events have had their
-// deliveries stored, before their state is written or they are acked. It
-// is zero in any normal run.
-var failpointAfter = func() int {
-	n, _ := strconv.Atoi(strings.TrimPrefix(os.Getenv("ECM_FAILPOINT"), "after-deliveries:"))
-	return n
-}()

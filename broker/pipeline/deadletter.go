@@ -1,4 +1,4 @@
-package broker
+package pipeline
 
 import (
 	"bytes"
@@ -111,7 +111,7 @@ func jsonDepth(b []byte) int {
 // audit record of the refusal. It returns both publishes: the caller awaits
 // them before it acknowledges the input. id makes a retried dead-lettering of
 // the same input idempotent.
-func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []api.Problem, id string) ([]jetstream.PubAckFuture, error) {
+func (b *Pipeline) deadLetterAsync(publisher string, m *nats.Msg, probs []api.Problem, id string) ([]jetstream.PubAckFuture, error) {
 	body, err := marshalNoEscape(newDeadLetter(publisher, m, probs))
 	if err != nil {
 		return nil, fmt.Errorf("encoding dead letter: %w", err)
@@ -119,8 +119,8 @@ func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []api.Prob
 	out := nats.NewMsg(wire.DeadLetterSubject(publisher))
 	out.Header.Set(jetstream.MsgIDHeader, wire.DeadLetterMsgID(id))
 	out.Data = body
-	b.metrics.deadLettered.WithLabelValues(publisher).Inc()
-	f, err := b.js.PublishMsgAsync(out)
+	b.Metrics.deadLettered.WithLabelValues(publisher).Inc()
+	f, err := b.JS.PublishMsgAsync(out)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []api.Prob
 	if !ok {
 		return []jetstream.PubAckFuture{f}, nil
 	}
-	af, err := b.audit.Rejected(rec, id)
+	af, err := b.Audit.Rejected(rec, id)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (b *Broker) deadLetterAsync(publisher string, m *nats.Msg, probs []api.Prob
 // rejectedRecord is the audit record of a rejected event about a known
 // child: nobody received it (fail closed), and the reasons are kept. ok is
 // false when the input names no valid child.
-func (b *Broker) rejectedRecord(publisher string, m *nats.Msg, probs []api.Problem) (rec api.AuditRecord, ok bool) {
+func (b *Pipeline) rejectedRecord(publisher string, m *nats.Msg, probs []api.Problem) (rec api.AuditRecord, ok bool) {
 	raw, err := cenats.Decode(m)
 	if err != nil {
 		return rec, false
@@ -150,8 +150,8 @@ func (b *Broker) rejectedRecord(publisher string, m *nats.Msg, probs []api.Probl
 	eventID, _ := raw.String("id")
 	src, _ := raw.String("source")
 	typ, _ := raw.String("type")
-	return api.AuditRecord{EventID: eventID, Source: src, Type: typ, Publisher: publisher, ChildKey: b.children.Key(subject),
-		DecidedAt: time.Now().UTC().Format(time.RFC3339Nano), PolicyRevision: b.decider.Policy().Revision,
+	return api.AuditRecord{EventID: eventID, Source: src, Type: typ, Publisher: publisher, ChildKey: b.Children.Key(subject),
+		DecidedAt: time.Now().UTC().Format(time.RFC3339Nano), PolicyRevision: b.Decider.Policy().Revision,
 		Outcome: "rejected", Decisions: []api.Decision{}, Problems: capProblems(probs)}, true
 }
 

@@ -1,13 +1,13 @@
-package broker
+package pipeline
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the broker's Prometheus series. Labels name participants and
+// Metrics are the broker's Prometheus series. Labels name participants and
 // bases, never a child.
-type metrics struct {
-	reg             *prometheus.Registry
+type Metrics struct {
+	Registry        *prometheus.Registry
 	eventsIn        *prometheus.CounterVec
 	delivered       *prometheus.CounterVec
 	denied          *prometheus.CounterVec
@@ -23,9 +23,10 @@ type metrics struct {
 	lastRead        *prometheus.GaugeVec
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
+// NewMetrics registers every series in a new registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
 		eventsIn: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_events_in_total",
 			Help: "Events taken from the ingest stream, by publisher."}, []string{"publisher"}),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_delivered_total",
@@ -46,8 +47,16 @@ func newMetrics() *metrics {
 		lastRead: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ecm_delivery_last_read_timestamp_seconds",
 			Help: "When the participant last read its deliveries over HTTP (Unix time)."}, []string{"participant"}),
 	}
-	m.reg.MustRegister(m.eventsIn, m.delivered, m.denied, m.deadLettered, m.policyErrors, m.decisionSeconds, m.policyReloads,
+	m.Registry.MustRegister(m.eventsIn, m.delivered, m.denied, m.deadLettered, m.policyErrors, m.decisionSeconds, m.policyReloads,
 		m.deliveryRefused, m.lastRead,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
+}
+
+// PolicyReloaded counts a policy reload by outcome (loaded or refused).
+func (m *Metrics) PolicyReloaded(outcome string) { m.policyReloads.WithLabelValues(outcome).Inc() }
+
+// Read records that participant read its deliveries now.
+func (m *Metrics) Read(participant string) {
+	m.lastRead.WithLabelValues(participant).SetToCurrentTime()
 }
