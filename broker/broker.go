@@ -13,7 +13,9 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/httpapi"
 	"github.com/ecm-broker/ecm-broker/broker/natsauth"
+	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/pipeline"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/broker/store"
@@ -61,12 +63,13 @@ type Broker struct {
 	pipe     *pipeline.Pipeline
 	audit    *audit.Writer // links audit records into chains, signs checkpoints
 	auditLog *audit.Reader
-	impactMu sync.Mutex // operations: one impact analysis at a time (impact.go)
+	ops      *ops.Ops
 
-	httpLn  net.Listener
-	httpSrv *http.Server
-	wg      sync.WaitGroup
-	cancel  context.CancelFunc
+	httpLn    net.Listener
+	httpSrv   *http.Server
+	wg        sync.WaitGroup
+	cancel    context.CancelFunc
+	closeOnce sync.Once
 }
 
 // New connects (or starts the embedded server), creates the streams, loads
@@ -80,7 +83,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		return nil, fmt.Errorf("loading schemas: %w", err)
 	}
 	url := o.NATSURL
-	var own []nats.Option // the broker's identity on the embedded server (isolation.go)
+	var own []nats.Option // the broker's identity on the embedded server (natsauth)
 	if url == "" {
 		srv, ownOpts, err := natsauth.StartEmbedded(o.Embedded, o.Config)
 		if err != nil {
@@ -111,8 +114,8 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
-	b.metrics.Registry.MustRegister(store.NewDeliveryCollector(b.js, b.cfg)) // ecm_delivery_held, ecm_delivery_limit (limits.go)
-	if err := store.EnsureDeliveryConsumers(ctx, b.js, b.cfg); err != nil {  // isolation.go
+	b.metrics.Registry.MustRegister(store.NewDeliveryCollector(b.js, b.cfg)) // ecm_delivery_held, ecm_delivery_limit
+	if err := store.EnsureDeliveryConsumers(ctx, b.js, b.cfg); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -127,7 +130,12 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		return nil, err
 	}
 	b.children = child.NewStore(kv, secret, 200_000)
-	if err := b.initOps(ctx); err != nil { // operations: audit chain, retention (chain.go)
+	if b.audit, err = audit.NewWriter(ctx, b.js, b.cfg, b.log, func(err error) { b.pipe.AuditFailing(err) }); err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.auditLog = audit.NewReader(b.js)
+	if err := store.ApplyRetention(ctx, b.js, b.cfg); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -153,6 +161,8 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	b.reloader.OnReload = b.metrics.PolicyReloaded
 	b.pipe = pipeline.New(pipeline.Deps{JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children, Decider: b.decider,
 		Audit: b.audit, Metrics: b.metrics, Log: b.log, AfterStored: o.AfterStored})
+	b.ops = ops.New(ops.Deps{JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children, Decider: b.decider,
+		Audit: b.audit, AuditLog: b.auditLog, Log: b.log})
 	b.log.Info("policy loaded", zap.String("revision", pol.Revision))
 	addr := o.HTTPAddr
 	if addr == "" {
@@ -162,7 +172,10 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, fmt.Errorf("--http %s: %w", addr, err)
 	}
-	b.httpSrv = &http.Server{Handler: b.routes(), ReadHeaderTimeout: 10 * time.Second}
+	api := httpapi.New(httpapi.Deps{NC: b.nc, JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children,
+		Decider: b.decider, Reloader: b.reloader, Pipeline: b.pipe, Ops: b.ops, Audit: b.audit, AuditLog: b.auditLog,
+		Metrics: b.metrics, Log: b.log})
+	b.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	b.log.Info("http api listening", zap.String("addr", b.HTTPAddr()))
 	return b, nil
 }
@@ -218,7 +231,10 @@ func (b *Broker) Start() {
 }
 
 // Close stops the pipeline, the API, the connection and the embedded server.
-func (b *Broker) Close() {
+// A second call does nothing.
+func (b *Broker) Close() { b.closeOnce.Do(b.close) }
+
+func (b *Broker) close() {
 	if b.cancel != nil {
 		b.cancel()
 	}

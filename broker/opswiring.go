@@ -2,10 +2,10 @@ package broker
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/ecm-broker/ecm-broker/broker/audit"
-	"github.com/ecm-broker/ecm-broker/broker/store"
+	"github.com/ecm-broker/ecm-broker/broker/ops"
+	"github.com/nats-io/nats.go"
 )
 
 // Checkpoint writes an audit checkpoint now (tests, and operators who want
@@ -15,31 +15,25 @@ func (b *Broker) Checkpoint(ctx context.Context) error { return b.audit.Checkpoi
 // AuditPublicKey is the base64 Ed25519 public key checkpoints are signed with.
 func (b *Broker) AuditPublicKey() string { return b.audit.PublicKey() }
 
-// initOps prepares the operator features once the streams exist: the audit
-// writer with its signing key, and the streams' retention.
-func (b *Broker) initOps(ctx context.Context) error {
-	w, err := audit.NewWriter(ctx, b.js, b.cfg, b.log, func(err error) { b.pipe.AuditFailing(err) })
-	if err != nil {
-		return err
-	}
-	b.audit, b.auditLog = w, audit.NewReader(b.js)
-	return store.ApplyRetention(ctx, b.js, b.cfg)
-}
-
 // startOps runs the audit chains, their checkpoints and the retention sweep
 // until ctx ends.
 func (b *Broker) startOps(ctx context.Context) {
 	b.wg.Add(2)
 	go func() { defer b.wg.Done(); b.audit.Run(ctx) }()
-	go func() { defer b.wg.Done(); b.runRetention(ctx) }()
+	go func() { defer b.wg.Done(); b.ops.RunRetention(ctx) }()
 }
 
-// opsRoutes registers the operator and IG-lead endpoints.
-func (b *Broker) opsRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/audit/verify", b.handleVerify)
-	mux.HandleFunc("POST /v1/replay", b.handleReplay)
-	mux.HandleFunc("POST /v1/impact", b.handleImpact)
-	mux.HandleFunc("GET /v1/sar", b.handleSubjectAccess)
-	mux.HandleFunc("GET /v1/disclosures", b.handleDisclosures)
-	mux.HandleFunc("POST /v1/erase", b.handleErase)
-}
+// Ops are the operator and IG-lead operations, for tools in the same process.
+func (b *Broker) Ops() *ops.Ops { return b.ops }
+
+// AuditLog reads the audit, for tools in the same process.
+func (b *Broker) AuditLog() *audit.Reader { return b.auditLog }
+
+// AuditWriter writes the audit, for tools in the same process.
+func (b *Broker) AuditWriter() *audit.Writer { return b.audit }
+
+// TrustedKeys are the public keys whose audit checkpoints verify.
+func (b *Broker) TrustedKeys() map[string]bool { return b.audit.TrustedKeys(b.cfg) }
+
+// NATSConn is the broker's NATS connection, for tools in the same process.
+func (b *Broker) NATSConn() *nats.Conn { return b.nc }

@@ -46,6 +46,16 @@ func Start(t testing.TB, dir string) *Env {
 // ports, a temporary store.
 func StartWith(t testing.TB, o broker.Options) *Env {
 	t.Helper()
+	e := New(t, o)
+	e.Broker.Start()
+	return e
+}
+
+// New is StartWith without starting the broker: its streams are there to be
+// read, but no pipeline, audit chain or HTTP API runs (benchmarks that load a
+// store directly).
+func New(t testing.TB, o broker.Options) *Env {
+	t.Helper()
 	if o.Config == nil {
 		o.Config = demo.Config()
 	}
@@ -65,7 +75,6 @@ func StartWith(t testing.TB, o broker.Options) *Env {
 	if err != nil {
 		t.Fatalf("starting broker: %v", err)
 	}
-	b.Start()
 	e := &Env{T: t, Broker: b, Config: o.Config, Base: "http://" + b.HTTPAddr(), Dir: o.Embedded.StoreDir}
 	t.Cleanup(b.Close)
 	return e

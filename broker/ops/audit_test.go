@@ -1,4 +1,4 @@
-package broker
+package ops_test
 
 import (
 	"bytes"
@@ -14,19 +14,20 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/audit/chain"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/broker/store"
-	"github.com/ecm-broker/ecm-broker/policies"
+	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ---- a broker for the tests of this package ----
+// ---- a broker for the tests of this package (test/testenv) ----
 
 const opsToken = "ops-test-operator-token"
 
@@ -46,31 +47,25 @@ func opsConfig() *config.Config {
 
 func tokenOf(id string) string { return "ops-test-token-" + strings.ReplaceAll(id, "/", "-") }
 
-// startOpsBroker runs a broker on a fresh store (or dir) until the test ends.
-func startOpsBroker(t testing.TB, cfg *config.Config, dir string) *Broker {
+// startOpsBroker runs a broker (test/testenv) with cfg (opsConfig when nil)
+// on a fresh store (or dir) until the test ends.
+func startOpsBroker(t testing.TB, cfg *config.Config, dir string) *broker.Broker {
 	t.Helper()
-	b := newOpsBroker(t, cfg, dir)
-	b.Start()
-	return b
+	return testenv.StartWith(t, opsOptions(cfg, dir)).Broker
 }
 
 // newOpsBroker is a broker that is not started: no pipeline, no HTTP, no
 // audit chain; its streams are there to be read (benchmarks).
-func newOpsBroker(t testing.TB, cfg *config.Config, dir string) *Broker {
+func newOpsBroker(t testing.TB, cfg *config.Config, dir string) *broker.Broker {
 	t.Helper()
+	return testenv.New(t, opsOptions(cfg, dir)).Broker
+}
+
+func opsOptions(cfg *config.Config, dir string) broker.Options {
 	if cfg == nil {
 		cfg = opsConfig()
 	}
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	b, err := New(context.Background(), Options{Config: cfg, Policies: policies.FS, HTTPAddr: "127.0.0.1:0",
-		Embedded: natsauth.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir}})
-	if err != nil {
-		t.Fatalf("starting broker: %v", err)
-	}
-	t.Cleanup(b.Close)
-	return b
+	return broker.Options{Config: cfg, Embedded: natsauth.EmbeddedOptions{StoreDir: dir}}
 }
 
 func testEvent(from, name, child string, data map[string]any) map[string]any {
@@ -79,7 +74,7 @@ func testEvent(from, name, child string, data map[string]any) map[string]any {
 		"datacontenttype": "application/json", "data": data}
 }
 
-func httpDo(t testing.TB, b *Broker, method, path, token string, body any) (int, []byte) {
+func httpDo(t testing.TB, b *broker.Broker, method, path, token string, body any) (int, []byte) {
 	t.Helper()
 	var rd *bytes.Reader
 	ct := "application/json"
@@ -109,7 +104,7 @@ func httpDo(t testing.TB, b *Broker, method, path, token string, body any) (int,
 	return resp.StatusCode, out.Bytes()
 }
 
-func mustPublish(t testing.TB, b *Broker, from string, ev map[string]any) {
+func mustPublish(t testing.TB, b *broker.Broker, from string, ev map[string]any) {
 	t.Helper()
 	if code, body := httpDo(t, b, "POST", "/v1/events", tokenOf(from), ev); code != http.StatusAccepted {
 		t.Fatalf("publishing %s: %d %s", ev["type"], code, body)
@@ -141,33 +136,9 @@ func ndjsonResult(t testing.TB, body []byte, v any) {
 }
 
 // waitIdle waits until every ingest consumer has nothing pending.
-func waitIdle(t testing.TB, b *Broker) {
+func waitIdle(t testing.TB, b *broker.Broker) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for {
-		idle := true
-		for _, name := range wire.IngestConsumers() {
-			c, err := b.js.Consumer(ctx, wire.StreamIngest, name)
-			if err != nil {
-				idle = false
-				break
-			}
-			info, err := c.Info(ctx)
-			if err != nil || info.NumPending != 0 || info.NumAckPending != 0 {
-				idle = false
-				break
-			}
-		}
-		if idle {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("broker did not become idle")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	testenv.WaitIdle(t, b.JetStream())
 }
 
 // Children of these tests (valid check digits).
@@ -178,7 +149,7 @@ const (
 )
 
 // history publishes a small known history for three children.
-func history(t testing.TB, b *Broker) {
+func history(t testing.TB, b *broker.Broker) {
 	t.Helper()
 	contact := map[string]any{"phone": "0113 496 0001"}
 	addr := map[string]any{"lines": []any{"1 Park Row", "Leeds"}, "postcode": "LS1 5HD"}
@@ -206,10 +177,10 @@ func history(t testing.TB, b *Broker) {
 }
 
 // auditMessages reads every message of an audit stream.
-func auditMessages(t testing.TB, b *Broker, stream string) []chain.Msg {
+func auditMessages(t testing.TB, b *broker.Broker, stream string) []chain.Msg {
 	t.Helper()
 	var out []chain.Msg
-	err := store.Scan(context.Background(), b.js, stream, store.ScanOpts{}, func(m store.Msg) error {
+	err := store.Scan(context.Background(), b.JetStream(), stream, store.ScanOpts{}, func(m store.Msg) error {
 		out = append(out, chain.Msg{Seq: m.Seq, Subject: m.Subject, Header: m.Header, Data: m.Data})
 		return nil
 	})
@@ -219,8 +190,8 @@ func auditMessages(t testing.TB, b *Broker, stream string) []chain.Msg {
 	return out
 }
 
-func verify(b *Broker, msgs []chain.Msg) api.VerifyReport {
-	v := chain.NewVerifier("copy", b.audit.TrustedKeys(b.cfg))
+func verify(b *broker.Broker, msgs []chain.Msg) api.VerifyReport {
+	v := chain.NewVerifier("copy", b.TrustedKeys())
 	for _, m := range msgs {
 		v.Add(m)
 	}
@@ -356,8 +327,8 @@ func signed(t testing.TB, key ed25519.PrivateKey, cp api.Checkpoint, m chain.Msg
 	return m
 }
 
-func auditWait(ctx context.Context, b *Broker, rec api.AuditRecord) error {
-	f, err := b.audit.Decision(rec)
+func auditWait(ctx context.Context, b *broker.Broker, rec api.AuditRecord) error {
+	f, err := b.AuditWriter().Decision(rec)
 	if err != nil {
 		return err
 	}
@@ -381,7 +352,7 @@ func TestAuditChainConcurrentAndDuplicates(t *testing.T) {
 			for i := 0; i < 60; i++ {
 				rec := api.AuditRecord{EventID: fmt.Sprintf("e-%d-%d", g, i%40), Source: "/leeds/pct", Type: "t", ChildKey: fmt.Sprintf("child%02d", (g*7+i)%23),
 					Outcome: "decided", Decisions: []api.Decision{}}
-				f, err := b.audit.Decision(rec) // i >= 40 repeats an id: a duplicate
+				f, err := b.AuditWriter().Decision(rec) // i >= 40 repeats an id: a duplicate
 				if err != nil {
 					errs <- err
 					return
@@ -399,17 +370,17 @@ func TestAuditChainConcurrentAndDuplicates(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A publish that fails: the audit stream refuses records for a moment.
-	s, _ := b.js.Stream(ctx, wire.StreamAudit)
+	s, _ := b.JetStream().Stream(ctx, wire.StreamAudit)
 	cfg := s.CachedInfo().Config
 	small := cfg
 	small.MaxMsgSize = 64
-	if _, err := b.js.UpdateStream(ctx, small); err != nil {
+	if _, err := b.JetStream().UpdateStream(ctx, small); err != nil {
 		t.Fatal(err)
 	}
 	if err := auditWait(ctx, b, api.AuditRecord{EventID: "refused", Source: "/leeds/pct", ChildKey: "child01", Decisions: []api.Decision{}}); err == nil {
 		t.Fatal("the audit stream accepted an oversize record")
 	}
-	if _, err := b.js.UpdateStream(ctx, cfg); err != nil {
+	if _, err := b.JetStream().UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
 	if err := auditWait(ctx, b, api.AuditRecord{EventID: "after", Source: "/leeds/pct", ChildKey: "child01", Decisions: []api.Decision{}}); err != nil {

@@ -1,4 +1,4 @@
-package broker
+package httpapi
 
 import (
 	"encoding/json"
@@ -15,7 +15,8 @@ import (
 	"go.uber.org/zap"
 )
 
-func (b *Broker) routes() http.Handler {
+// Handler routes every endpoint.
+func (b *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events", b.handleIngest)
 	mux.HandleFunc("GET /v1/deliveries", b.handleDeliveries)
@@ -32,7 +33,7 @@ func (b *Broker) routes() http.Handler {
 	return mux
 }
 
-func (b *Broker) handleReady(w http.ResponseWriter, _ *http.Request) {
+func (b *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	checks := map[string]string{"nats": "ok", "policy": "ok", "audit": "ok"}
 	ready := true
 	if !b.nc.IsConnected() {
@@ -58,7 +59,7 @@ func (b *Broker) handleReady(w http.ResponseWriter, _ *http.Request) {
 
 // handleReload is POST /v1/policy/reload (operators): read the policy
 // source now rather than at the next poll.
-func (b *Broker) handleReload(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 	if !b.operatorFor(w, r) {
 		return
 	}
@@ -74,7 +75,7 @@ func (b *Broker) handleReload(w http.ResponseWriter, r *http.Request) {
 // handleDeliveries is GET /v1/deliveries?after=SEQ&limit=N for the
 // participant whose token is given: its copies with a sequence greater than
 // after, in order. next is the cursor to pass as after on the next call.
-func (b *Broker) handleDeliveries(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 	p, ok := b.participantFor(w, r)
 	if !ok {
 		return
@@ -102,7 +103,7 @@ func (b *Broker) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 
 // handleAudit is GET /v1/audit?child=UIN (operators): every record about
 // the child, oldest first.
-func (b *Broker) handleAudit(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 	if !b.operatorFor(w, r) {
 		return
 	}
@@ -129,7 +130,7 @@ func (b *Broker) handleAudit(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleDeadLetters is GET /v1/deadletters?after=SEQ&limit=N (operators).
-func (b *Broker) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if !b.operatorFor(w, r) {
 		return
 	}
@@ -189,7 +190,7 @@ func bearer(r *http.Request) string {
 	return strings.TrimSpace(tok)
 }
 
-func (b *Broker) participantFor(w http.ResponseWriter, r *http.Request) (config.Participant, bool) {
+func (b *Server) participantFor(w http.ResponseWriter, r *http.Request) (config.Participant, bool) {
 	p, ok := b.registry.ByToken(bearer(r))
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ecm-broker"`)
@@ -198,7 +199,7 @@ func (b *Broker) participantFor(w http.ResponseWriter, r *http.Request) (config.
 	return p, ok
 }
 
-func (b *Broker) operatorFor(w http.ResponseWriter, r *http.Request) bool {
+func (b *Server) operatorFor(w http.ResponseWriter, r *http.Request) bool {
 	if _, ok := b.registry.OperatorByToken(bearer(r)); ok {
 		return true
 	}
@@ -220,3 +221,13 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func errField(err error) zap.Field { return zap.Error(err) }
+
+// opsRoutes registers the operator and IG-lead endpoints.
+func (b *Server) opsRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/audit/verify", b.handleVerify)
+	mux.HandleFunc("POST /v1/replay", b.handleReplay)
+	mux.HandleFunc("POST /v1/impact", b.handleImpact)
+	mux.HandleFunc("GET /v1/sar", b.handleSubjectAccess)
+	mux.HandleFunc("GET /v1/disclosures", b.handleDisclosures)
+	mux.HandleFunc("POST /v1/erase", b.handleErase)
+}

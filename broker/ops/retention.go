@@ -1,4 +1,4 @@
-package broker
+package ops
 
 // Retention (docs/operations.md, "Retention"): how long personal data is
 // kept, and the sweep that removes it when that time is up. Streams hold
@@ -41,7 +41,7 @@ const (
 var errStopScan = errors.New("stop")
 
 // SweepRetention removes what the retention rules say is due at now.
-func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (api.SweepResult, error) {
+func (b *Ops) SweepRetention(ctx context.Context, now time.Time) (api.SweepResult, error) {
 	var res api.SweepResult
 	meta, err := b.js.KeyValue(ctx, wire.BucketMeta)
 	if err != nil {
@@ -138,7 +138,7 @@ func (b *Broker) SweepRetention(ctx context.Context, now time.Time) (api.SweepRe
 }
 
 // retentionDue reports whether a child's data is due for erasure at now.
-func (b *Broker) retentionDue(st child.State, changed, now time.Time) bool {
+func (b *Ops) retentionDue(st child.State, changed, now time.Time) bool {
 	if st.Index != nil && st.Index.DOB != "" {
 		dob, err := time.Parse("2006-01-02", st.Index.DOB)
 		if err == nil {
@@ -148,9 +148,9 @@ func (b *Broker) retentionDue(st child.State, changed, now time.Time) bool {
 	return now.Sub(changed) > time.Duration(b.cfg.Retention.CaseEvents)
 }
 
-// runRetention sweeps every retention.sweep_every, one instance at a time,
+// RunRetention sweeps every retention.sweep_every, one instance at a time,
 // until ctx ends.
-func (b *Broker) runRetention(ctx context.Context) {
+func (b *Ops) RunRetention(ctx context.Context) {
 	every := time.Duration(b.cfg.Retention.SweepEvery)
 	t := time.NewTimer(time.Minute)
 	defer t.Stop()
@@ -175,7 +175,7 @@ func (b *Broker) runRetention(ctx context.Context) {
 
 // claimSweep records this instance's sweep in the meta bucket unless
 // another instance swept less than every ago.
-func (b *Broker) claimSweep(ctx context.Context, every time.Duration) bool {
+func (b *Ops) claimSweep(ctx context.Context, every time.Duration) bool {
 	kv, err := b.js.KeyValue(ctx, wire.BucketMeta)
 	if err != nil {
 		return false

@@ -1,4 +1,4 @@
-package broker
+package httpapi
 
 import (
 	"encoding/json"
@@ -13,16 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Batch limits: a batch is an overnight export's worth of events sent at
-// once, but not an unbounded one.
-const (
-	maxBatchEvents = 1000
-	maxBatchBytes  = 16 << 20
-)
-
 // handleIngest is POST /v1/events: the CloudEvents HTTP binding in
 // structured, binary and batch modes.
-func (b *Broker) handleIngest(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	p, ok := b.participantFor(w, r)
 	if !ok {
 		return
@@ -100,3 +93,10 @@ func httpMessage(h http.Header, body []byte) *nats.Msg {
 	}
 	return m
 }
+
+// Batch limits: a batch is an overnight export's worth of events sent at
+// once, but not an unbounded one.
+const (
+	maxBatchEvents = 1000
+	maxBatchBytes  = 16 << 20
+)

@@ -1,4 +1,4 @@
-package broker
+package ops_test
 
 import (
 	"encoding/json"

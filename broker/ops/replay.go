@@ -1,4 +1,4 @@
-package broker
+package ops
 
 // Replay (docs/operations.md, "Replay"): re-deliver recorded events to one
 // participant, after an outage or when a participant joins. Each event is
@@ -15,13 +15,13 @@ package broker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
@@ -40,60 +40,6 @@ import (
 )
 
 // ---- answering long operations over HTTP ----
-
-// progressWriter answers a long operation with newline-delimited JSON: some
-// {"progress": ...} lines, then one {"result": ...} or {"error": "..."}.
-type progressWriter struct {
-	mu   sync.Mutex
-	w    http.ResponseWriter
-	last time.Time
-}
-
-func newProgressWriter(w http.ResponseWriter) *progressWriter {
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	return &progressWriter{w: w}
-}
-
-func (p *progressWriter) line(v map[string]any) {
-	b, _ := json.Marshal(v)
-	p.w.Write(append(b, '\n'))
-	if f, ok := p.w.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (p *progressWriter) progress(v any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if time.Since(p.last) < 500*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	p.line(map[string]any{"progress": v})
-}
-
-func (p *progressWriter) result(v any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.line(map[string]any{"result": v})
-}
-
-func (p *progressWriter) fail(err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.line(map[string]any{"error": err.Error()})
-}
-
-// operatorName checks the operator token and returns the operator's name.
-func (b *Broker) operatorName(w http.ResponseWriter, r *http.Request) (string, bool) {
-	if name, ok := b.registry.OperatorByToken(bearer(r)); ok {
-		return name, true
-	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="ecm-broker"`)
-	writeError(w, http.StatusUnauthorized, "an operator token is required (Authorization: Bearer <token>)")
-	return "", false
-}
 
 // ---- a child's history: the child index ----
 
@@ -114,7 +60,7 @@ type recordedEvent struct {
 // decided event has a record there naming its ingest sequence; slower on a
 // large audit stream, whose blocks the subject is spread over). Events
 // erased or expired since are left out.
-func (b *Broker) childHistory(ctx context.Context, key string) ([]recordedEvent, error) {
+func (b *Ops) childHistory(ctx context.Context, key string) ([]recordedEvent, error) {
 	if seqs, ok, err := b.indexedEvents(ctx, key); err != nil {
 		return nil, err
 	} else if ok {
@@ -130,7 +76,7 @@ func (b *Broker) childHistory(ctx context.Context, key string) ([]recordedEvent,
 // indexedEvents reads the ingest sequences listed in a child's record
 // ("events": every event applied, see ChildState). ok is false when the
 // record keeps no list (written before the list was kept) or is absent.
-func (b *Broker) indexedEvents(ctx context.Context, key string) ([]uint64, bool, error) {
+func (b *Ops) indexedEvents(ctx context.Context, key string) ([]uint64, bool, error) {
 	e, err := b.children.KV().Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, false, nil
@@ -150,7 +96,7 @@ func (b *Broker) indexedEvents(ctx context.Context, key string) ([]uint64, bool,
 // pipeline's audit record of each (for the time it used, and to keep only
 // decided events): the audit records are found by the event's id, the
 // audit subject's newest records first.
-func (b *Broker) historyBySeq(ctx context.Context, seqs []uint64) ([]recordedEvent, error) {
+func (b *Ops) historyBySeq(ctx context.Context, seqs []uint64) ([]recordedEvent, error) {
 	msgs, err := store.BySeq(ctx, b.js, wire.StreamIngest, seqs)
 	if err != nil {
 		return nil, err
@@ -170,7 +116,7 @@ func (b *Broker) historyBySeq(ctx context.Context, seqs []uint64) ([]recordedEve
 	return out, nil
 }
 
-func (b *Broker) historyFrom(ctx context.Context, recs []api.AuditRecord) ([]recordedEvent, error) {
+func (b *Ops) historyFrom(ctx context.Context, recs []api.AuditRecord) ([]recordedEvent, error) {
 	bySeq := map[uint64]*recordedEvent{}
 	var seqs []uint64
 	for _, r := range recs {
@@ -231,7 +177,7 @@ func (s *replaySel) inRange(seq uint64, stored time.Time) bool {
 		(s.from.IsZero() || !stored.Before(s.from)) && (s.to.IsZero() || stored.Before(s.to))
 }
 
-func (b *Broker) checkSelection(sel api.ReplaySelection) (*replaySel, error) {
+func (b *Ops) CheckSelection(sel api.ReplaySelection) (*replaySel, error) {
 	s := &replaySel{ReplaySelection: sel, types: map[string]bool{}}
 	if _, ok := b.registry.Participant(sel.Participant); !ok {
 		return nil, fmt.Errorf("participant: %q is not a registered participant", sel.Participant)
@@ -268,8 +214,8 @@ func (b *Broker) checkSelection(sel api.ReplaySelection) (*replaySel, error) {
 
 // Replay re-delivers the selected events to one participant (see the top of
 // this file). operator is who asked; progress is called now and then.
-func (b *Broker) Replay(ctx context.Context, operator string, sel api.ReplaySelection, progress func(any)) (*api.ReplayResult, error) {
-	s, err := b.checkSelection(sel)
+func (b *Ops) Replay(ctx context.Context, operator string, sel api.ReplaySelection, progress func(any)) (*api.ReplayResult, error) {
+	s, err := b.CheckSelection(sel)
 	if err != nil {
 		return nil, err
 	}
@@ -325,7 +271,7 @@ type replayCandidate struct {
 	key    string
 }
 
-func (b *Broker) replay(ctx context.Context, s *replaySel, res *api.ReplayResult, progress func(any)) error {
+func (b *Ops) replay(ctx context.Context, s *replaySel, res *api.ReplayResult, progress func(any)) error {
 	// 1. Which children, and which of their events.
 	var keys []string
 	picked := map[string]map[uint64]bool{} // child key → selected sequences (nil: by range)
@@ -546,7 +492,7 @@ func combine(then, now api.Decision) api.Decision {
 
 // replayDeliver publishes a replayed copy under the same message id as the
 // pipeline's, so JetStream drops it if the pipeline's is in the window.
-func (b *Broker) replayDeliver(e *event.Event, d api.Decision, replayID string) (jetstream.PubAckFuture, error) {
+func (b *Ops) replayDeliver(e *event.Event, d api.Decision, replayID string) (jetstream.PubAckFuture, error) {
 	m, err := pipeline.DeliveryMsg(e, d)
 	if err != nil {
 		return nil, err
@@ -555,29 +501,10 @@ func (b *Broker) replayDeliver(e *event.Event, d api.Decision, replayID string) 
 	return b.js.PublishMsgAsync(m)
 }
 
-// handleReplay is POST /v1/replay (operators): a ReplaySelection in, NDJSON
-// progress lines and a ReplayResult out.
-func (b *Broker) handleReplay(w http.ResponseWriter, r *http.Request) {
-	op, ok := b.operatorName(w, r)
-	if !ok {
-		return
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
 	}
-	var sel api.ReplaySelection
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sel); err != nil {
-		writeError(w, http.StatusBadRequest, "body: a replay selection: "+err.Error())
-		return
-	}
-	if _, err := b.checkSelection(sel); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	out := newProgressWriter(w)
-	res, err := b.Replay(r.Context(), op, sel, out.progress)
-	if err != nil {
-		out.fail(err)
-		return
-	}
-	out.result(res)
+	return hex.EncodeToString(b)
 }

@@ -1,4 +1,4 @@
-package broker
+package ops_test
 
 import (
 	"bytes"
@@ -11,19 +11,20 @@ import (
 	"testing"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/wire"
 )
 
 // traces lists where any of needles is held: in the messages of every
 // stream, and in the store's files on disk.
-func traces(t testing.TB, b *Broker, dir string, needles ...string) []string {
+func traces(t testing.TB, b *broker.Broker, dir string, needles ...string) []string {
 	t.Helper()
 	ctx := context.Background()
 	var found []string
-	names := b.js.StreamNames(ctx)
+	names := b.JetStream().StreamNames(ctx)
 	for name := range names.Name() {
-		err := store.Scan(ctx, b.js, name, store.ScanOpts{}, func(m store.Msg) error {
+		err := store.Scan(ctx, b.JetStream(), name, store.ScanOpts{}, func(m store.Msg) error {
 			for _, n := range needles {
 				hdr, _ := json.Marshal(m.Header)
 				if bytes.Contains(m.Data, []byte(n)) || bytes.Contains(hdr, []byte(n)) || strings.Contains(m.Subject, n) {
@@ -104,11 +105,11 @@ func TestEraseLeavesNoTrace(t *testing.T) {
 		t.Errorf("traces of the child on disk: %v", onDisk)
 	}
 	b = startOpsBroker(t, nil, dir)
-	rep, err := b.auditLog.Verify(context.Background(), wire.StreamAudit, b.audit.TrustedKeys(b.cfg), nil)
+	rep, err := b.AuditLog().Verify(context.Background(), wire.StreamAudit, b.TrustedKeys(), nil)
 	if err != nil || !rep.OK {
 		t.Fatalf("audit after the erasure: %+v %v", rep, err)
 	}
-	recs, _ := b.auditLog.Child(context.Background(), b.ChildKey(ben))
+	recs, _ := b.AuditLog().Child(context.Background(), b.ChildKey(ben))
 	last := recs[len(recs)-1]
 	if len(recs) < 4 || last.Outcome != "erased" || last.Action.Reason != "test: retention period ended" || last.Action.By != "ops" ||
 		last.Action.Counts["ingest"] != 3 {

@@ -1,4 +1,4 @@
-package broker
+package ops
 
 // Subject access (Data Protection Act 1998 s.7; Children Act 2004 s.12(13)
 // applies it to the index): everything the broker holds about a child and
@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -56,7 +55,7 @@ type childMessages struct {
 // findChild reads the ingest partition the child's events are published to
 // (and the unrouted subjects) and the dead letters, and returns every message
 // whose event names the child.
-func (b *Broker) findChild(ctx context.Context, child string) (childMessages, error) {
+func (b *Ops) findChild(ctx context.Context, child string) (childMessages, error) {
 	var out childMessages
 	part := uin.Partition(child)
 	err := store.Scan(ctx, b.js, wire.StreamIngest, store.ScanOpts{Filter: wire.IngestPartitionFilters(part)},
@@ -94,7 +93,7 @@ func namesChild(data []byte, child string) bool {
 }
 
 // SubjectAccess gathers everything held about a child and audits the export.
-func (b *Broker) SubjectAccess(ctx context.Context, operator, child string) (*api.SubjectAccess, error) {
+func (b *Ops) SubjectAccess(ctx context.Context, operator, child string) (*api.SubjectAccess, error) {
 	key := b.children.Key(child)
 	st, _, err := b.children.Get(ctx, key)
 	if err != nil {
@@ -161,47 +160,17 @@ func structured(m store.Msg) json.RawMessage {
 	return b
 }
 
-// handleSubjectAccess is GET /v1/sar?child=UIN (operators).
-func (b *Broker) handleSubjectAccess(w http.ResponseWriter, r *http.Request) {
-	op, ok := b.operatorName(w, r)
-	if !ok {
-		return
-	}
-	child := r.URL.Query().Get("child")
-	if err := uin.Check(child); err != nil {
-		writeError(w, http.StatusBadRequest, "child: "+err.Error())
-		return
-	}
-	sa, err := b.SubjectAccess(r.Context(), op, child)
+// Disclosures lists participant's own events about child and who received
+// each, replays included; nothing about other publishers' events.
+func (b *Ops) Disclosures(ctx context.Context, participant, child string) ([]api.EventDisclosures, error) {
+	recs, err := b.auditLog.Child(ctx, b.children.Key(child))
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, sa)
-}
-
-// handleDisclosures is GET /v1/disclosures?child=UIN (participant token):
-// the participant's own events about the child, and who received each,
-// replays included. Nothing about other publishers' events.
-func (b *Broker) handleDisclosures(w http.ResponseWriter, r *http.Request) {
-	p, ok := b.participantFor(w, r)
-	if !ok {
-		return
-	}
-	child := r.URL.Query().Get("child")
-	if err := uin.Check(child); err != nil {
-		writeError(w, http.StatusBadRequest, "child: "+err.Error())
-		return
-	}
-	recs, err := b.auditLog.Child(r.Context(), b.children.Key(child))
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
+		return nil, err
 	}
 	byID := map[string]*api.EventDisclosures{}
 	var order []string
 	for _, rec := range recs {
-		if rec.Publisher != p.ID || rec.CausedBy != "" || rec.Source != "/"+p.ID {
+		if rec.Publisher != participant || rec.CausedBy != "" || rec.Source != "/"+participant {
 			continue
 		}
 		if rec.Outcome != "decided" && rec.Outcome != "policy-error" && rec.Outcome != "replayed" {
@@ -224,5 +193,5 @@ func (b *Broker) handleDisclosures(w http.ResponseWriter, r *http.Request) {
 		})
 		out = append(out, *e)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"child": child, "participant": p.ID, "events": out})
+	return out, nil
 }

@@ -1,4 +1,4 @@
-package broker
+package ops
 
 // Erasure (docs/operations.md, "Erasure"): remove a child's personal data
 // from the index, the consent history, the ingest and delivery streams and
@@ -10,10 +10,8 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -32,7 +30,7 @@ import (
 const minReasonLen = 10
 
 // Erase removes a child's personal data (see the top of this file).
-func (b *Broker) Erase(ctx context.Context, operator, child, reason string) (*api.ErasureResult, error) {
+func (b *Ops) Erase(ctx context.Context, operator, child, reason string) (*api.ErasureResult, error) {
 	if err := uin.Check(child); err != nil {
 		return nil, fmt.Errorf("child: %w", err)
 	}
@@ -68,7 +66,7 @@ func boolInt(v bool) int {
 	return 0
 }
 
-func (b *Broker) erase(ctx context.Context, child, key string, res *api.ErasureResult) error {
+func (b *Ops) erase(ctx context.Context, child, key string, res *api.ErasureResult) error {
 	found, err := b.findChild(ctx, child)
 	if err != nil {
 		return err
@@ -171,32 +169,4 @@ func secureDelete(ctx context.Context, s jetstream.Stream, seq uint64) error {
 		return nil
 	}
 	return err
-}
-
-// handleErase is POST /v1/erase (operators).
-func (b *Broker) handleErase(w http.ResponseWriter, r *http.Request) {
-	op, ok := b.operatorName(w, r)
-	if !ok {
-		return
-	}
-	var req api.ErasureRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "body: {\"child\": UIN, \"reason\": TEXT}: "+err.Error())
-		return
-	}
-	if err := uin.Check(req.Child); err != nil {
-		writeError(w, http.StatusBadRequest, "child: "+err.Error())
-		return
-	}
-	res, err := b.Erase(r.Context(), op, req.Child, req.Reason)
-	switch {
-	case err != nil && res == nil:
-		writeError(w, http.StatusBadRequest, err.Error())
-	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "erasure incomplete, run it again: " + err.Error(), "erasure": res})
-	default:
-		writeJSON(w, http.StatusOK, res)
-	}
 }

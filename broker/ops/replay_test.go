@@ -1,4 +1,4 @@
-package broker
+package ops_test
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/event"
-	"github.com/ecm-broker/ecm-broker/broker/natsauth"
+	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
-	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
@@ -49,10 +49,10 @@ type heldCopy struct {
 }
 
 // copiesOf reads a participant's delivered copies.
-func copiesOf(t testing.TB, b *Broker, p string) []heldCopy {
+func copiesOf(t testing.TB, b *broker.Broker, p string) []heldCopy {
 	t.Helper()
 	var out []heldCopy
-	err := store.Scan(context.Background(), b.js, wire.StreamDelivery, store.ScanOpts{Filter: []string{wire.DeliverySubject(p)}},
+	err := store.Scan(context.Background(), b.JetStream(), wire.StreamDelivery, store.ScanOpts{Filter: []string{wire.DeliverySubject(p)}},
 		func(m store.Msg) error {
 			var ev map[string]any
 			_ = json.Unmarshal(m.Data, &ev)
@@ -88,7 +88,7 @@ func noDuplicates(t *testing.T, p string, cs []heldCopy) {
 	}
 }
 
-func replayAs(t *testing.T, b *Broker, sel api.ReplaySelection) api.ReplayResult {
+func replayAs(t *testing.T, b *broker.Broker, sel api.ReplaySelection) api.ReplayResult {
 	t.Helper()
 	code, body := httpDo(t, b, "POST", "/v1/replay", opsToken, sel)
 	if code != 200 {
@@ -107,12 +107,7 @@ func replayAs(t *testing.T, b *Broker, sel api.ReplaySelection) api.ReplayResult
 // is run again.
 func TestReplayAfterOutage(t *testing.T) {
 	dir := t.TempDir()
-	b1, err := New(context.Background(), Options{Config: configWithout("leeds/lea", "york/lea"), Policies: policies.FS,
-		HTTPAddr: "127.0.0.1:0", Embedded: natsauth.EmbeddedOptions{Listen: "127.0.0.1:0", StoreDir: dir}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b1.Start()
+	b1 := startOpsBroker(t, configWithout("leeds/lea", "york/lea"), dir)
 	contact := map[string]any{"phone": "0113 496 0001"}
 	addr := map[string]any{"lines": []any{"1 Park Row", "Leeds"}, "postcode": "LS1 5HD"}
 	caf := map[string]any{"needs": []any{map[string]any{"outcome": "be_healthy", "summary": "Asthma."}},
@@ -220,7 +215,7 @@ func TestReplayAfterOutage(t *testing.T) {
 	}
 
 	// The replays are audited: a summary each, and a record per decided event.
-	ops, err := b.auditLog.Child(context.Background(), "_ops")
+	ops, err := b.AuditLog().Child(context.Background(), "_ops")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +228,7 @@ func TestReplayAfterOutage(t *testing.T) {
 			t.Errorf("a UIN in the audit: %+v", r.Action.Selection)
 		}
 	}
-	recs, _ := b.auditLog.Child(context.Background(), b.ChildKey(amy))
+	recs, _ := b.AuditLog().Child(context.Background(), b.ChildKey(amy))
 	replayed := 0
 	for _, r := range recs {
 		if r.Outcome == "replayed" && r.Action.Participant == "york/lea" && r.Type == "uk.gov.ecm.index.transferred.v1" {
@@ -249,7 +244,7 @@ func TestReplayAfterOutage(t *testing.T) {
 	if err := b.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := b.auditLog.Verify(context.Background(), wire.StreamAudit, b.audit.TrustedKeys(b.cfg), nil); err != nil || !rep.OK {
+	if rep, err := b.AuditLog().Verify(context.Background(), wire.StreamAudit, b.TrustedKeys(), nil); err != nil || !rep.OK {
 		t.Errorf("audit after two instances and replays: %+v %v", rep, err)
 	}
 }
@@ -285,7 +280,7 @@ func TestStoredEventMatchesValidate(t *testing.T) {
 // benchStore writes n recorded events (and one audit record each) straight
 // into the streams, as the pipeline would leave them, for children of
 // perChild events each. It returns the UINs.
-func benchStore(tb testing.TB, b *Broker, n, perChild int) []string {
+func benchStore(tb testing.TB, b *broker.Broker, n, perChild int) []string {
 	tb.Helper()
 	kids := n / perChild
 	children := make([]string, 0, kids)
@@ -295,7 +290,7 @@ func benchStore(tb testing.TB, b *Broker, n, perChild int) []string {
 		}
 	}
 	mix := benchMix()
-	js, err := jetstream.New(b.nc, jetstream.WithPublishAsyncMaxPending(32768))
+	js, err := jetstream.New(b.NATSConn(), jetstream.WithPublishAsyncMaxPending(32768))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -454,15 +449,15 @@ func BenchmarkChildHistory(bm *testing.B) {
 	time.Sleep(5 * time.Second) // let the store settle after two million writes
 	for _, path := range []struct {
 		name  string
-		fetch func(key string) ([]recordedEvent, error)
+		fetch func(key string) ([]ops.RecordedEvent, error)
 	}{
-		{"index=child-record", func(key string) ([]recordedEvent, error) { return b.childHistory(ctx, key) }},
-		{"index=audit-subject", func(key string) ([]recordedEvent, error) {
-			recs, err := b.auditLog.Child(ctx, key)
+		{"index=child-record", func(key string) ([]ops.RecordedEvent, error) { return ops.ChildHistory(b.Ops(), ctx, key) }},
+		{"index=audit-subject", func(key string) ([]ops.RecordedEvent, error) {
+			recs, err := b.AuditLog().Child(ctx, key)
 			if err != nil {
 				return nil, err
 			}
-			return b.historyFrom(ctx, recs)
+			return ops.HistoryFrom(b.Ops(), ctx, recs)
 		}},
 	} {
 		bm.Run(fmt.Sprintf("events=%d/%s", benchEvents(), path.name), func(bm *testing.B) {

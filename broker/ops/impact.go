@@ -1,4 +1,4 @@
-package broker
+package ops
 
 // Policy impact analysis (docs/operations.md, "Impact analysis"): what a
 // draft policy would have decided for the recorded events, against what was
@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"net/http"
 	"runtime"
 	"sort"
 	"strconv"
@@ -44,7 +43,6 @@ import (
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"go.uber.org/zap"
 )
 
 const impactSamplesDefault = 20
@@ -53,50 +51,6 @@ const impactSamplesDefault = 20
 // one (tests: what the scope analysis and the memo skip must not change the
 // report).
 var impactEvaluateAll bool
-
-// handleImpact is POST /v1/impact (operators): NDJSON progress, then the
-// report. One analysis runs at a time.
-func (b *Broker) handleImpact(w http.ResponseWriter, r *http.Request) {
-	op, ok := b.operatorName(w, r)
-	if !ok {
-		return
-	}
-	var req api.ImpactRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "body: {\"modules\": {name: source}, \"from\", \"to\"}: "+err.Error())
-		return
-	}
-	main := map[string]string{}
-	for n, src := range req.Modules {
-		if strings.HasSuffix(n, ".rego") && !strings.HasSuffix(n, "_test.rego") {
-			main[n] = src
-		}
-	}
-	if len(main) == 0 {
-		writeError(w, http.StatusBadRequest, "modules: the draft has no .rego files (tests are not counted)")
-		return
-	}
-	draft, err := policy.CompileDraft(r.Context(), main)
-	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "the draft does not compile: "+err.Error())
-		return
-	}
-	if !b.impactMu.TryLock() {
-		writeError(w, http.StatusConflict, "an impact analysis is already running; try again when it ends")
-		return
-	}
-	defer b.impactMu.Unlock()
-	out := newProgressWriter(w)
-	b.log.Info("impact analysis", zap.String("operator", op), zap.String("draft", draft.Revision))
-	rep, err := b.Impact(r.Context(), draft, req, out.progress)
-	if err != nil {
-		out.fail(err)
-		return
-	}
-	out.result(rep)
-}
 
 // impactRec is what pass A keeps of one audit record to evaluate again.
 type impactRec struct {
@@ -117,7 +71,7 @@ type seqInfo struct {
 }
 
 // Impact runs the analysis of draft against the recorded events.
-func (b *Broker) Impact(ctx context.Context, draft *policy.Policy, req api.ImpactRequest, progress func(any)) (*api.ImpactReport, error) {
+func (b *Ops) Impact(ctx context.Context, draft *policy.Policy, req api.ImpactRequest, progress func(any)) (*api.ImpactReport, error) {
 	start := time.Now()
 	if progress == nil {
 		progress = func(any) {}
@@ -323,7 +277,7 @@ type impactJob struct {
 	data    []byte
 }
 
-func (b *Broker) passB(ctx context.Context, draft *policy.Policy, sc *scope, a *passA, agg *impactAgg, rep *api.ImpactReport, progress func(any)) error {
+func (b *Ops) passB(ctx context.Context, draft *policy.Policy, sc *scope, a *passA, agg *impactAgg, rep *api.ImpactReport, progress func(any)) error {
 	// Equal inputs have equal decisions: the decider's cache, keyed on what the
 	// draft reads, evaluates each distinct one once.
 	dec := policy.NewDecider(draft, b.registry, policy.Options{Timeout: 5 * time.Second, CacheKey: sc.cacheKey,
@@ -390,7 +344,7 @@ type impactChild struct {
 }
 
 type impactWorker struct {
-	b         *Broker
+	b         *Ops
 	sc        *scope
 	draft     *policy.Decider
 	a         *passA
@@ -1064,4 +1018,13 @@ func (w *reachWalk) subst(t *ast.Term, binds map[ast.Var]*ast.Term) (*ast.Term, 
 		return ast.NewTerm(nr), false
 	}
 	return t, false
+}
+
+// LockImpact claims the one impact analysis that may run at a time; ok is
+// false while another runs.
+func (b *Ops) LockImpact() (unlock func(), ok bool) {
+	if !b.impactMu.TryLock() {
+		return nil, false
+	}
+	return b.impactMu.Unlock, true
 }

@@ -1,4 +1,4 @@
-package broker
+package ops_test
 
 import (
 	"context"
@@ -77,12 +77,12 @@ func TestRetentionSweep(t *testing.T) {
 	b := startOpsBroker(t, cfg, "")
 	history(t, b)
 	ctx := context.Background()
-	ds, _ := b.js.Stream(ctx, wire.StreamDeadLetter)
+	ds, _ := b.JetStream().Stream(ctx, wire.StreamDeadLetter)
 	if ds.CachedInfo().Config.MaxAge != 90*24*time.Hour {
 		t.Errorf("dead letters kept for %v, want 90 days", ds.CachedInfo().Config.MaxAge)
 	}
 	count := func() (n int, kinds []string) {
-		_ = store.Scan(ctx, b.js, wire.StreamIngest, store.ScanOpts{}, func(m store.Msg) error {
+		_ = store.Scan(ctx, b.JetStream(), wire.StreamIngest, store.ScanOpts{}, func(m store.Msg) error {
 			n++
 			raw, _ := decodeForTest(m.Subject, m.Header, m.Data)
 			typ, _ := raw.String("type")
@@ -91,10 +91,10 @@ func TestRetentionSweep(t *testing.T) {
 		})
 		return n, kinds
 	}
-	if res, err := b.SweepRetention(ctx, time.Now()); err != nil || res.CaseEvents != 0 || res.Children != 0 {
+	if res, err := b.Ops().SweepRetention(ctx, time.Now()); err != nil || res.CaseEvents != 0 || res.Children != 0 {
 		t.Fatalf("nothing is due yet: %+v %v", res, err)
 	}
-	res, err := b.SweepRetention(ctx, time.Now().Add(2*time.Hour))
+	res, err := b.Ops().SweepRetention(ctx, time.Now().Add(2*time.Hour))
 	if err != nil || res.CaseEvents != 3 || res.Children != 0 {
 		t.Fatalf("after two hours: %+v %v", res, err)
 	}
@@ -102,28 +102,32 @@ func TestRetentionSweep(t *testing.T) {
 		t.Errorf("ingest keeps %d: %v", n, kinds)
 	}
 	// Again: the cursor has moved on, nothing more.
-	if res, err := b.SweepRetention(ctx, time.Now().Add(2*time.Hour)); err != nil || res.CaseEvents != 0 {
+	if res, err := b.Ops().SweepRetention(ctx, time.Now().Add(2*time.Hour)); err != nil || res.CaseEvents != 0 {
 		t.Errorf("second sweep: %+v %v", res, err)
 	}
 	// Thirty years on, every child is past 24.
-	res, err = b.SweepRetention(ctx, time.Now().AddDate(30, 0, 0))
+	res, err = b.Ops().SweepRetention(ctx, time.Now().AddDate(30, 0, 0))
 	if err != nil || res.Children != 2 { // Amy and Ben have a record; Cal was only referred (no record)
 		t.Fatalf("thirty years on: %+v %v", res, err)
 	}
 	if n, kinds := count(); n != 0 {
 		t.Errorf("ingest keeps %d: %v", n, kinds)
 	}
-	if _, err := b.children.KV().Get(ctx, b.ChildKey(amy)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+	kv, err := b.JetStream().KeyValue(ctx, wire.BucketChildren)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Get(ctx, b.ChildKey(amy)); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("Amy's record: %v", err)
 	}
-	recs, _ := b.auditLog.Child(ctx, b.ChildKey(amy))
+	recs, _ := b.AuditLog().Child(ctx, b.ChildKey(amy))
 	if last := recs[len(recs)-1]; last.Outcome != "erased" || last.Action.By != "retention" {
 		t.Errorf("Amy's last record: %+v", last)
 	}
 	if err := b.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := b.auditLog.Verify(ctx, wire.StreamAudit, b.audit.TrustedKeys(b.cfg), nil); err != nil || !rep.OK {
+	if rep, err := b.AuditLog().Verify(ctx, wire.StreamAudit, b.TrustedKeys(), nil); err != nil || !rep.OK {
 		t.Errorf("audit: %+v %v", rep, err)
 	}
 }

@@ -1,0 +1,37 @@
+package ops
+
+import (
+	"context"
+	"time"
+
+	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/child"
+	"github.com/ecm-broker/ecm-broker/broker/event"
+	"github.com/ecm-broker/ecm-broker/broker/policy"
+)
+
+// Explain says what the serving policy would decide for a validated event
+// against the child's state now, and for the events it would generate,
+// delivering nothing.
+func (b *Ops) Explain(ctx context.Context, ev *event.Event) (api.Explanation, error) {
+	st, _, err := b.children.Get(ctx, b.children.Key(ev.Subject))
+	if err != nil {
+		return api.Explanation{}, err
+	}
+	out := b.explain(ctx, ev, st.Index, st.Consent)
+	after, _ := st.Apply(ev, st.LastSeq+1)
+	for _, g := range child.Derive(ev, st.Index, after.Index) {
+		out.Generated = append(out.Generated, b.explain(ctx, g, after.Index, after.Consent))
+	}
+	return out, nil
+}
+
+func (b *Ops) explain(ctx context.Context, e *event.Event, x *api.IndexRecord, c *api.Consent) api.Explanation {
+	res := b.decider.Decide(ctx, policy.Request{Event: e, Index: x, Consent: c})
+	out := api.Explanation{EventID: e.ID, Type: e.Type, Publisher: e.Publisher, AsOf: e.Time.UTC().Format(time.RFC3339),
+		PolicyRevision: res.Revision, ChildKnown: x != nil, Decisions: res.Decisions}
+	if res.Err != nil {
+		out.Error = res.Err.Error()
+	}
+	return out
+}
