@@ -202,9 +202,10 @@ func (b *Broker) ChildKey(uin string) string { return b.children.Key(uin) }
 func (b *Broker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
-	b.startOps(ctx) // operations: audit chain and checkpoints, retention sweep (chain.go)
-	b.wg.Add(1)
-	go func() { defer b.wg.Done(); b.reloader.Watch(ctx, 2*time.Second) }()
+	b.wg.Add(3)
+	go func() { defer b.wg.Done(); b.audit.Run(ctx) }()                     // audit chains and checkpoints
+	go func() { defer b.wg.Done(); b.ops.RunRetention(ctx) }()              // retention sweep
+	go func() { defer b.wg.Done(); b.reloader.Watch(ctx, 2*time.Second) }() // policy hot reload
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()

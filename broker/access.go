@@ -15,14 +15,6 @@ func (b *Broker) Checkpoint(ctx context.Context) error { return b.audit.Checkpoi
 // AuditPublicKey is the base64 Ed25519 public key checkpoints are signed with.
 func (b *Broker) AuditPublicKey() string { return b.audit.PublicKey() }
 
-// startOps runs the audit chains, their checkpoints and the retention sweep
-// until ctx ends.
-func (b *Broker) startOps(ctx context.Context) {
-	b.wg.Add(2)
-	go func() { defer b.wg.Done(); b.audit.Run(ctx) }()
-	go func() { defer b.wg.Done(); b.ops.RunRetention(ctx) }()
-}
-
 // Ops are the operator and IG-lead operations, for tools in the same process.
 func (b *Broker) Ops() *ops.Ops { return b.ops }
 

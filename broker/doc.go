@@ -1,0 +1,17 @@
+// Package broker is the composition root: Options, New, Start, Close. It
+// builds each room from the ones below it and hands them to each other;
+// the work is done in the sub-packages (docs/architecture.md).
+//
+// An event's path: a participant publishes a CloudEvent over HTTP
+// (httpapi → pipeline.Ingest, stored in ECM_INGEST once JetStream acknowledges
+// it) or straight to its NATS ingest subject (natsauth lets it reach only its
+// own). pipeline.Consume takes it from its partition's consumer, event.Validate
+// checks it (or it goes to the dead letters with every reason), policy.Decider
+// decides once who receives it against the child's state (child.Store), and
+// the batch stores the audit records (audit.Writer) before the copies
+// (ECM_DELIVERY, fields removed as decided), then the child's new state
+// (child.State.Apply, and the events the broker generates, child.Derive, decided
+// the same way), and only then acknowledges the event. Participants read their
+// copies over HTTP or their own NATS consumer; operators and IG leads work on
+// the record through ops (replay, impact, subject access, erasure, retention).
+package broker
