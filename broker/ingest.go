@@ -68,9 +68,9 @@ func (b *Broker) handleIngest(w http.ResponseWriter, r *http.Request) {
 	var items []json.RawMessage
 	if err := json.Unmarshal(body, &items); err != nil || items == nil {
 		if err == nil {
-			err = fmt.Errorf("got null")
+			err = fmt.Errorf("it is JSON null")
 		}
-		probs := []Problem{{"batch", "must be a JSON array of structured events: " + err.Error()}}
+		probs := []Problem{{"batch", "must be a JSON array of structured events: " + cenats.DescribeJSONError(err)}}
 		b.rejectHTTP(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
 		writeJSON(w, http.StatusBadRequest, IngestResult{Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid batch", Problems: probs})
 		return
@@ -146,7 +146,7 @@ func (b *Broker) ingestOne(ctx context.Context, p Participant, m *nats.Msg) Inge
 	if ack.Duplicate {
 		res.Outcome = "duplicate"
 		if same, err := b.sameAsStored(ctx, ack.Sequence, m); err == nil && !same {
-			probs := []Problem{{"id", fmt.Sprintf("%q was already used by %s for a different event", ev.ID, ev.Source)}}
+			probs := []Problem{{"id", fmt.Sprintf("was already used by %s for a different event", ev.Source)}}
 			b.rejectHTTP(ctx, p.ID, m, probs)
 			return IngestResult{ID: ev.ID, Status: http.StatusConflict, Outcome: "conflict", Error: "duplicate id with different content", Problems: probs}
 		}

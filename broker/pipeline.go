@@ -197,8 +197,7 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 	} else if ev != nil && msg.Header.Get(jetstream.MsgIDHeader) != cenats.MsgID(ev.Source, ev.ID) {
 		// Without it a retried publish is stored twice, and an id reused for
 		// other content would be decided but its copies dropped as duplicates.
-		id := cenats.MsgID(ev.Source, ev.ID)
-		ev, probs = nil, []Problem{{"Nats-Msg-Id", fmt.Sprintf("header must be %q, the event's source#id, so that JetStream stores it once", id)}}
+		ev, probs = nil, []Problem{{"Nats-Msg-Id", "header must be the event's <source>#<id>, so that JetStream stores it once"}}
 	}
 	if len(probs) > 0 {
 		f, err := b.deadLetterAsync(publisher, msg, probs, fmt.Sprintf("ingest-%d", seq))
@@ -289,7 +288,8 @@ func parseIngestSubject(subject string) (publisher, partition string) {
 func safeValidate(raw cenats.Raw, publisher string) (ev *Event, probs []Problem) {
 	defer func() {
 		if r := recover(); r != nil {
-			ev, probs = nil, []Problem{{"event", "could not be validated: " + fmt.Sprint(r)}}
+			// Not the panic's text, which may hold a value (the reason is stored).
+			ev, probs = nil, []Problem{{"event", "could not be validated: the broker failed on it (an internal error)"}}
 		}
 	}()
 	return Validate(raw, publisher, time.Now())

@@ -45,6 +45,10 @@ type Problem struct {
 
 func (p Problem) String() string { return p.Field + ": " + p.Reason }
 
+// Problems are stored in the audit and the dead letters' reasons: they name
+// the attribute or field and the rule broken and never repeat a value the
+// publisher sent (schemas/redact.go says why).
+
 // errSourceNotPublisher is the reason given when an event's source is not
 // its publisher's identity: the one refusal answered 403 rather than 400.
 const errSourceNotPublisher = "is not the publisher's identity"
@@ -75,15 +79,18 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem)
 			add(name, "required attribute is missing")
 		}
 	}
+	for _, name := range r.Duplicates { // duplicates.go in cenats: last value kept, bytes hold all
+		add(attrField(name), "is given more than once: the broker cannot tell which value is meant; send each attribute once")
+	}
 	str := map[string]string{}
 	for _, name := range r.Names() {
 		v := r.Attrs[name]
 		if !extensionName.MatchString(name) {
-			add("attributes", "%q: attribute names are 1-20 lower-case letters or digits", trunc(name, 40))
+			add("attributes", "%s: attribute names are 1-20 lower-case letters or digits", schemas.QuoteName(name))
 			continue
 		}
 		if !knownAttrs[name] {
-			add(name, "unknown attribute: events carry the CloudEvents attributes and the extensions override and practitioner only")
+			add(attrField(name), "unknown attribute: events carry the CloudEvents attributes and the extensions override and practitioner only")
 			continue
 		}
 		s, ok := v.(string)
@@ -112,7 +119,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem)
 		}
 	}
 	if v, ok := str["specversion"]; ok && v != "1.0" {
-		add("specversion", "must be \"1.0\" (CloudEvents 1.0.2), got %q", v)
+		add("specversion", "must be \"1.0\" (CloudEvents 1.0.2)")
 	}
 	if v, ok := str["id"]; ok && v == "" {
 		add("id", "must not be empty")
@@ -124,7 +131,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem)
 		if _, err := url.Parse(v); err != nil || v == "" {
 			add("source", "must be a non-empty URI-reference")
 		} else if publisher != "broker" && v != "/"+publisher {
-			add("source", "%q %s /%s", trunc(v, 100), errSourceNotPublisher, publisher)
+			add("source", "%s (/%s)", errSourceNotPublisher, publisher)
 		}
 	}
 	if v, ok := str["subject"]; ok {
@@ -150,7 +157,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem)
 		at = now
 	}
 	if v, ok := str["datacontenttype"]; ok && v != "application/json" && !strings.HasPrefix(v, "application/json;") {
-		add("datacontenttype", "must be application/json, got %q", v)
+		add("datacontenttype", "must be application/json")
 	}
 	if v, ok := str["dataschema"]; ok {
 		if u, err := url.Parse(v); err != nil || !u.IsAbs() {
@@ -168,7 +175,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []Problem)
 		entry, ok := schemas.Lookup(typ)
 		switch {
 		case !ok:
-			add("type", "%q is not in the event catalogue", typ)
+			add("type", "is not in the event catalogue (want uk.gov.ecm.<name>.v1, e.g. uk.gov.ecm.caf.completed.v1)")
 		case !entry.MayPublish(agencyOf(publisher)):
 			add("type", "%s may not be published by %s", entry.Name, agencyLabel(publisher))
 		default:
@@ -245,4 +252,14 @@ func trunc(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// attrField names an attribute in a problem: by its name when it has the
+// form of one (schemas.ShowName), otherwise as "attributes <name withheld>",
+// since a name such as a UIN may be data.
+func attrField(name string) string {
+	if knownAttrs[name] || schemas.ShowName(name) {
+		return name
+	}
+	return "attributes " + schemas.NameWithheld
 }
