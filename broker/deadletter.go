@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -151,6 +152,15 @@ func (b *Broker) auditRejected(publisher string, m *nats.Msg, probs []Problem, i
 	eventID, _ := raw.String("id")
 	src, _ := raw.String("source")
 	typ, _ := raw.String("type")
+	// The audit cannot be erased: of a refused event it keeps only what was
+	// checked, never an unchecked value (a type outside the catalogue, a
+	// source not the publisher's may be anything, child data included).
+	if _, ok := schemas.Lookup(typ); !ok {
+		typ = ""
+	}
+	if src != "/"+publisher {
+		src = ""
+	}
 	rec := AuditRecord{EventID: eventID, Source: src, Type: typ, Publisher: publisher, ChildKey: b.children.Key(subject),
 		DecidedAt: time.Now().UTC().Format(time.RFC3339Nano), PolicyRevision: b.decider.Policy().Revision,
 		Outcome: "rejected", Decisions: []Decision{}, Problems: capProblems(probs), rejectID: id}
