@@ -164,7 +164,7 @@ func FromObject(obj map[string]json.RawMessage) (Raw, error) {
 		default:
 			var val any
 			if err := json.Unmarshal(v, &val); err != nil {
-				return r, fmt.Errorf("an attribute's value: %s", DescribeJSONError(err))
+				return r, fmt.Errorf("attribute %s: %s", attrLabel(k), DescribeJSONError(err))
 			}
 			r.Attrs[k] = val
 		}
@@ -188,14 +188,19 @@ func (r Raw) String(name string) (string, bool) {
 	return s, ok
 }
 
-// headerLabel names a ce- header in an error: as given when it has the form
-// of a CloudEvents attribute, otherwise without its name, which may be data.
+// headerLabel names a ce- header in an error (see attrLabel).
 func headerLabel(lower string) string {
-	name := strings.TrimPrefix(lower, HeaderPrefix)
+	return HeaderPrefix + attrLabel(strings.TrimPrefix(lower, HeaderPrefix))
+}
+
+// attrLabel names an attribute in an error: as given when it has the form
+// of a CloudEvents attribute name, otherwise not at all, since a name of
+// another form may be data.
+func attrLabel(name string) string {
 	if name == "" || len(name) > 20 || strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
-		return HeaderPrefix + "<name withheld>"
+		return "<name withheld>"
 	}
-	return lower
+	return name
 }
 
 func hasCEHeaders(h nats.Header) bool {

@@ -46,7 +46,8 @@ func TestDecodeErrorsRepeatNoValue(t *testing.T) {
 	const marker = "Featherstonehaugh"
 	bodies := []string{
 		`"Featherstonehaugh LS7 3QB"`, `["Featherstonehaugh"]`, `12345678901234567890`, `{"subject":"Featherstonehaugh`,
-		`{"subject":Featherstonehaugh}`, `Featherstonehaugh`, `{"data_base64":"Featherstonehaugh"}`,
+		`{"subject":Featherstonehaugh}`, `Featherstonehaugh`, `{"data_base64":"Featherstonehaugh"}`, `{"time":1234567e400}`,
+		`{"Featherstonehaugh":1e400}`,
 	}
 	for _, b := range bodies {
 		if _, err := DecodeStructured([]byte(b)); err == nil || strings.Contains(err.Error(), marker) || strings.Contains(err.Error(), "1234567") {

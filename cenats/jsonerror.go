@@ -22,7 +22,10 @@ func DescribeJSONError(err error) string {
 	case errors.As(err, &syntax):
 		return syntax.Error()
 	case errors.As(err, &typ):
-		kind, _, _ := strings.Cut(typ.Value, " ") // "number 1e999": the kind only
+		kind, literal, _ := strings.Cut(typ.Value, " ") // "number 1e999": the kind only
+		if literal != "" {
+			return "it is a JSON " + kind + " too large or too precise to read"
+		}
 		return "it is a JSON " + kind
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return "unexpected end of JSON input"
