@@ -88,7 +88,7 @@ func (b *Broker) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, limit, ok := paging(w, r)
-	if !ok {
+	if !ok || !b.cursorInRange(w, r, StreamDelivery, after) { // cursor.go
 		return
 	}
 	msgs, err := b.readSubject(r.Context(), StreamDelivery, DeliverySubject(p.ID), after, limit)
@@ -142,7 +142,7 @@ func (b *Broker) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, limit, ok := paging(w, r)
-	if !ok {
+	if !ok || !b.cursorInRange(w, r, StreamDeadLetter, after) {
 		return
 	}
 	msgs, err := b.readSubject(r.Context(), StreamDeadLetter, "ecm.deadletter.>", after, limit)
@@ -237,7 +237,7 @@ func paging(w http.ResponseWriter, r *http.Request) (after uint64, limit int, ok
 	if s := q.Get("after"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "after: must be a sequence number")
+			writeError(w, http.StatusBadRequest, "after: must be a whole number from 0: a sequence, such as the \"next\" of the previous page")
 			return 0, 0, false
 		}
 		after = v
@@ -245,7 +245,7 @@ func paging(w http.ResponseWriter, r *http.Request) (after uint64, limit int, ok
 	if s := q.Get("limit"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v < 1 || v > 1000 {
-			writeError(w, http.StatusBadRequest, "limit: must be 1 to 1000")
+			writeError(w, http.StatusBadRequest, "limit: must be a whole number from 1 to 1000")
 			return 0, 0, false
 		}
 		limit = v

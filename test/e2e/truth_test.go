@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -302,6 +303,70 @@ func TestDuplicateKeysRefused(t *testing.T) {
 	for _, rec := range env.Audit(ben) {
 		if rec.EventID == "dup-nats" && rec.Outcome != "rejected" {
 			t.Errorf("the NATS event was %s for Ben: %+v", rec.Outcome, rec)
+		}
+	}
+}
+
+// TestBadCursorIsRefused: a paging cursor the broker never handed out, or a
+// limit out of range, is a 400 whose reason a person can act on, never a
+// 503 with the store's internals.
+func TestBadCursorIsRefused(t *testing.T) {
+	env := testenv.Start(t, "")
+	env.MustPublish("leeds/lea", testenv.Event("leeds/lea", "safeguarding.referral", amy,
+		map[string]any{"category": "neglect", "summary": "Arrived hungry again.", "significant_harm": false}))
+	env.WaitIdle()
+	ds := env.Deliveries("leeds/la-social-care")
+	if len(ds) != 1 {
+		t.Fatalf("deliveries: %+v", ds)
+	}
+	s, err := env.Broker.JetStream().Stream(context.Background(), broker.StreamDelivery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := s.CachedInfo().State.LastSeq
+	tok := demo.Token("leeds/la-social-care")
+	for _, tt := range []struct{ query, field string }{
+		{"after=18446744073709551615", "after"},
+		{"after=18446744073709551616", "after"},
+		{"after=" + strconv.FormatUint(last+1, 10), "after"},
+		{"after=" + strconv.FormatUint(last+1000, 10), "after"},
+		{"after=-1", "after"},
+		{"after=abc", "after"},
+		{"after=1.5", "after"},
+		{"after=1e3", "after"},
+		{"after=0x10", "after"},
+		{"limit=0", "limit"},
+		{"limit=1001", "limit"},
+		{"limit=-5", "limit"},
+		{"limit=ten", "limit"},
+		{"after=18446744073709551615&limit=10", "after"},
+	} {
+		r := env.Do("GET", "/v1/deliveries?"+tt.query, tok, "", nil)
+		var body struct{ Error string }
+		_ = json.Unmarshal(r.Body, &body)
+		if r.Code != http.StatusBadRequest || !strings.HasPrefix(body.Error, tt.field+": ") || strings.Contains(strings.ToLower(body.Error), "nats") ||
+			strings.Contains(body.Error, "consumer") {
+			t.Errorf("GET /v1/deliveries?%s: %d %s, want 400 with a reason about %s", tt.query, r.Code, r.Body, tt.field)
+		}
+	}
+	if r := env.Do("GET", "/v1/deadletters?after=18446744073709551615", demo.OperatorToken, "", nil); r.Code != http.StatusBadRequest {
+		t.Errorf("GET /v1/deadletters?after=2^64-1: %d %s", r.Code, r.Body)
+	}
+	// The cursors the broker hands out still work: the last sequence is an
+	// empty page that keeps the cursor, 0 is the start.
+	for _, tt := range []struct {
+		after uint64
+		n     int
+		next  uint64
+	}{{0, 1, ds[0].Seq}, {ds[0].Seq, 0, ds[0].Seq}, {last, 0, last}} {
+		r := env.Do("GET", "/v1/deliveries?after="+strconv.FormatUint(tt.after, 10), tok, "", nil)
+		var page struct {
+			Deliveries []json.RawMessage
+			Next       uint64
+		}
+		_ = json.Unmarshal(r.Body, &page)
+		if r.Code != http.StatusOK || len(page.Deliveries) != tt.n || page.Next != tt.next {
+			t.Errorf("after=%d: %d %s, want %d deliveries and next %d", tt.after, r.Code, r.Body, tt.n, tt.next)
 		}
 	}
 }
