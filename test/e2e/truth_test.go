@@ -370,3 +370,57 @@ func TestBadCursorIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestErasureReasonMustNotIdentifyTheChild: the reason of an erasure is
+// kept in the audit, which erasure cannot remove; one holding the child's
+// UIN, name, date of birth or postcode as held is refused before anything
+// is erased, and the refusal does not repeat it.
+func TestErasureReasonMustNotIdentifyTheChild(t *testing.T) {
+	env := testenv.Start(t, "")
+	env.MustPublish("leeds/pct", testenv.Event("leeds/pct", "index.child.registered", amy, map[string]any{
+		"name": map[string]any{"given": "Amy", "family": "Featherstonehaugh"}, "dob": "2013-07-21", "gender": "female",
+		"address": map[string]any{"lines": []any{"14 Park Row"}, "postcode": "LS7 3QB"}, "area": "leeds"}))
+	env.WaitIdle()
+	before := len(env.Deliveries("leeds/la-social-care"))
+	if before == 0 {
+		t.Fatal("nothing delivered to erase")
+	}
+	erase := func(reason string) testenv.Response {
+		b, _ := json.Marshal(broker.ErasureRequest{Child: amy, Reason: reason})
+		return env.Do("POST", "/v1/erase", demo.OperatorToken, "application/json", b)
+	}
+	for reason, kind := range map[string]string{
+		"asked by the family of 943 476 5919":  "UIN",
+		"request from amy's mother":            "given name",
+		"the FEATHERSTONEHAUGH family asked":   "family name",
+		"child born 21/07/2013, parent asked":  "date of birth",
+		"child born 2013-07-21, parent asked":  "date of birth",
+		"family moved away from ls73qb":        "postcode",
+		"family moved away from LS7 3QB today": "postcode",
+	} {
+		r := erase(reason)
+		if r.Code != http.StatusBadRequest || !strings.Contains(string(r.Body), "child's "+kind) {
+			t.Errorf("%q: %d %s, want 400 naming the %s", reason, r.Code, r.Body, kind)
+		}
+		for _, d := range []string{amy, "943 476 5919", "Amy", "Featherstonehaugh", "2013", "LS7", "ls73qb"} {
+			if strings.Contains(string(r.Body), d) {
+				t.Errorf("%q: the answer repeats %q: %s", reason, d, r.Body)
+			}
+		}
+	}
+	// Nothing was erased, nothing recorded as erased.
+	if n := len(env.Deliveries("leeds/la-social-care")); n != before {
+		t.Errorf("%d copies after refused erasures, want %d", n, before)
+	}
+	for _, rec := range env.Audit(amy) {
+		if rec.Outcome == "erased" {
+			t.Errorf("an erasure was recorded: %+v", rec.Action)
+		}
+	}
+	if r := erase("retention period ended (ticket IG-1234)"); r.Code != http.StatusOK {
+		t.Fatalf("a reason without the child's details: %d %s", r.Code, r.Body)
+	}
+	if n := len(env.Deliveries("leeds/la-social-care")); n != 0 {
+		t.Errorf("%d copies after the erasure", n)
+	}
+}
