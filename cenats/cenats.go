@@ -42,6 +42,10 @@ type Raw struct {
 	Data []byte
 	// Structured reports which mode the event came in.
 	Structured bool
+	// Duplicates lists the attribute names a structured event gives more
+	// than once (Attrs holds the last value of each); the broker refuses
+	// such an event.
+	Duplicates []string
 }
 
 // MsgID is the Nats-Msg-Id under which an event is stored, so that a retried
@@ -116,11 +120,11 @@ func Decode(m *nats.Msg) (Raw, error) {
 			continue
 		}
 		if n := given[lower]; n > 1 {
-			return r, fmt.Errorf("header %s: given %d times, expected once", lower, n)
+			return r, fmt.Errorf("header %s: given %d times, expected once", headerLabel(lower), n)
 		}
 		v, err := url.PathUnescape(values[0])
-		if err != nil {
-			return r, fmt.Errorf("header %s: bad percent-encoding: %w", name, err)
+		if err != nil { // not err: it quotes the value's bad escape
+			return r, fmt.Errorf("header %s: bad percent-encoding (a %% must start %%XX, two hex digits)", headerLabel(lower))
 		}
 		r.Attrs[strings.TrimPrefix(lower, HeaderPrefix)] = v
 	}
@@ -140,9 +144,11 @@ func DecodeStructured(body []byte) (Raw, error) {
 	}
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(body, &obj); err != nil {
-		return Raw{}, fmt.Errorf("structured event is not a JSON object: %w", err)
+		return Raw{}, fmt.Errorf("structured event is not a JSON object: %s", DescribeJSONError(err))
 	}
-	return FromObject(obj)
+	r, err := FromObject(obj)
+	r.Duplicates = topLevelDuplicates(body)
+	return r, err
 }
 
 // FromObject turns one parsed structured-mode JSON object into a Raw event.
@@ -159,7 +165,7 @@ func FromObject(obj map[string]json.RawMessage) (Raw, error) {
 		default:
 			var val any
 			if err := json.Unmarshal(v, &val); err != nil {
-				return r, fmt.Errorf("attribute %s: %w", k, err)
+				return r, fmt.Errorf("attribute %s: %s", attrLabel(k), DescribeJSONError(err))
 			}
 			r.Attrs[k] = val
 		}
@@ -181,6 +187,21 @@ func (r Raw) Names() []string {
 func (r Raw) String(name string) (string, bool) {
 	s, ok := r.Attrs[name].(string)
 	return s, ok
+}
+
+// headerLabel names a ce- header in an error (see attrLabel).
+func headerLabel(lower string) string {
+	return HeaderPrefix + attrLabel(strings.TrimPrefix(lower, HeaderPrefix))
+}
+
+// attrLabel names an attribute in an error: as given when it has the form
+// of a CloudEvents attribute name, otherwise not at all, since a name of
+// another form may be data.
+func attrLabel(name string) string {
+	if name == "" || len(name) > 20 || strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		return "<name withheld>"
+	}
+	return name
 }
 
 func hasCEHeaders(h nats.Header) bool {

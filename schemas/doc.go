@@ -33,12 +33,14 @@
 //     five minutes of clock skew;
 //   - no date is more than 25 years ahead (nobody is in scope past 25, so
 //     a later date is a mistyped year);
-//   - to is not before from, end not before start, ended not before since.
+//   - to is not before from, end not before start, ended not before since;
+//   - no object holds a key twice (duplicates.go).
 //
 // Problems leave as strings "<path>: <what is wrong>", such as
-// "data.address.postcode: required", sorted, for the dead-letter record
-// and the publisher. They quote at most a short cut of an enum value the
-// publisher sent, never free text, since the data is about a child.
+// "data.address.postcode: required", sorted, for the dead-letter record,
+// the audit and the publisher. They name the field and the rule broken and
+// never repeat a value the publisher sent, since the data is about a child
+// and the audit cannot be erased (redact.go).
 //
 // The ECM outcome slugs are be_healthy, stay_safe, enjoy_and_achieve,
 // make_a_positive_contribution and achieve_economic_well_being (Every Child

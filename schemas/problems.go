@@ -124,25 +124,13 @@ func formatPath(steps []step) string {
 	for _, s := range steps {
 		if !s.isKey {
 			sb.WriteString("[" + strconv.Itoa(s.index) + "]")
-		} else if isIdent(s.key) {
+		} else if ShowName(s.key) {
 			sb.WriteString("." + s.key)
 		} else {
-			sb.WriteString("[" + strconv.Quote(s.key) + "]")
+			sb.WriteString("." + NameWithheld) // a key that may be data (redact.go)
 		}
 	}
 	return sb.String()
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, r := range s {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // instancePath turns a jsonschema instance location into our path form,
@@ -346,12 +334,12 @@ func (c *checker) leaf(e *jsonschema.ValidationError) {
 			why = " (index events carry s.12(4) basic data only)"
 		}
 		for _, p := range k.Properties {
-			c.add(path, "unknown field "+quoteTrunc(p, 60)+why)
+			c.add(path, "unknown field "+QuoteName(p)+why)
 		}
 	case *kind.Type:
 		c.add(path, "must be "+withArticle(k.Want)+", got "+k.Got)
 	case *kind.Enum:
-		c.add(path, "must be one of "+displayList(k.Want)+", got "+display(k.Got))
+		c.add(path, "must be one of "+displayList(k.Want)) // never the value given (redact.go)
 	case *kind.Const:
 		c.add(path, "must be "+display(k.Want))
 	case *kind.Format:
@@ -387,13 +375,9 @@ func (c *checker) leaf(e *jsonschema.ValidationError) {
 	case *kind.FalseSchema:
 		c.add(path, "must not be present"+conditionNote[e.SchemaURL])
 	default:
-		// A keyword the schemas do not use today: keep the library's
-		// wording, without its "at '/json/pointer'" prefix.
-		msg := e.Error()
-		if _, after, ok := strings.Cut(msg, "': "); ok {
-			msg = after
-		}
-		c.add(path, msg)
+		// A keyword the schemas do not use today. The library's wording
+		// can quote the value, so name the keyword only.
+		c.add(path, "does not meet the schema's "+strings.Join(e.ErrorKind.KeywordPath(), "/")+" rule")
 	}
 }
 
@@ -415,7 +399,8 @@ func formatHelp(k *kind.Format) string {
 	case "date-time":
 		return "must be a date and time in RFC 3339 form with an offset, e.g. 2026-05-02T10:00:00Z"
 	case "email":
-		return "must be an email address (" + k.Err.Error() + ")"
+		// Not the library's reason: it can quote a character of the value.
+		return "must be an email address, e.g. name@example.org"
 	}
 	return "must be a valid " + k.Want
 }
@@ -449,8 +434,8 @@ func ratString(r *big.Rat) string {
 	return r.FloatString(3)
 }
 
-// display writes a scalar from the data or a schema for a message. Strings
-// are quoted and cut short, since the data may be about a child.
+// display writes a scalar from a schema (an enum or const value) for a
+// message. Never a value from the data: see redact.go.
 func display(v any) string {
 	switch x := v.(type) {
 	case string:

@@ -121,8 +121,9 @@ func Validate(eventType string, data []byte, now time.Time) []string {
 // is UTF-8; that no string holds a control character (tabs and line breaks
 // are allowed in free text only), an unpaired surrogate or a bidirectional
 // override; that dob, last_seen, occurred_at, flagged_at and ended are
-// not in the future; that no date is more than 25 years ahead; and that an
-// end is not before its start (see doc.go).
+// not in the future; that no date is more than 25 years ahead; that an
+// end is not before its start; and that no object holds a key twice (see
+// doc.go). No problem repeats a value from the data (redact.go).
 func (s *Set) Validate(eventType string, data []byte, now time.Time) (probs []string) {
 	defer func() {
 		// The schema library can panic on numbers it cannot represent
@@ -134,7 +135,7 @@ func (s *Set) Validate(eventType string, data []byte, now time.Time) (probs []st
 	name, _ := NameOf(eventType)
 	entry, ok := catalogue[name]
 	if !ok {
-		return []string{fmt.Sprintf("type: %s is not in the event catalogue (want uk.gov.ecm.<name>.v1, e.g. uk.gov.ecm.caf.completed.v1)", quoteTrunc(eventType, 120))}
+		return []string{"type: is not in the event catalogue (want uk.gov.ecm.<name>.v1, e.g. uk.gov.ecm.caf.completed.v1)"}
 	}
 	switch {
 	case len(bytes.TrimSpace(data)) == 0:
@@ -146,7 +147,7 @@ func (s *Set) Validate(eventType string, data []byte, now time.Time) (probs []st
 	}
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
-		return []string{"data: not valid JSON: " + err.Error()}
+		return []string{"data: not valid JSON: " + jsonProblem(err)}
 	}
 
 	c := newChecker(entry, v, now)
@@ -154,9 +155,12 @@ func (s *Set) Validate(eventType string, data []byte, now time.Time) (probs []st
 	if err := s.byName[name].Validate(v); err != nil {
 		var verr *jsonschema.ValidationError
 		if !errors.As(err, &verr) {
-			return []string{"data: " + err.Error()}
+			return []string{"data: could not be checked against the schema of " + name}
 		}
 		c.collect(verr)
+	}
+	for _, p := range duplicateKeys(data) {
+		c.add(p, "is given more than once in the same object: the broker cannot tell which value is meant; send each key once")
 	}
 	return c.result()
 }

@@ -130,11 +130,11 @@ func TestValidate(t *testing.T) {
 		want []string // exact problems; nil means none
 	}{
 		{name: "unknown type", typ: "uk.gov.ecm.index.child.adopted.v1", data: `{}`,
-			want: []string{`type: "uk.gov.ecm.index.child.adopted.v1" is not in the event catalogue (want uk.gov.ecm.<name>.v1, e.g. uk.gov.ecm.caf.completed.v1)`}},
+			want: []string{`type: is not in the event catalogue (want uk.gov.ecm.<name>.v1, e.g. uk.gov.ecm.caf.completed.v1)`}},
 		{name: "bare name is not a type", typ: "caf.completed", data: `{}`,
-			want: []string{`type: "caf.completed" is not in the event catalogue (want uk.gov.ecm.<name>.v1, e.g. uk.gov.ecm.caf.completed.v1)`}},
+			want: []string{`type: is not in the event catalogue (want uk.gov.ecm.<name>.v1, e.g. uk.gov.ecm.caf.completed.v1)`}},
 		{name: "other version", typ: "uk.gov.ecm.caf.completed.v2", data: `{}`,
-			want: []string{`type: "uk.gov.ecm.caf.completed.v2" is not in the event catalogue (want uk.gov.ecm.<name>.v1, e.g. uk.gov.ecm.caf.completed.v1)`}},
+			want: []string{`type: is not in the event catalogue (want uk.gov.ecm.<name>.v1, e.g. uk.gov.ecm.caf.completed.v1)`}},
 		{name: "not JSON", typ: reg, data: `name=Amy`,
 			want: []string{"data: not valid JSON: invalid character 'a' in literal null (expecting 'u')"}},
 		{name: "trailing garbage", typ: reg, data: child("2014-05-02") + `}`,
@@ -183,16 +183,16 @@ func TestValidate(t *testing.T) {
 			want: []string{
 				"data.address.postcode: required",
 				"data.dob: must not be in the future",
-				`data.gender: must be one of "female", "male", "other", "unknown", got "girl"`,
+				`data.gender: must be one of "female", "male", "other", "unknown"`,
 				"data.name.family: required",
 				`data: unknown field "uin" (index events carry s.12(4) basic data only)`,
 			}},
 		{name: "unknown field in a case event", typ: "uk.gov.ecm.consent.withdrawn.v1",
 			data: `{"purposes":["caf"],"agencies":["lea"],"reason":"moved school"}`,
 			want: []string{`data: unknown field "reason" (not in the consent.withdrawn schema)`}},
-		{name: "long enum value is cut", typ: "uk.gov.ecm.connexions.neet.v1",
+		{name: "the enum value given is not repeated", typ: "uk.gov.ecm.connexions.neet.v1",
 			data: `{"status":"` + strings.Repeat("n", 60) + `","since":"2026-01-12"}`,
-			want: []string{`data.status: must be one of "neet", "eet", got "` + strings.Repeat("n", 40) + `"...`}},
+			want: []string{`data.status: must be one of "neet", "eet"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,15 +42,18 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []api.Prob
 			add(name, "required attribute is missing")
 		}
 	}
+	for _, name := range r.Duplicates { // cenats/duplicates.go: last value kept, bytes hold all
+		add(attrField(name), "is given more than once: the broker cannot tell which value is meant; send each attribute once")
+	}
 	str := map[string]string{}
 	for _, name := range r.Names() {
 		v := r.Attrs[name]
 		if !extensionName.MatchString(name) {
-			add("attributes", "%q: attribute names are 1-20 lower-case letters or digits", Trunc(name, 40))
+			add("attributes", "%s: attribute names are 1-20 lower-case letters or digits", schemas.QuoteName(name))
 			continue
 		}
 		if !knownAttrs[name] {
-			add(name, "unknown attribute: events carry the CloudEvents attributes and the extensions override and practitioner only")
+			add(attrField(name), "unknown attribute: events carry the CloudEvents attributes and the extensions override and practitioner only")
 			continue
 		}
 		s, ok := v.(string)
@@ -79,7 +82,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []api.Prob
 		}
 	}
 	if v, ok := str["specversion"]; ok && v != "1.0" {
-		add("specversion", "must be \"1.0\" (CloudEvents 1.0.2), got %q", v)
+		add("specversion", "must be \"1.0\" (CloudEvents 1.0.2)")
 	}
 	if v, ok := str["id"]; ok && v == "" {
 		add("id", "must not be empty")
@@ -91,7 +94,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []api.Prob
 		if _, err := url.Parse(v); err != nil || v == "" {
 			add("source", "must be a non-empty URI-reference")
 		} else if publisher != "broker" && v != "/"+publisher {
-			add("source", "%q %s /%s", Trunc(v, 100), ReasonSourceNotPublisher, publisher)
+			add("source", "%s (/%s)", ReasonSourceNotPublisher, publisher)
 		}
 	}
 	if v, ok := str["subject"]; ok {
@@ -117,7 +120,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []api.Prob
 		at = now
 	}
 	if v, ok := str["datacontenttype"]; ok && v != "application/json" && !strings.HasPrefix(v, "application/json;") {
-		add("datacontenttype", "must be application/json, got %q", v)
+		add("datacontenttype", "must be application/json")
 	}
 	if v, ok := str["dataschema"]; ok {
 		if u, err := url.Parse(v); err != nil || !u.IsAbs() {
@@ -135,7 +138,7 @@ func Validate(r cenats.Raw, publisher string, now time.Time) (*Event, []api.Prob
 		entry, ok := schemas.Lookup(typ)
 		switch {
 		case !ok:
-			add("type", "%q is not in the event catalogue", typ)
+			add("type", "is not in the event catalogue (want uk.gov.ecm.<name>.v1, e.g. uk.gov.ecm.caf.completed.v1)")
 		case !entry.MayPublish(agencyOf(publisher)):
 			add("type", "%s may not be published by %s", entry.Name, agencyLabel(publisher))
 		default:
@@ -220,8 +223,19 @@ func Trunc(s string, n int) string {
 func SafeValidate(raw cenats.Raw, publisher string) (ev *Event, probs []api.Problem) {
 	defer func() {
 		if r := recover(); r != nil {
-			ev, probs = nil, []api.Problem{{Field: "event", Reason: "could not be validated: " + fmt.Sprint(r)}}
+			// Not the panic's text, which may hold a value (the reason is stored).
+			ev, probs = nil, []api.Problem{{Field: "event", Reason: "could not be validated: the broker failed on it (an internal error)"}}
 		}
 	}()
 	return Validate(raw, publisher, time.Now())
+}
+
+// attrField names an attribute in a problem: by its name when it has the
+// form of one (schemas.ShowName), otherwise as "attributes <name withheld>",
+// since a name such as a UIN may be data.
+func attrField(name string) string {
+	if knownAttrs[name] || schemas.ShowName(name) {
+		return name
+	}
+	return "attributes " + schemas.NameWithheld
 }

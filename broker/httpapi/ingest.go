@@ -47,9 +47,9 @@ func (b *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	var items []json.RawMessage
 	if err := json.Unmarshal(body, &items); err != nil || items == nil {
 		if err == nil {
-			err = fmt.Errorf("got null")
+			err = fmt.Errorf("it is JSON null")
 		}
-		probs := []api.Problem{{Field: "batch", Reason: "must be a JSON array of structured events: " + err.Error()}}
+		probs := []api.Problem{{Field: "batch", Reason: "must be a JSON array of structured events: " + cenats.DescribeJSONError(err)}}
 		b.pipe.Reject(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
 		writeJSON(w, http.StatusBadRequest, api.IngestResult{Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid batch", Problems: probs})
 		return

@@ -81,7 +81,7 @@ func (b *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, limit, ok := paging(w, r)
-	if !ok {
+	if !ok || !b.cursorInRange(w, r, wire.StreamDelivery, after) { // cursor.go
 		return
 	}
 	msgs, err := store.ReadSubject(r.Context(), b.js, wire.StreamDelivery, wire.DeliverySubject(p.ID), after, limit)
@@ -135,7 +135,7 @@ func (b *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	after, limit, ok := paging(w, r)
-	if !ok {
+	if !ok || !b.cursorInRange(w, r, wire.StreamDeadLetter, after) {
 		return
 	}
 	msgs, err := store.ReadSubject(r.Context(), b.js, wire.StreamDeadLetter, wire.DeadLetterFilter, after, limit)
@@ -165,7 +165,7 @@ func paging(w http.ResponseWriter, r *http.Request) (after uint64, limit int, ok
 	if s := q.Get("after"); s != "" {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "after: must be a sequence number")
+			writeError(w, http.StatusBadRequest, "after: must be a whole number from 0: a sequence, such as the \"next\" of the previous page")
 			return 0, 0, false
 		}
 		after = v
@@ -173,7 +173,7 @@ func paging(w http.ResponseWriter, r *http.Request) (after uint64, limit int, ok
 	if s := q.Get("limit"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v < 1 || v > 1000 {
-			writeError(w, http.StatusBadRequest, "limit: must be 1 to 1000")
+			writeError(w, http.StatusBadRequest, "limit: must be a whole number from 1 to 1000")
 			return 0, 0, false
 		}
 		limit = v

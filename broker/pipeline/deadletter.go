@@ -12,6 +12,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
@@ -150,6 +151,15 @@ func (b *Pipeline) rejectedRecord(publisher string, m *nats.Msg, probs []api.Pro
 	eventID, _ := raw.String("id")
 	src, _ := raw.String("source")
 	typ, _ := raw.String("type")
+	// The audit cannot be erased: of a refused event it keeps only what was
+	// checked, never an unchecked value (a type outside the catalogue, a
+	// source not the publisher's may be anything, child data included).
+	if _, ok := schemas.Lookup(typ); !ok {
+		typ = ""
+	}
+	if src != "/"+publisher {
+		src = ""
+	}
 	return api.AuditRecord{EventID: eventID, Source: src, Type: typ, Publisher: publisher, ChildKey: b.Children.Key(subject),
 		DecidedAt: time.Now().UTC().Format(time.RFC3339Nano), PolicyRevision: b.Decider.Policy().Revision,
 		Outcome: "rejected", Decisions: []api.Decision{}, Problems: capProblems(probs)}, true

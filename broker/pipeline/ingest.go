@@ -53,7 +53,7 @@ func (b *Pipeline) Ingest(ctx context.Context, p config.Participant, m *nats.Msg
 	if ack.Duplicate {
 		res.Outcome = "duplicate"
 		if same, err := b.sameAsStored(ctx, ack.Sequence, m); err == nil && !same {
-			probs := []api.Problem{{Field: "id", Reason: fmt.Sprintf("%q was already used by %s for a different event", ev.ID, ev.Source)}}
+			probs := []api.Problem{{Field: "id", Reason: fmt.Sprintf("was already used by %s for a different event", ev.Source)}}
 			b.Reject(ctx, p.ID, m, probs)
 			return api.IngestResult{ID: ev.ID, Status: http.StatusConflict, Outcome: "conflict", Error: "duplicate id with different content", Problems: probs}
 		}

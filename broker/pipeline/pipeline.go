@@ -195,8 +195,7 @@ func (b *Pipeline) process(ctx context.Context, p *pass, m jetstream.Msg) error 
 	} else if ev != nil && msg.Header.Get(jetstream.MsgIDHeader) != cenats.MsgID(ev.Source, ev.ID) {
 		// Without it a retried publish is stored twice, and an id reused for
 		// other content would be decided but its copies dropped as duplicates.
-		id := cenats.MsgID(ev.Source, ev.ID)
-		ev, probs = nil, []api.Problem{{Field: "Nats-Msg-Id", Reason: fmt.Sprintf("header must be %q, the event's source#id, so that JetStream stores it once", id)}}
+		ev, probs = nil, []api.Problem{{Field: "Nats-Msg-Id", Reason: "header must be the event's <source>#<id>, so that JetStream stores it once"}}
 	}
 	if len(probs) > 0 {
 		fs, err := b.deadLetterAsync(publisher, msg, probs, fmt.Sprintf("ingest-%d", seq))

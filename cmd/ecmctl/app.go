@@ -5,12 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/ecm-broker/ecm-broker/uin"
 )
 
 // defaultServer is where a broker started with its defaults listens.

@@ -22,8 +22,9 @@ refused input naming the child; stored bytes are overwritten, not only
 marked deleted. The audit keeps its records (they hold the child only as a
 keyed hash, never the UIN or event data), so the disclosures stay
 accountable and 'ecmctl audit verify' still passes. The erasure is recorded
-in the audit with the operator and the reason: do not put the child's name
-or UIN in the reason.
+in the audit with the operator and the reason: the broker refuses, before
+erasing anything, a reason holding the child's UIN, name, date of birth or
+postcode as held in the index.
 
 Nothing is done without --yes. An erasure cannot be undone.
 
@@ -47,7 +48,7 @@ type erasureResult struct {
 func runErase(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.flagSet(c)
 	child := fs.String("child", "", "the child's `UIN` (10 digits)")
-	reason := fs.String("reason", "", "why (kept in the audit; at least 10 characters, without the child's name or UIN)")
+	reason := fs.String("reason", "", "why (kept in the audit; at least 10 characters, without the child's UIN, name, date of birth or postcode)")
 	yes := fs.Bool("yes", false, "really erase")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {

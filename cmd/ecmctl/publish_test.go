@@ -32,7 +32,7 @@ func ingestBroker(t *testing.T) *fakeBroker {
 				{Field: "subject", Reason: "not a valid UIN: uin must be exactly 10 digits"}, {Field: "time", Reason: "is in the future"}}}
 		case ev["source"] != "/leeds/pct":
 			return api.IngestResult{ID: id, Status: 403, Outcome: "forbidden", Error: "an event's source must be the publisher's own identity",
-				Problems: []api.Problem{{Field: "source", Reason: fmt.Sprintf("%q is not the publisher's identity /leeds/pct", ev["source"])}}}
+				Problems: []api.Problem{{Field: "source", Reason: "is not the publisher's identity (/leeds/pct)"}}}
 		case strings.HasPrefix(id, "dup"):
 			return api.IngestResult{ID: id, Status: 202, Outcome: "duplicate", Seq: 1}
 		}
@@ -143,7 +143,7 @@ line 1  a-1    accepted   1    -
 line 2  a-2    invalid    -    subject: not a valid UIN: uin must be exactly 10 digits
                                time: is in the future
 line 3  dup-3  duplicate  1    -
-line 4  a-4    forbidden  -    source: "/leeds/lea" is not the publisher's identity /leeds/pct
+line 4  a-4    forbidden  -    source: is not the publisher's identity (/leeds/pct)
 4 events: 1 accepted, 1 invalid, 1 duplicate, 1 forbidden
 `
 	if res.stdout != want {

@@ -1550,6 +1550,24 @@ func buildBadCorpus(g *badGen) {
 		badSet(gp(g.next("batch")+"-a"), "subject", "123"), badSet(gp(g.next("batch")+"-b"), "subject", "9434765918"), badSet(gp(g.next("batch")+"-c"), "subject", "")}))
 	batch("200:403*", "source:", "two spoofed events", badJSON([]any{badSet(gp(g.next("batch")+"-a"), "source", "/leeds/police"), badSet(gp(g.next("batch")+"-b"), "source", "/york/pct")}))
 
+	// A key given twice (issue 11): Go keeps the last value, the stored
+	// bytes both, so one child's event could be read back as another's.
+	dupHead := func(id string) string {
+		return `{"specversion":"1.0","id":"` + id + `","source":"/leeds/pct","type":"uk.gov.ecm.index.gp.recorded.v1","time":"2026-01-05T10:00:00Z",`
+	}
+	g.add("dup-key", "json", "structured", pct, "400", "subject: is given more than once", "subject twice, two children",
+		[]byte(dupHead(g.next("dup-key"))+`"subject":"`+amy+`","subject":"`+ben+`","data":`+badGPData+"}\n"))
+	g.add("dup-key", "json", "structured", pct, "400", "subject: is given more than once", "subject twice, the second spelled with an escape",
+		[]byte(dupHead(g.next("dup-key"))+`"subject":"`+amy+`","subj\u0065ct":"`+ben+`","data":`+badGPData+"}\n"))
+	g.add("dup-key", "json", "structured", pct, "400", "data: is given more than once", "data twice",
+		[]byte(dupHead(g.next("dup-key"))+`"subject":"`+amy+`","data":`+badGPData+`,"data":`+badGPData+"}\n"))
+	g.add("dup-key", "json", "structured", pct, "400", "data.practice.code: is given more than once", "a key inside data twice",
+		[]byte(dupHead(g.next("dup-key"))+`"subject":"`+amy+`","data":{"practice":{"name":"Park Lane Surgery","code":"B86001","code":"B86002","contact":{"phone":"0113 496 0789"}}}}`+"\n"))
+	g.add("dup-key", "json", "batch", pct, "200:400*", "subject: is given more than once", "a batch event with subject twice",
+		[]byte("["+dupHead(g.next("dup-key"))+`"subject":"`+amy+`","subject":"`+ben+`","data":`+badGPData+"}]\n"))
+	bin("dup-key", "400", "data.practice.code: is given more than once", "binary data with a key twice", badBinHeaders(g.next("dup-key")),
+		`{"practice":{"name":"Park Lane Surgery","code":"B86001","contact":{"phone":"0113 496 0789"},"code":"B86002"}}`)
+
 	// Over NATS, as an adapter publishes: no HTTP answer, so the dead
 	// letter is the only answer. The publisher column is the participant
 	// whose ingest subject is used, or the whole subject.
@@ -1604,6 +1622,8 @@ func buildBadCorpus(g *badGen) {
 		badHTTPFile("a 170,000-byte X-Pad of < and a body of <", []string{"content-type: application/cloudevents+json", `X-Pad: {{repeat "<" 170000}}`}, `{{repeat "<" 70000}}`))
 	g.add("nats-crash", "json", "nats", "leeds/lea", "-", "data: contains a value that cannot be validated", "days 1e999999999 over NATS: a panic here is in the pipeline goroutine",
 		[]byte(fmt.Sprintf(`{"specversion":"1.0","id":"%s","source":"/leeds/lea","type":"uk.gov.ecm.education.exclusion.v1","subject":"`+badCal+`","data":{"kind":"fixed","days":1e999999999,"reason":"Persistent disruption."}}`+"\n", g.next("nats-crash"))))
+	natsCase("nats-dup-key", pct, "subject: is given more than once", "subject twice over NATS, sent to the last child's partition",
+		[]byte(dupHead(g.next("nats-dup-key"))+`"subject":"`+ben+`","subject":"`+amy+`","data":`+badGPData+"}\n"))
 	g.add("nats-poison", "json.gen", "nats", pct, "-", `unknown field "f0"`, "60,000 unknown fields: the dead letter's reasons outgrow the max payload",
 		[]byte(fmt.Sprintf(`{"specversion":"1.0","id":"%s","source":"/leeds/pct","type":"uk.gov.ecm.index.gp.recorded.v1","subject":"`+ben+`","data":{"practice":{"name":"Park Lane Surgery","code":"B86001","contact":{"phone":"0113 496 0789"}}{{range $i := seq 60000}},"f{{$i}}":0{{end}}}}`, g.next("nats-poison"))))
 }
