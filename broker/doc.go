@@ -10,7 +10,7 @@
 // decides once who receives it against the child's state (child.Store), and
 // the batch stores the audit records (audit.Writer) before the copies
 // (ECM_DELIVERY, fields removed as decided), then the child's new state
-// (child.State.Apply, and the events the broker generates, child.Derive, decided
+// (child.State.Next: Apply, and the events the broker generates, Derive, decided
 // the same way), and only then acknowledges the event. Participants read their
 // copies over HTTP or their own NATS consumer; operators and IG leads work on
 // the record through ops (replay, impact, subject access, erasure, retention).

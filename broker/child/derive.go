@@ -111,3 +111,12 @@ func flaggers(cs []api.Concern) []any {
 	}
 	return out
 }
+
+// Next is one step of a child's history, the same wherever history is read
+// (the pipeline, explain, replay, impact): the state after e (ingest
+// sequence seq) and the events the broker generates because e changed the
+// record. The generated events are decided against the state after e.
+func (s State) Next(e *event.Event, seq uint64) (after State, generated []*event.Event) {
+	after, _ = s.Apply(e, seq)
+	return after, Derive(e, s.Index, after.Index)
+}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
-	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 )
@@ -19,8 +18,8 @@ func (b *Ops) Explain(ctx context.Context, ev *event.Event) (api.Explanation, er
 		return api.Explanation{}, err
 	}
 	out := b.explain(ctx, ev, st.Index, st.Consent)
-	after, _ := st.Apply(ev, st.LastSeq+1)
-	for _, g := range child.Derive(ev, st.Index, after.Index) {
+	after, generated := st.Next(ev, st.LastSeq+1)
+	for _, g := range generated {
 		out.Generated = append(out.Generated, b.explain(ctx, g, after.Index, after.Consent))
 	}
 	return out, nil

@@ -382,8 +382,8 @@ func (w *impactWorker) do(ctx context.Context, j impactJob) error {
 	if !stateful {
 		return nil
 	}
-	before := cs.state
-	cs.state, _ = cs.state.Apply(ev, j.seq)
+	var generated []*event.Event
+	cs.state, generated = cs.state.Next(ev, j.seq)
 	var gens []*impactRec
 	for _, r := range recs {
 		if r.generated {
@@ -393,7 +393,7 @@ func (w *impactWorker) do(ctx context.Context, j impactJob) error {
 	if len(gens) == 0 {
 		return nil
 	}
-	for _, g := range child.Derive(ev, before.Index, cs.state.Index) {
+	for _, g := range generated {
 		for _, r := range gens {
 			if r.eventID == g.ID {
 				w.evaluate(ctx, j.seq, g, cs, r)

@@ -323,13 +323,13 @@ func (b *Ops) replay(ctx context.Context, s *replaySel, res *api.ReplayResult, p
 				want = seqs[h.Seq]
 			}
 			before := state
-			after, _ := before.Apply(h.Event, h.Seq)
+			after, generated := before.Next(h.Event, h.Seq)
 			if want {
 				n := len(cands)
 				if s.wants(h.Event.Name) {
 					cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: h.Event, state: before, key: key})
 				}
-				for _, g := range child.Derive(h.Event, before.Index, after.Index) {
+				for _, g := range generated {
 					if s.wants(g.Name) {
 						cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: g, state: after, key: key})
 					}

@@ -217,9 +217,9 @@ func (b *Pipeline) process(ctx context.Context, p *pass, m jetstream.Msg) error 
 	if err := b.decideAndDeliver(ctx, p, ev, before.Index, before.Consent, seq, key); err != nil {
 		return err
 	}
-	after, _ := before.Apply(ev, seq)
+	after, generated := before.Next(ev, seq)
 	cs.state, cs.dirty = after, true
-	for _, g := range child.Derive(ev, before.Index, after.Index) {
+	for _, g := range generated {
 		if err := b.decideAndDeliver(ctx, p, g, after.Index, after.Consent, seq, key); err != nil {
 			return err
 		}
