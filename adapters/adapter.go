@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/google/uuid"
 )
 
@@ -60,16 +61,6 @@ func Rejectf(line int, format string, args ...any) *RecordError {
 	return &RecordError{Line: line, Reason: fmt.Sprintf(format, args...)}
 }
 
-// TypePrefix and TypeSuffix wrap a catalogue name into a CloudEvents type.
-const (
-	TypePrefix = "uk.gov.ecm."
-	TypeSuffix = ".v1"
-)
-
-// SchemaURI is the dataschema of a catalogue event name, matching the $id of
-// its JSON Schema in schemas/.
-func SchemaURI(name string) string { return "urn:uk.gov.ecm:schema:" + name + ".v1" }
-
 // idSpace is the UUID namespace of event ids derived from native records.
 var idSpace = uuid.MustParse("6f1c2b0e-5d1a-4c3e-9a57-2f0e8d6b1c44")
 
@@ -83,10 +74,10 @@ func NewEvent(area, agency, name, uin string, at time.Time, key string, data any
 	source := "/" + area + "/" + agency
 	e.SetID(uuid.NewSHA1(idSpace, []byte(source+"\x00"+name+"\x00"+key)).String())
 	e.SetSource(source)
-	e.SetType(TypePrefix + name + TypeSuffix)
+	e.SetType(schemas.TypeOf(name))
 	e.SetSubject(uin)
 	e.SetTime(at.UTC())
-	e.SetDataSchema(SchemaURI(name))
+	e.SetDataSchema(schemas.SchemaID(name))
 	if err := e.SetData(event.ApplicationJSON, data); err != nil {
 		return e, fmt.Errorf("encoding %s data: %w", name, err)
 	}

@@ -45,7 +45,10 @@ type Entry struct {
 }
 
 // Type is the CloudEvents type of the entry, uk.gov.ecm.<name>.v1.
-func (e Entry) Type() string { return TypePrefix + e.Name + TypeSuffix }
+func (e Entry) Type() string { return TypeOf(e.Name) }
+
+// TypeOf is the CloudEvents type of a catalogue name, uk.gov.ecm.<name>.v1.
+func TypeOf(name string) string { return TypePrefix + name + TypeSuffix }
 
 // SchemaID is the $id of the entry's JSON Schema, which publishers give as
 // the event's dataschema.

@@ -9,7 +9,7 @@
 //
 // Each event type has a draft 2020-12 schema, <name>.v1.json in this
 // directory, with $id urn:uk.gov.ecm:schema:<name>.v1: the value publishers
-// give as dataschema (adapters.SchemaURI). The building blocks they share
+// give as dataschema (SchemaID). The building blocks they share
 // (names, contacts, addresses, area slugs, participant ids, dates, the
 // agency kind, purpose and ECM outcome enums) are in defs.v1.json. Every
 // object in every schema is closed (additionalProperties false): index

@@ -277,7 +277,7 @@ func readSchemas(t *testing.T) map[string]map[string]any {
 
 // TestCatalogueMatchesSchemaFiles: every catalogue name has a schema file
 // and every schema file but defs is in the catalogue, with $id
-// urn:uk.gov.ecm:schema:<name>.v1 (adapters.SchemaURI) and draft 2020-12.
+// urn:uk.gov.ecm:schema:<name>.v1 (SchemaID) and draft 2020-12.
 func TestCatalogueMatchesSchemaFiles(t *testing.T) {
 	docs := readSchemas(t)
 	for _, n := range Names() {

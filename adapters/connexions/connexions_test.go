@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ecm-broker/ecm-broker/adapters"
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/test/adaptertest"
 )
 
@@ -63,7 +64,7 @@ func read(t *testing.T, export string) result {
 			t.Fatalf("Next: %v", err)
 		}
 		for _, e := range rec.Events {
-			name := strings.TrimSuffix(strings.TrimPrefix(e.Type(), adapters.TypePrefix), adapters.TypeSuffix)
+			name := strings.TrimSuffix(strings.TrimPrefix(e.Type(), schemas.TypePrefix), schemas.TypeSuffix)
 			res.events = append(res.events, itoa(rec.Line)+" "+name+" "+string(e.Data()))
 		}
 	}

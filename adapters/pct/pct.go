@@ -7,10 +7,11 @@ import (
 	"strings"
 
 	"github.com/ecm-broker/ecm-broker/adapters"
+	"github.com/ecm-broker/ecm-broker/schemas"
 )
 
 // agency is this adapter's agency kind, the last segment of its sources.
-const agency = "pct"
+const agency = schemas.PCT
 
 // Agency reads PCT exports. Its zero value is ready to use.
 type Agency struct{}

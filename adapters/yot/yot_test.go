@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ecm-broker/ecm-broker/adapters"
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/test/adaptertest"
 )
 
@@ -68,7 +69,7 @@ func read(t *testing.T, export string) result {
 			return res
 		}
 		for _, e := range rec.Events {
-			name := strings.TrimSuffix(strings.TrimPrefix(e.Type(), adapters.TypePrefix), adapters.TypeSuffix)
+			name := strings.TrimSuffix(strings.TrimPrefix(e.Type(), schemas.TypePrefix), schemas.TypeSuffix)
 			res.events = append(res.events, strconv.Itoa(rec.Line)+" "+name+" "+e.Time().Format("15:04")+" "+string(e.Data()))
 		}
 	}

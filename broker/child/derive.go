@@ -5,6 +5,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/event"
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/google/uuid"
 )
 
@@ -25,9 +26,9 @@ func Derive(e *event.Event, before, after *api.IndexRecord) []*event.Event {
 	gen := func(name string, data map[string]any) {
 		id := uuid.NewSHA1(derivedSpace, []byte(e.Source+"#"+e.ID+"#"+name)).String()
 		attrs := map[string]any{
-			"specversion": "1.0", "id": id, "source": BrokerSource, "type": "uk.gov.ecm." + name + ".v1",
+			"specversion": "1.0", "id": id, "source": BrokerSource, "type": schemas.TypeOf(name),
 			"subject": e.Subject, "time": e.Time.UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
-			"dataschema": "urn:uk.gov.ecm:schema:" + name + ".v1", "causedby": e.ID,
+			"dataschema": schemas.SchemaID(name), "causedby": e.ID,
 		}
 		out = append(out, &event.Event{ID: id, Source: BrokerSource, Type: attrs["type"].(string), Name: name,
 			Subject: e.Subject, Time: e.Time, Publisher: "broker", Attrs: attrs, Data: data})

@@ -40,6 +40,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/broker/store"
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -113,7 +114,7 @@ func (b *Ops) Impact(ctx context.Context, draft *policy.Policy, req api.ImpactRe
 		return nil, fmt.Errorf("reading the audit: %w", err)
 	}
 	for name := range sc.affectedSeen {
-		rep.AffectedTypes = append(rep.AffectedTypes, "uk.gov.ecm."+name+".v1")
+		rep.AffectedTypes = append(rep.AffectedTypes, schemas.TypeOf(name))
 	}
 	sort.Strings(rep.AffectedTypes)
 	if sc.all {
@@ -198,7 +199,7 @@ func (a *passA) add(data []byte, from, to time.Time, curRev string, sc *scope, r
 			return nil
 		}
 	}
-	name := bytes.TrimSuffix(bytes.TrimPrefix(typ, []byte("uk.gov.ecm.")), []byte(".v1"))
+	name := bytes.TrimSuffix(bytes.TrimPrefix(typ, []byte(schemas.TypePrefix)), []byte(schemas.TypeSuffix))
 	generated := len(causedBy) > 0
 	if generated {
 		rep.Generated++

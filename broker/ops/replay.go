@@ -203,8 +203,8 @@ func (b *Ops) CheckSelection(sel api.ReplaySelection) (*replaySel, error) {
 		s.key = b.children.Key(sel.Child)
 	}
 	for _, t := range sel.Types {
-		name := strings.TrimSuffix(strings.TrimPrefix(t, "uk.gov.ecm."), ".v1")
-		if _, ok := schemas.Lookup("uk.gov.ecm." + name + ".v1"); !ok {
+		name := strings.TrimSuffix(strings.TrimPrefix(t, schemas.TypePrefix), schemas.TypeSuffix)
+		if _, ok := schemas.Lookup(schemas.TypeOf(name)); !ok {
 			return nil, fmt.Errorf("types: %q is not in the event catalogue", t)
 		}
 		s.types[name] = true

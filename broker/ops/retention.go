@@ -27,6 +27,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -70,7 +71,7 @@ func (b *Ops) SweepRetention(ctx context.Context, now time.Time) (api.SweepResul
 			return nil // rejected input: its dead letter expires on its own; the event stays with the child
 		}
 		typ, _ := raw.String("type")
-		name := strings.TrimSuffix(strings.TrimPrefix(typ, "uk.gov.ecm."), ".v1")
+		name := strings.TrimSuffix(strings.TrimPrefix(typ, schemas.TypePrefix), schemas.TypeSuffix)
 		if strings.HasPrefix(name, "index.") || strings.HasPrefix(name, "consent.") {
 			return nil // the child's record is rebuilt from these: kept until the child's erasure
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/store"
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -86,7 +87,7 @@ func TestRetentionSweep(t *testing.T) {
 			n++
 			raw, _ := decodeForTest(m.Subject, m.Header, m.Data)
 			typ, _ := raw.String("type")
-			kinds = append(kinds, strings.TrimSuffix(strings.TrimPrefix(typ, "uk.gov.ecm."), ".v1"))
+			kinds = append(kinds, strings.TrimSuffix(strings.TrimPrefix(typ, schemas.TypePrefix), schemas.TypeSuffix))
 			return nil
 		})
 		return n, kinds

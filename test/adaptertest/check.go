@@ -8,7 +8,6 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/ecm-broker/ecm-broker/adapters"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/uin"
 )
@@ -28,17 +27,17 @@ func CheckEvent(e event.Event, agency, area string) []string {
 	if err := uin.Check(e.Subject()); err != nil {
 		add("subject %q: %v", e.Subject(), err)
 	}
-	name, prefixed := strings.CutPrefix(e.Type(), adapters.TypePrefix)
-	name, suffixed := strings.CutSuffix(name, adapters.TypeSuffix)
+	name, prefixed := strings.CutPrefix(e.Type(), schemas.TypePrefix)
+	name, suffixed := strings.CutSuffix(name, schemas.TypeSuffix)
 	if !prefixed || !suffixed || name == "" {
-		add("type %q is not %s<name>%s", e.Type(), adapters.TypePrefix, adapters.TypeSuffix)
+		add("type %q is not %s<name>%s", e.Type(), schemas.TypePrefix, schemas.TypeSuffix)
 	}
 	if entry, ok := schemas.Lookup(e.Type()); !ok {
 		add("type %q is not in the event catalogue", e.Type())
 	} else if !entry.MayPublish(agency) {
 		add("a %s participant may not publish %s", agency, entry.Name)
 	}
-	if want := adapters.SchemaURI(name); e.DataSchema() != want {
+	if want := schemas.SchemaID(name); e.DataSchema() != want {
 		add("dataschema %q, want %q", e.DataSchema(), want)
 	}
 	if e.Time().IsZero() {
