@@ -29,6 +29,13 @@ type AuditRecord struct {
 	Decisions      []Decision `json:"decisions"`
 	Problems       []Problem  `json:"problems,omitempty"`
 
+	// Superseded: events with a later time had already set some of what
+	// this event names, so the child's state kept theirs (order.go). Note
+	// says what, in words, and also when a registration was taken as a
+	// claim about residence (residence.go). Neither quotes a value.
+	Superseded bool   `json:"superseded,omitempty"`
+	Note       string `json:"note,omitempty"`
+
 	// --- operations (chain.go, replay.go, erase.go, sar.go) ---
 	// Action is set on records of what an operator did: a replayed
 	// delivery, an erasure, a subject access export.

@@ -13,9 +13,12 @@ var derivedSpace = uuid.MustParse("0d6b2c7e-3f4a-4e8b-8d1c-5a9e7f2b6c10")
 
 // derive returns the events the broker generates because e changed a child's
 // record from before to after (docs/policy-input.md, "Broker-generated
-// events"). Their ids derive from e's, so a redelivered e generates the same
-// events and they are delivered once.
-func derive(e *Event, before, after *IndexRecord) []*Event {
+// events"); res is what Apply made of e, and served reports whether an area
+// has participants (residence.go). An event that changed nothing because
+// later ones had (order.go) generates no match or share. Their ids derive
+// from e's, so a redelivered e generates the same events and they are
+// delivered once.
+func derive(e *Event, before, after *IndexRecord, res Applied, served func(area string) bool) []*Event {
 	if after == nil {
 		return nil
 	}
@@ -37,6 +40,11 @@ func derive(e *Event, before, after *IndexRecord) []*Event {
 		if before != nil && after.Area != before.Area {
 			gen("index.transferred", transferData(after))
 		}
+		// A claim about residence, or a move out of every served area: a
+		// person must look (residence.go).
+		if d, ok := residenceReview(e, before, after, res, served); ok {
+			gen(residenceDisputed, d)
+		}
 	case "index.concern.flagged":
 		// Rule 4, s.12(4)(g): a second practitioner's concern makes a match.
 		active := after.ActiveConcerns()
@@ -46,13 +54,13 @@ func derive(e *Event, before, after *IndexRecord) []*Event {
 				others = true
 			}
 		}
-		if others {
+		if others && len(res.Superseded) == 0 {
 			gen("index.concern.matched", map[string]any{"concerns": concernList(active), "recipients": flaggers(active)})
 		}
 	case "index.practitioner.involved":
 		// Rule 4: a newly involved participant learns of the active concerns.
 		active := after.ActiveConcerns()
-		if len(active) > 0 && !before.involvedWith(e.Publisher) {
+		if len(active) > 0 && !before.involvedWith(e.Publisher) && len(res.Superseded) == 0 {
 			gen("index.concern.shared", map[string]any{"concerns": concernList(active), "recipients": []any{e.Publisher}})
 		}
 	}

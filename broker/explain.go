@@ -22,6 +22,11 @@ type Explanation struct {
 	Error          string        `json:"error,omitempty"`
 	Decisions      []Decision    `json:"decisions"`
 	Generated      []Explanation `json:"generated,omitempty"`
+
+	// Superseded and Note: what the child's state would not take of the
+	// event, as its audit record would say (order.go).
+	Superseded bool   `json:"superseded,omitempty"`
+	Note       string `json:"note,omitempty"`
 }
 
 // handleDecide is POST /v1/decide[?as_of=TIME] (operators): explain the
@@ -66,8 +71,9 @@ func (b *Broker) handleDecide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := b.explain(r, ev, st.Index, st.Consent)
-	after, _ := st.Apply(ev, st.LastSeq+1)
-	for _, g := range derive(ev, st.Index, after.Index) {
+	after, applied := st.Apply(ev, st.LastSeq+1)
+	out.Superseded, out.Note = len(applied.Superseded) > 0, applied.Note()
+	for _, g := range derive(ev, st.Index, after.Index, applied, b.registry.serves) {
 		out.Generated = append(out.Generated, b.explain(r, g, after.Index, after.Consent))
 	}
 	writeJSON(w, http.StatusOK, out)

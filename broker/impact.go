@@ -516,7 +516,8 @@ func (w *impactWorker) do(ctx context.Context, j impactJob) error {
 		return nil
 	}
 	before := cs.state
-	cs.state, _ = cs.state.Apply(ev, j.seq)
+	var applied Applied
+	cs.state, applied = cs.state.Apply(ev, j.seq)
 	var gens []*impactRec
 	for _, r := range recs {
 		if r.generated {
@@ -526,7 +527,7 @@ func (w *impactWorker) do(ctx context.Context, j impactJob) error {
 	if len(gens) == 0 {
 		return nil
 	}
-	for _, g := range derive(ev, before.Index, cs.state.Index) {
+	for _, g := range derive(ev, before.Index, cs.state.Index, applied, w.b.registry.serves) {
 		for _, r := range gens {
 			if r.eventID == g.ID {
 				w.evaluate(ctx, j.seq, g, cs, r)

@@ -217,13 +217,13 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 		return nil // applied before a crash or a lost ack: everything it caused is stored
 	}
 	before := cs.state
-	if err := b.decideAndDeliver(ctx, p, ev, before.Index, before.Consent, seq, key); err != nil {
+	after, applied := before.Apply(ev, seq)
+	if err := b.decideAndDeliver(ctx, p, ev, before.Index, before.Consent, seq, key, applied); err != nil {
 		return err
 	}
-	after, _ := before.Apply(ev, seq)
 	cs.state, cs.dirty = after, true
-	for _, g := range derive(ev, before.Index, after.Index) {
-		if err := b.decideAndDeliver(ctx, p, g, after.Index, after.Consent, seq, key); err != nil {
+	for _, g := range derive(ev, before.Index, after.Index, applied, b.registry.serves) {
+		if err := b.decideAndDeliver(ctx, p, g, after.Index, after.Consent, seq, key, Applied{}); err != nil {
 			return err
 		}
 	}
@@ -231,8 +231,9 @@ func (b *Broker) process(ctx context.Context, p *pass, m jetstream.Msg) error {
 }
 
 // decideAndDeliver evaluates the policy once for e and publishes the copies
-// it allows and the audit record.
-func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *IndexRecord, c *Consent, seq uint64, key string) error {
+// it allows and the audit record, which says what of e the child's state did
+// not take (applied, order.go).
+func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *IndexRecord, c *Consent, seq uint64, key string, applied Applied) error {
 	candidates := b.registry.candidates(e, x)
 	start := time.Now()
 	decisions, rev, perr := b.decider.Decide(ctx, policyInput(e, x, c, candidates), candidates)
@@ -255,7 +256,8 @@ func (b *Broker) decideAndDeliver(ctx context.Context, p *pass, e *Event, x *Ind
 	}
 	rec := AuditRecord{IngestSeq: seq, EventID: e.ID, Source: e.Source, Type: e.Type, Publisher: e.Publisher,
 		ChildKey: key, EventTime: e.Time.UTC().Format(time.RFC3339Nano), DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
-		PolicyRevision: rev, Decisions: decisions, Outcome: "decided"}
+		PolicyRevision: rev, Decisions: decisions, Outcome: "decided",
+		Superseded: len(applied.Superseded) > 0, Note: applied.Note()}
 	if perr != nil {
 		rec.Outcome, rec.Error = "policy-error", perr.Error()
 	}

@@ -75,6 +75,10 @@ func (r *Registry) candidates(e *Event, x *IndexRecord) []Participant {
 	switch e.Name {
 	case "index.address.changed", "index.transferred":
 		addArea(str(e.Data["area"]))
+	case residenceDisputed: // social care of each area it names (residence.go)
+		for _, k := range []string{"area", "claimed_area", "previous_area"} {
+			add(str(e.Data[k]) + "/la-social-care")
+		}
 	case "index.concern.matched", "index.concern.shared":
 		for _, id := range list(e.Data["recipients"]) {
 			add(str(id))

@@ -688,13 +688,13 @@ func (b *Broker) replay(ctx context.Context, s *replaySel, res *ReplayResult, pr
 				want = seqs[h.Seq]
 			}
 			before := state
-			after, _ := before.Apply(h.Event, h.Seq)
+			after, applied := before.Apply(h.Event, h.Seq)
 			if want {
 				n := len(cands)
 				if s.wants(h.Event.Name) {
 					cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: h.Event, state: before, key: key})
 				}
-				for _, g := range derive(h.Event, before.Index, after.Index) {
+				for _, g := range derive(h.Event, before.Index, after.Index, applied, b.registry.serves) {
 					if s.wants(g.Name) {
 						cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: g, state: after, key: key})
 					}

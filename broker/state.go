@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -48,6 +49,10 @@ type IndexRecord struct {
 	Involvements []Involvement  `json:"involvements,omitempty"`
 	Concerns     []Concern      `json:"concerns,omitempty"`
 	Flags        Flags          `json:"flags"`
+	// Times holds, per part of the record, the time (RFC 3339) of the event
+	// that set it last, so that an older event arriving later does not undo
+	// it (order.go). Absent in records stored before times were kept.
+	Times map[string]string `json:"times,omitempty"`
 }
 
 // Involvement is a practitioner of a participant providing a service (s.12(4)(f)).
@@ -77,7 +82,8 @@ type Flags struct {
 	LearningDifficulty bool `json:"learning_difficulty"`
 }
 
-// Consent is a child's consent history, oldest first.
+// Consent is a child's consent history, by the events' time, oldest first
+// (then in the order they arrived).
 type Consent struct {
 	Entries []ConsentEntry `json:"entries"`
 }
@@ -95,14 +101,17 @@ type ConsentEntry struct {
 	Expires  string `json:"expires,omitempty"`
 }
 
-// Apply returns the state after event e (ingest sequence seq) and whether the
-// index or consent changed. It never changes s.
-func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
+// Apply returns the state after event e (ingest sequence seq) and what it
+// made of e: whether the index or consent changed, and what e did not change
+// because an event with a later time had set it (order.go). It never
+// changes s.
+func (s ChildState) Apply(e *Event, seq uint64) (ChildState, Applied) {
 	next := s.clone()
 	next.LastSeq = seq
 	next.Events = append(next.Events, seq)
 	at := e.Time.UTC().Format(time.RFC3339)
 	d := e.Data
+	var res Applied
 	if e.Name == "consent.granted" || e.Name == "consent.withdrawn" {
 		if next.Consent == nil {
 			next.Consent = &Consent{}
@@ -114,35 +123,50 @@ func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
 		} else {
 			entry.Kind = "withdrawn"
 		}
-		next.Consent.Entries = append(next.Consent.Entries, entry)
-		return next, true
+		next.Consent.insert(entry, &res)
+		res.Changed = true
+		return next, res
 	}
 	if len(e.Name) < 6 || e.Name[:6] != "index." {
-		return next, false
+		return next, res
 	}
-	if next.Index == nil {
+	res.Changed = true
+	fresh := next.Index == nil
+	if fresh {
 		next.Index = &IndexRecord{UIN: e.Subject, Area: areaOf(e.Publisher)}
 	}
 	x := next.Index
 	switch e.Name {
 	case "index.child.registered":
-		x.Name, x.DOB, x.Gender, x.Address = d["name"], str(d["dob"]), str(d["gender"]), d["address"]
-		if a := str(d["area"]); a != "" && a != x.Area {
-			x.PreviousArea, x.Area = x.Area, a
+		if x.take("name", "name", e, &res) {
+			x.Name = d["name"]
 		}
+		if x.take("dob", "date of birth", e, &res) {
+			x.DOB = str(d["dob"])
+		}
+		if x.take("gender", "gender", e, &res) {
+			x.Gender = str(d["gender"])
+		}
+		x.setResidence(e, fresh, &res)
 	case "index.address.changed":
-		x.Address = d["address"]
-		if a := str(d["area"]); a != "" && a != x.Area {
-			x.PreviousArea, x.Area = x.Area, a
-		}
+		x.setResidence(e, fresh, &res)
 	case "index.carer.recorded":
-		x.Carers = replaceBy(x.Carers, d, "name")
+		if x.take(carerKey(d), "carer", e, &res) {
+			x.Carers = replaceBy(x.Carers, d, "name")
+		}
 	case "index.education.recorded":
-		x.Education = d
+		if x.take("education", "education", e, &res) {
+			x.Education = d
+		}
 	case "index.gp.recorded":
-		x.GP = d
+		if x.take("gp", "GP practice", e, &res) {
+			x.GP = d
+		}
 	case "index.practitioner.involved":
 		p, _ := d["practitioner"].(map[string]any)
+		if !x.take(practitionerKey("involvement", e.Publisher, p), "involvement", e, &res) {
+			break
+		}
 		inv := Involvement{Participant: e.Publisher, Practitioner: p, Service: str(d["service"]), Active: true, Since: at}
 		for i, old := range x.Involvements {
 			if old.Participant == e.Publisher && samePerson(old.Practitioner, p) {
@@ -153,6 +177,9 @@ func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
 		x.Involvements = append(x.Involvements, inv)
 	case "index.practitioner.ended":
 		p, _ := d["practitioner"].(map[string]any)
+		if !x.take(practitionerKey("involvement", e.Publisher, p), "involvement", e, &res) {
+			break
+		}
 		for i := range x.Involvements {
 			if inv := &x.Involvements[i]; inv.Participant == e.Publisher && inv.Active && samePerson(inv.Practitioner, p) {
 				inv.Active, inv.Ended = false, at
@@ -160,6 +187,9 @@ func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
 		}
 	case "index.concern.flagged":
 		p, _ := d["practitioner"].(map[string]any)
+		if !x.take(practitionerKey("concern", e.Publisher, p), "concern flag", e, &res) {
+			break
+		}
 		for i := range x.Concerns {
 			if c := &x.Concerns[i]; c.Participant == e.Publisher && c.Active && samePerson(c.Practitioner, p) {
 				c.Active, c.Withdrawn = false, at // superseded by the new flag below
@@ -168,23 +198,26 @@ func (s ChildState) Apply(e *Event, seq uint64) (ChildState, bool) {
 		x.Concerns = append(x.Concerns, Concern{Participant: e.Publisher, Practitioner: p, FlaggedAt: at, Active: true})
 	case "index.concern.withdrawn":
 		p, _ := d["practitioner"].(map[string]any)
+		if !x.take(practitionerKey("concern", e.Publisher, p), "concern flag", e, &res) {
+			break
+		}
 		for i := range x.Concerns {
 			if c := &x.Concerns[i]; c.Participant == e.Publisher && c.Active && samePerson(c.Practitioner, p) {
 				c.Active, c.Withdrawn = false, at
 			}
 		}
 	case "index.flags.set":
-		if v, ok := d["shielded"].(bool); ok {
+		if v, ok := d["shielded"].(bool); ok && x.take("flags.shielded", "shielded flag", e, &res) {
 			x.Flags.Shielded = v
 		}
-		if v, ok := d["care_leaver"].(bool); ok {
+		if v, ok := d["care_leaver"].(bool); ok && x.take("flags.care_leaver", "care leaver flag", e, &res) {
 			x.Flags.CareLeaver = v
 		}
-		if v, ok := d["learning_difficulty"].(bool); ok {
+		if v, ok := d["learning_difficulty"].(bool); ok && x.take("flags.learning_difficulty", "learning difficulty flag", e, &res) {
 			x.Flags.LearningDifficulty = v
 		}
 	}
-	return next, true
+	return next, res
 }
 
 // ActiveConcerns lists the active concern flags, oldest first.
@@ -214,14 +247,15 @@ func (x *IndexRecord) involvedWith(participant string) bool {
 	return false
 }
 
-// clone copies what Apply changes in place (the lists); the maps inside
-// are only ever replaced whole, so they may be shared.
+// clone copies what Apply changes in place (the lists and the times); the
+// other maps inside are only ever replaced whole, so they may be shared.
 func (s ChildState) clone() ChildState {
 	c := s
 	c.Events = slices.Clone(s.Events)
 	if s.Index != nil {
 		x := *s.Index
 		x.Carers, x.Involvements, x.Concerns = slices.Clone(x.Carers), slices.Clone(x.Involvements), slices.Clone(x.Concerns)
+		x.Times = maps.Clone(x.Times)
 		c.Index = &x
 	}
 	if s.Consent != nil {
