@@ -29,7 +29,7 @@ type SubjectAccess struct {
 	GeneratedAt string       `json:"generated_at"`
 	GeneratedBy string       `json:"generated_by"`
 	Index       *IndexRecord `json:"index"`   // the s.12(4) index record now held
-	Consent     *Consent     `json:"consent"` // every grant and withdrawal, in the order applied
+	Consent     *Consent     `json:"consent"` // every grant and withdrawal, by the events' own time
 	// Events are the events about the child held in the ingest stream, as
 	// published, with when the broker recorded them.
 	Events []HeldEvent `json:"events"`
