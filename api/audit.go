@@ -23,6 +23,13 @@ type AuditRecord struct {
 	Decisions      []Decision `json:"decisions"`
 	Problems       []Problem  `json:"problems,omitempty"`
 
+	// Superseded: events with a later time had already set some of what
+	// this event names, so the child's state kept theirs (broker/child/order.go).
+	// Note says what, in words, and also when a registration was taken as a
+	// claim about residence (broker/child/residence.go). Neither quotes a value.
+	Superseded bool   `json:"superseded,omitempty"`
+	Note       string `json:"note,omitempty"`
+
 	// Action is set on records of what an operator did: a replay, an
 	// erasure, a subject access export.
 	Action *AuditAction `json:"action,omitempty"`

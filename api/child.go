@@ -15,6 +15,10 @@ type IndexRecord struct {
 	Involvements []Involvement  `json:"involvements,omitempty"`
 	Concerns     []Concern      `json:"concerns,omitempty"`
 	Flags        Flags          `json:"flags"`
+	// Times holds, per part of the record, the time (RFC 3339) of the event
+	// that set it last, so that an older event arriving later does not undo
+	// it (broker/child/order.go). Absent in records stored before times were kept.
+	Times map[string]string `json:"times,omitempty"`
 }
 
 // Involvement is a practitioner of a participant providing a service (s.12(4)(f)).
@@ -44,7 +48,8 @@ type Flags struct {
 	LearningDifficulty bool `json:"learning_difficulty"`
 }
 
-// Consent is a child's consent history, oldest first.
+// Consent is a child's consent history, by the events' time, oldest first
+// (then in the order they arrived).
 type Consent struct {
 	Entries []ConsentEntry `json:"entries"`
 }

@@ -28,6 +28,11 @@ type Explanation struct {
 	Error          string        `json:"error,omitempty"`
 	Decisions      []Decision    `json:"decisions"`
 	Generated      []Explanation `json:"generated,omitempty"`
+
+	// Superseded and Note: what the child's state would not take of the
+	// event, as its audit record would say (broker/child/order.go).
+	Superseded bool   `json:"superseded,omitempty"`
+	Note       string `json:"note,omitempty"`
 }
 
 func (p Problem) String() string { return p.Field + ": " + p.Reason }

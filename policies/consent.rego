@@ -7,9 +7,13 @@
 #   the event's purpose, the first segment of its name (caf, education, connexions,
 #   youthjustice), wherever rule 2 relates the participant to the child.
 #
-#   Active consent for (purpose, agency kind) is decided by the consent entry with the
-#   highest seq naming both (docs/policy-input.md). Withdrawal stops sharing at once. A
-#   grant counts only when it is unexpired and valid:
+#   Active consent for (purpose, agency kind) is decided by the latest consent entry naming
+#   both: the one with the latest time (at), and of those the highest seq, the last to
+#   arrive (docs/policy-input.md). The time is the event's own, not its arrival: a
+#   withdrawal exported late does not undo a grant the child gave after it, and a grant
+#   exported late does not undo a later withdrawal (spec rule 5, "state follows the events'
+#   own time"). Withdrawal stops sharing at once. A grant counts only when it is unexpired
+#   and valid:
 #   - given by the child: valid when the child was 12 or over at the grant (the spec's age;
 #     a Gillick-style presumption that a child of 12 understands enough to consent; a child
 #     under 12 cannot consent on their own, nor can a child whose age at the grant is
@@ -18,8 +22,8 @@
 #     whether a parent may still consent for a young adult of 18 or over is an open
 #     question for the IG lead, docs/policies.md);
 #   - expires is an ISO date: the grant lapses at the start of that day.
-#   A later grant that is invalid or expired still decides (it has the highest seq): the
-#   agency gets no-consent, not an older grant (fail closed).
+#   A later grant that is invalid or expired still decides (it is the latest): the agency
+#   gets no-consent, not an older grant (fail closed).
 #
 #   Consent records themselves (consent.granted, consent.withdrawn) go to the participants
 #   whose agency kind they name, so each knows what it may now receive.
@@ -59,17 +63,18 @@ rule := {
 
 purpose := split(input.event.name, ".")[0]
 
-# The entries naming this event's purpose, by increasing seq (the broker sends them in
-# that order already; sorting keeps the policy right if it did not).
+# The entries naming this event's purpose, oldest first: by time (at, RFC 3339 in UTC as
+# the broker writes it, so that text order is time order), then by seq. The broker sends
+# them in that order already; sorting keeps the policy right if it did not.
 _entries := [e |
-	some pair in sort([[e.seq, i] | some i, e in input.consent.entries; purpose in e.purposes])
-	e := input.consent.entries[pair[1]]
+	some key in sort([[e.at, e.seq, i] | some i, e in input.consent.entries; purpose in e.purposes])
+	e := input.consent.entries[key[2]]
 ]
 
 # METADATA
 # description: |
-#   Per agency kind named for this purpose, the entry that decides: the one with the
-#   highest seq naming both (later entries overwrite earlier ones in the union).
+#   Per agency kind named for this purpose, the entry that decides: the latest naming
+#   both (later entries overwrite earlier ones in the union).
 deciding := object.union_n([{kind: e | some kind in e.agencies} | some e in _entries])
 
 # METADATA

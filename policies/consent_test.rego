@@ -85,13 +85,36 @@ test_withdrawal_after_grant_stops_sharing if {
 }
 
 test_grant_after_withdrawal_restores_sharing if {
-	r := consent.rule with input as _with([f.withdrawal(1, ["caf"], ["lea"]), f.grant(2, "parent", ["caf"], ["lea"])], 9)
+	regrant := object.union(f.grant(2, "parent", ["caf"], ["lea"]), {"at": "2026-04-01T09:00:00Z"})
+	r := consent.rule with input as _with([f.withdrawal(1, ["caf"], ["lea"]), regrant], 9)
 	object.keys(r.related) == {"lea"}
 }
 
-test_the_highest_seq_decides_whatever_the_order if {
-	r := consent.rule with input as _with([f.grant(7, "parent", ["caf"], ["lea"]), f.withdrawal(3, ["caf"], ["lea"])], 9)
+# The fixtures' grants are dated 2026-01-10, their withdrawals 2026-03-01.
+test_the_latest_time_decides_whatever_the_order if {
+	r := consent.rule with input as _with([f.withdrawal(3, ["caf"], ["lea"]), f.grant(7, "parent", ["caf"], ["lea"])], 9)
+	r.related == {}
+	r.refused.lea.basis == "consent-withdrawn"
+}
+
+test_a_grant_that_arrived_last_does_not_undo_a_later_withdrawal if {
+	# The grant of 2026-01-10 reached the broker (seq 9) after the withdrawal of 2026-03-01.
+	r := consent.rule with input as _with([f.grant(1, "parent", ["caf"], ["pct"]), f.withdrawal(2, ["caf"], ["pct"]), f.grant(9, "parent", ["caf"], ["pct"])], 9)
+	r.refused.pct.basis == "consent-withdrawn"
+}
+
+test_a_withdrawal_that_arrived_last_does_not_undo_a_later_grant if {
+	late := object.union(f.withdrawal(8, ["caf"], ["lea"]), {"at": "2025-12-01T09:00:00Z"})
+	r := consent.rule with input as _with([f.grant(2, "parent", ["caf"], ["lea"]), late], 9)
 	object.keys(r.related) == {"lea"}
+}
+
+test_at_equal_times_the_highest_seq_decides if {
+	same := object.union(f.withdrawal(2, ["caf"], ["lea"]), {"at": "2026-01-10T09:00:00Z"})
+	r := consent.rule with input as _with([same, f.grant(1, "parent", ["caf"], ["lea"])], 9)
+	r.refused.lea.basis == "consent-withdrawn"
+	r2 := consent.rule with input as _with([f.grant(3, "parent", ["caf"], ["lea"]), same], 9)
+	object.keys(r2.related) == {"lea"}
 }
 
 test_a_later_invalid_grant_still_decides if {

@@ -8,9 +8,11 @@
 #   2. the child outside s.10(9): out-of-scope for everyone (rule 1, scope.rego);
 #   3. Connexions or the youth offending team outside their ages: age-limit (rule 11);
 #   4. the publisher itself: no-rule, it never receives its own event back (rule 2);
+#   4a. a participant a broker's residence review names: what residence.rego gives it,
+#      related to the child or not (rule 5, the only exception to rule 2);
 #   5. what the rule for the event type gives a participant of the child's area, then an
-#      involved participant (rules 3-8: index, concern, moves, safeguarding, police,
-#      consent .rego);
+#      involved participant (rules 3-8: index, concern, moves, residence, safeguarding,
+#      police, consent .rego);
 #   6. for any other participant related to the child (rule 2: in the child's area or
 #      involved): a recipient the broker names (rule 4),
 #      consent (rule 8), a valid override on a case event (rule 9), else the rule's denial;
@@ -49,6 +51,7 @@ _catalogue := {
 	"index.concern.matched": "concern",
 	"index.concern.shared": "concern",
 	"index.transferred": "moves",
+	"index.residence.disputed": "residence",
 	"safeguarding.referral": "safeguarding",
 	"education.missing": "safeguarding",
 	"police.incident": "police",
@@ -78,6 +81,9 @@ _rule := r if {
 } else := r if {
 	_catalogue[input.event.name] == "police"
 	r := data.ecm.police.rule
+} else := r if {
+	_catalogue[input.event.name] == "residence"
+	r := data.ecm.residence.rule
 }
 
 # Steps 1 and 2: decisions that hold for every candidate.
@@ -108,6 +114,8 @@ _decide(c) := d if {
 	"reason": "the publisher does not receive its own event back (rule 2)",
 } if {
 	c.id == input.event.publisher
+} else := d if {
+	d := _rule.reviewers[c.id]
 } else := _local(c) if {
 	c.area == data.ecm.relationship.area
 } else := _involved(c) if {

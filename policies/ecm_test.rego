@@ -62,6 +62,7 @@ test_decisions_are_well_formed if {
 		f.usual(f.event("index.concern.shared", "broker", {"recipients": ["york/lea"]}), 9),
 		f.usual(f.event("consent.withdrawn", "leeds/pct", {"purposes": ["caf"], "agencies": ["lea"]}), 9),
 		f.input_for(f.event("index.child.registered", "leeds/pct", {}), _shielded_child, null, f.leeds),
+		f.usual(f.event("index.residence.disputed", "broker", {"area": "leeds", "claimed_area": "york"}), 9),
 	] {
 		d := ecm.decision with input as setting
 		_well_formed(setting, d)

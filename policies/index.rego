@@ -20,6 +20,8 @@
 #     related       agency kind -> decision, for any participant rule 2 relates to the child
 #     refused       agency kind -> denial, when nothing above allows
 #     refusal       the denial otherwise
+#     reviewers     participant id -> decision, for the social care a residence review names,
+#                   whatever rule 2 says (residence.rego)
 #   Rule packages say only what their rule allows; ecm.rego applies rules 1, 2, 9, 10, 11.
 package ecm.index
 

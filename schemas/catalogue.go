@@ -108,6 +108,7 @@ var catalogue = buildCatalogue([]struct {
 	{"index.transferred", []string{Broker}},
 	{"index.concern.matched", []string{Broker}},
 	{"index.concern.shared", []string{Broker}},
+	{"index.residence.disputed", []string{Broker}},
 })
 
 func buildCatalogue(rows []struct {

@@ -41,6 +41,7 @@ var dateFields = map[string]dateRule{
 	"occurred_at": notFuture,
 	"flagged_at":  notFuture,
 	"ended":       notFuture,
+	"claimed_at":  notFuture,
 	"since":       plausible, // connexions status since: may be announced ahead
 	"from":        plausible, // a school place may start next term
 	"to":          plausible,

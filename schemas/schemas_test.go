@@ -302,8 +302,8 @@ func TestCatalogueMatchesSchemaFiles(t *testing.T) {
 			t.Errorf("defs.v1.json: $id is %v, want %s", doc["$id"], DefsID)
 		}
 	}
-	if got := len(Names()); got != 22 {
-		t.Errorf("catalogue has %d names, want 19 + 3 broker-generated", got)
+	if got := len(Names()); got != 23 {
+		t.Errorf("catalogue has %d names, want 19 + 4 broker-generated", got)
 	}
 }
 
@@ -453,6 +453,7 @@ func TestLookup(t *testing.T) {
 		{typ: "uk.gov.ecm.index.transferred.v1", ok: true, index: true, purpose: "index", generated: true, publishers: []string{Broker}},
 		{typ: "uk.gov.ecm.index.concern.matched.v1", ok: true, index: true, purpose: "index", generated: true, publishers: []string{Broker}},
 		{typ: "uk.gov.ecm.index.concern.shared.v1", ok: true, index: true, purpose: "index", generated: true, publishers: []string{Broker}},
+		{typ: "uk.gov.ecm.index.residence.disputed.v1", ok: true, index: true, purpose: "index", generated: true, publishers: []string{Broker}},
 		{typ: "caf.completed"},
 		{typ: "uk.gov.ecm.caf.completed"},
 		{typ: "uk.gov.ecm.caf.completed.v2"},

@@ -16,4 +16,19 @@
 // Events leave with source /<area>/pct and the child's NHS number as subject.
 // The field mappings are documented where each format is read: adt.go and
 // involvements.go.
+//
+// Which area a registration names, and why: the area in PID-11.9 (the
+// address's county/parish code) when the sending system fills it with an
+// area slug, else the adapter's own area (--area), the PCT the practice
+// belongs to. A practice registers patients who live nearby, so its own area
+// is the best default, but it is not proof of residence, and the broker
+// treats it so: an A04/A28 naming another area than the child's record, sent
+// by a PCT outside the child's area, is a claim (the child does not move;
+// social care of both areas receive index.residence.disputed), while one from
+// the child's own area's PCT naming a new area in PID-11.9 corrects the
+// record and moves the child. An A08/A31 with an address is a move proper
+// (index.address.changed), to the PID-11.9 area or the adapter's own. Every
+// event's time is MSH-7, the message time, so a message replayed from an
+// interface engine's queue does not undo a newer change (docs/policies.md,
+// "Event time and residence").
 package pct

@@ -16,9 +16,12 @@ var derivedSpace = uuid.MustParse("0d6b2c7e-3f4a-4e8b-8d1c-5a9e7f2b6c10")
 
 // Derive returns the events the broker generates because e changed a child's
 // record from before to after (docs/policy-input.md, "Broker-generated
-// events"). Their ids Derive from e's, so a redelivered e generates the same
-// events and they are delivered once.
-func Derive(e *event.Event, before, after *api.IndexRecord) []*event.Event {
+// events"); res is what Apply made of e, and served reports whether an area
+// has participants (residence.go). An event that changed nothing because
+// later ones had (order.go) generates no match or share. Their ids derive
+// from e's, so a redelivered e generates the same events and they are
+// delivered once.
+func Derive(e *event.Event, before, after *api.IndexRecord, res Applied, served func(area string) bool) []*event.Event {
 	if after == nil {
 		return nil
 	}
@@ -40,6 +43,11 @@ func Derive(e *event.Event, before, after *api.IndexRecord) []*event.Event {
 		if before != nil && after.Area != before.Area {
 			gen("index.transferred", transferData(after))
 		}
+		// A claim about residence, or a move out of every served area: a
+		// person must look (residence.go).
+		if d, ok := residenceReview(e, before, after, res, served); ok {
+			gen(ResidenceDisputed, d)
+		}
 	case "index.concern.flagged":
 		// Rule 4, s.12(4)(g): a second practitioner's concern makes a match.
 		active := ActiveConcerns(after)
@@ -49,13 +57,13 @@ func Derive(e *event.Event, before, after *api.IndexRecord) []*event.Event {
 				others = true
 			}
 		}
-		if others {
+		if others && len(res.Superseded) == 0 {
 			gen("index.concern.matched", map[string]any{"concerns": concernList(active), "recipients": flaggers(active)})
 		}
 	case "index.practitioner.involved":
 		// Rule 4: a newly involved participant learns of the active concerns.
 		active := ActiveConcerns(after)
-		if len(active) > 0 && !InvolvedWith(before, e.Publisher) {
+		if len(active) > 0 && !InvolvedWith(before, e.Publisher) && len(res.Superseded) == 0 {
 			gen("index.concern.shared", map[string]any{"concerns": concernList(active), "recipients": []any{e.Publisher}})
 		}
 	}
@@ -113,11 +121,19 @@ func flaggers(cs []api.Concern) []any {
 	return out
 }
 
+// Step is what one event did to a child's history.
+type Step struct {
+	After     State          // the state after the event
+	Applied   Applied        // what the state took of the event, and what not
+	Generated []*event.Event // the events the broker generates, decided against After
+}
+
 // Next is one step of a child's history, the same wherever history is read
 // (the pipeline, explain, replay, impact): the state after e (ingest
-// sequence seq) and the events the broker generates because e changed the
-// record. The generated events are decided against the state after e.
-func (s State) Next(e *event.Event, seq uint64) (after State, generated []*event.Event) {
-	after, _ = s.Apply(e, seq)
-	return after, Derive(e, s.Index, after.Index)
+// sequence seq), what it took of e, and the events the broker generates
+// because e changed the record. served reports whether an area has
+// participants (config.Registry.Serves).
+func (s State) Next(e *event.Event, seq uint64, served func(area string) bool) Step {
+	after, applied := s.Apply(e, seq)
+	return Step{After: after, Applied: applied, Generated: Derive(e, s.Index, after.Index, applied, served)}
 }

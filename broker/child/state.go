@@ -1,6 +1,7 @@
 package child
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -23,14 +24,17 @@ type State struct {
 	Events []uint64 `json:"events,omitempty"`
 }
 
-// Apply returns the state after event e (ingest sequence seq) and whether the
-// index or consent changed. It never changes s.
-func (s State) Apply(e *event.Event, seq uint64) (State, bool) {
+// Apply returns the state after event e (ingest sequence seq) and what it
+// made of e: whether the index or consent changed, and what e did not change
+// because an event with a later time had set it (order.go). It never
+// changes s.
+func (s State) Apply(e *event.Event, seq uint64) (State, Applied) {
 	next := s.clone()
 	next.LastSeq = seq
 	next.Events = append(next.Events, seq)
 	at := e.Time.UTC().Format(time.RFC3339)
 	d := e.Data
+	var res Applied
 	if e.Name == "consent.granted" || e.Name == "consent.withdrawn" {
 		if next.Consent == nil {
 			next.Consent = &api.Consent{}
@@ -42,35 +46,50 @@ func (s State) Apply(e *event.Event, seq uint64) (State, bool) {
 		} else {
 			entry.Kind = "withdrawn"
 		}
-		next.Consent.Entries = append(next.Consent.Entries, entry)
-		return next, true
+		insertConsent(next.Consent, entry, &res)
+		res.Changed = true
+		return next, res
 	}
 	if len(e.Name) < 6 || e.Name[:6] != "index." {
-		return next, false
+		return next, res
 	}
-	if next.Index == nil {
+	res.Changed = true
+	fresh := next.Index == nil
+	if fresh {
 		next.Index = &api.IndexRecord{UIN: e.Subject, Area: AreaOf(e.Publisher)}
 	}
 	x := next.Index
 	switch e.Name {
 	case "index.child.registered":
-		x.Name, x.DOB, x.Gender, x.Address = d["name"], str(d["dob"]), str(d["gender"]), d["address"]
-		if a := str(d["area"]); a != "" && a != x.Area {
-			x.PreviousArea, x.Area = x.Area, a
+		if take(x, "name", "name", e, &res) {
+			x.Name = d["name"]
 		}
+		if take(x, "dob", "date of birth", e, &res) {
+			x.DOB = str(d["dob"])
+		}
+		if take(x, "gender", "gender", e, &res) {
+			x.Gender = str(d["gender"])
+		}
+		setResidence(x, e, fresh, &res)
 	case "index.address.changed":
-		x.Address = d["address"]
-		if a := str(d["area"]); a != "" && a != x.Area {
-			x.PreviousArea, x.Area = x.Area, a
-		}
+		setResidence(x, e, fresh, &res)
 	case "index.carer.recorded":
-		x.Carers = replaceBy(x.Carers, d, "name")
+		if take(x, carerKey(d), "carer", e, &res) {
+			x.Carers = replaceBy(x.Carers, d, "name")
+		}
 	case "index.education.recorded":
-		x.Education = d
+		if take(x, "education", "education", e, &res) {
+			x.Education = d
+		}
 	case "index.gp.recorded":
-		x.GP = d
+		if take(x, "gp", "GP practice", e, &res) {
+			x.GP = d
+		}
 	case "index.practitioner.involved":
 		p, _ := d["practitioner"].(map[string]any)
+		if !take(x, practitionerKey("involvement", e.Publisher, p), "involvement", e, &res) {
+			break
+		}
 		inv := api.Involvement{Participant: e.Publisher, Practitioner: p, Service: str(d["service"]), Active: true, Since: at}
 		for i, old := range x.Involvements {
 			if old.Participant == e.Publisher && samePerson(old.Practitioner, p) {
@@ -81,6 +100,9 @@ func (s State) Apply(e *event.Event, seq uint64) (State, bool) {
 		x.Involvements = append(x.Involvements, inv)
 	case "index.practitioner.ended":
 		p, _ := d["practitioner"].(map[string]any)
+		if !take(x, practitionerKey("involvement", e.Publisher, p), "involvement", e, &res) {
+			break
+		}
 		for i := range x.Involvements {
 			if inv := &x.Involvements[i]; inv.Participant == e.Publisher && inv.Active && samePerson(inv.Practitioner, p) {
 				inv.Active, inv.Ended = false, at
@@ -88,6 +110,9 @@ func (s State) Apply(e *event.Event, seq uint64) (State, bool) {
 		}
 	case "index.concern.flagged":
 		p, _ := d["practitioner"].(map[string]any)
+		if !take(x, practitionerKey("concern", e.Publisher, p), "concern flag", e, &res) {
+			break
+		}
 		for i := range x.Concerns {
 			if c := &x.Concerns[i]; c.Participant == e.Publisher && c.Active && samePerson(c.Practitioner, p) {
 				c.Active, c.Withdrawn = false, at // superseded by the new flag below
@@ -96,23 +121,26 @@ func (s State) Apply(e *event.Event, seq uint64) (State, bool) {
 		x.Concerns = append(x.Concerns, api.Concern{Participant: e.Publisher, Practitioner: p, FlaggedAt: at, Active: true})
 	case "index.concern.withdrawn":
 		p, _ := d["practitioner"].(map[string]any)
+		if !take(x, practitionerKey("concern", e.Publisher, p), "concern flag", e, &res) {
+			break
+		}
 		for i := range x.Concerns {
 			if c := &x.Concerns[i]; c.Participant == e.Publisher && c.Active && samePerson(c.Practitioner, p) {
 				c.Active, c.Withdrawn = false, at
 			}
 		}
 	case "index.flags.set":
-		if v, ok := d["shielded"].(bool); ok {
+		if v, ok := d["shielded"].(bool); ok && take(x, "flags.shielded", "shielded flag", e, &res) {
 			x.Flags.Shielded = v
 		}
-		if v, ok := d["care_leaver"].(bool); ok {
+		if v, ok := d["care_leaver"].(bool); ok && take(x, "flags.care_leaver", "care leaver flag", e, &res) {
 			x.Flags.CareLeaver = v
 		}
-		if v, ok := d["learning_difficulty"].(bool); ok {
+		if v, ok := d["learning_difficulty"].(bool); ok && take(x, "flags.learning_difficulty", "learning difficulty flag", e, &res) {
 			x.Flags.LearningDifficulty = v
 		}
 	}
-	return next, true
+	return next, res
 }
 
 // ActiveConcerns lists the active concern flags, oldest first.
@@ -142,14 +170,15 @@ func InvolvedWith(x *api.IndexRecord, participant string) bool {
 	return false
 }
 
-// clone copies what Apply changes in place (the lists); the maps inside
-// are only ever replaced whole, so they may be shared.
+// clone copies what Apply changes in place (the lists and the times); the
+// other maps inside are only ever replaced whole, so they may be shared.
 func (s State) clone() State {
 	c := s
 	c.Events = slices.Clone(s.Events)
 	if s.Index != nil {
 		x := *s.Index
 		x.Carers, x.Involvements, x.Concerns = slices.Clone(x.Carers), slices.Clone(x.Involvements), slices.Clone(x.Concerns)
+		x.Times = maps.Clone(x.Times)
 		c.Index = &x
 	}
 	if s.Consent != nil {

@@ -58,3 +58,6 @@ func (r *Registry) OperatorByToken(token string) (string, bool) {
 	name, ok := r.ops[token]
 	return name, ok
 }
+
+// Serves reports whether any participant works in area.
+func (r *Registry) Serves(area string) bool { return len(r.byArea[area]) > 0 }

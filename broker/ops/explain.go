@@ -18,9 +18,10 @@ func (b *Ops) Explain(ctx context.Context, ev *event.Event) (api.Explanation, er
 		return api.Explanation{}, err
 	}
 	out := b.explain(ctx, ev, st.Index, st.Consent)
-	after, generated := st.Next(ev, st.LastSeq+1)
-	for _, g := range generated {
-		out.Generated = append(out.Generated, b.explain(ctx, g, after.Index, after.Consent))
+	step := st.Next(ev, st.LastSeq+1, b.registry.Serves)
+	out.Superseded, out.Note = len(step.Applied.Superseded) > 0, step.Applied.Note()
+	for _, g := range step.Generated {
+		out.Generated = append(out.Generated, b.explain(ctx, g, step.After.Index, step.After.Consent))
 	}
 	return out, nil
 }

@@ -383,8 +383,8 @@ func (w *impactWorker) do(ctx context.Context, j impactJob) error {
 	if !stateful {
 		return nil
 	}
-	var generated []*event.Event
-	cs.state, generated = cs.state.Next(ev, j.seq)
+	step := cs.state.Next(ev, j.seq, w.b.registry.Serves)
+	cs.state = step.After
 	var gens []*impactRec
 	for _, r := range recs {
 		if r.generated {
@@ -394,7 +394,7 @@ func (w *impactWorker) do(ctx context.Context, j impactJob) error {
 	if len(gens) == 0 {
 		return nil
 	}
-	for _, g := range generated {
+	for _, g := range step.Generated {
 		for _, r := range gens {
 			if r.eventID == g.ID {
 				w.evaluate(ctx, j.seq, g, cs, r)

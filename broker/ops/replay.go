@@ -323,13 +323,14 @@ func (b *Ops) replay(ctx context.Context, s *replaySel, res *api.ReplayResult, p
 				want = seqs[h.Seq]
 			}
 			before := state
-			after, generated := before.Next(h.Event, h.Seq)
+			step := before.Next(h.Event, h.Seq, b.registry.Serves)
+			after := step.After
 			if want {
 				n := len(cands)
 				if s.wants(h.Event.Name) {
 					cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: h.Event, state: before, key: key})
 				}
-				for _, g := range generated {
+				for _, g := range step.Generated {
 					if s.wants(g.Name) {
 						cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: g, state: after, key: key})
 					}

@@ -214,13 +214,13 @@ func (b *Pipeline) process(ctx context.Context, p *pass, m jetstream.Msg) error 
 		return nil // applied before a crash or a lost ack: everything it caused is stored
 	}
 	before := cs.state
-	if err := b.decideAndDeliver(ctx, p, ev, before.Index, before.Consent, seq, key); err != nil {
+	step := before.Next(ev, seq, b.Registry.Serves)
+	if err := b.decideAndDeliver(ctx, p, ev, before.Index, before.Consent, seq, key, step.Applied); err != nil {
 		return err
 	}
-	after, generated := before.Next(ev, seq)
-	cs.state, cs.dirty = after, true
-	for _, g := range generated {
-		if err := b.decideAndDeliver(ctx, p, g, after.Index, after.Consent, seq, key); err != nil {
+	cs.state, cs.dirty = step.After, true
+	for _, g := range step.Generated {
+		if err := b.decideAndDeliver(ctx, p, g, step.After.Index, step.After.Consent, seq, key, child.Applied{}); err != nil {
 			return err
 		}
 	}
@@ -228,8 +228,9 @@ func (b *Pipeline) process(ctx context.Context, p *pass, m jetstream.Msg) error 
 }
 
 // decideAndDeliver evaluates the policy once for e and publishes the copies
-// it allows and the audit record.
-func (b *Pipeline) decideAndDeliver(ctx context.Context, p *pass, e *event.Event, x *api.IndexRecord, c *api.Consent, seq uint64, key string) error {
+// it allows and the audit record, which says what of e the child's state did
+// not take (applied, child/order.go).
+func (b *Pipeline) decideAndDeliver(ctx context.Context, p *pass, e *event.Event, x *api.IndexRecord, c *api.Consent, seq uint64, key string, applied child.Applied) error {
 	start := time.Now()
 	res := b.Decider.Decide(ctx, policy.Request{Event: e, Index: x, Consent: c})
 	decisions, rev, perr := res.Decisions, res.Revision, res.Err
@@ -252,7 +253,8 @@ func (b *Pipeline) decideAndDeliver(ctx context.Context, p *pass, e *event.Event
 	}
 	rec := api.AuditRecord{IngestSeq: seq, EventID: e.ID, Source: e.Source, Type: e.Type, Publisher: e.Publisher,
 		ChildKey: key, EventTime: e.Time.UTC().Format(time.RFC3339Nano), DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
-		PolicyRevision: rev, Decisions: decisions, Outcome: "decided"}
+		PolicyRevision: rev, Decisions: decisions, Outcome: "decided",
+		Superseded: len(applied.Superseded) > 0, Note: applied.Note()}
 	if perr != nil {
 		rec.Outcome, rec.Error = "policy-error", perr.Error()
 	}

@@ -40,6 +40,10 @@ func candidates(r *config.Registry, e *event.Event, x *api.IndexRecord) []config
 	switch e.Name {
 	case "index.address.changed", "index.transferred":
 		addArea(str(e.Data["area"]))
+	case child.ResidenceDisputed: // social care of each area it names (child/residence.go)
+		for _, k := range []string{"area", "claimed_area", "previous_area"} {
+			add(str(e.Data[k]) + "/la-social-care")
+		}
 	case "index.concern.matched", "index.concern.shared":
 		for _, id := range list(e.Data["recipients"]) {
 			add(str(id))

@@ -14,7 +14,7 @@ import (
 // what lets decisions be cached on exactly what the policy can read.
 var decisionData = map[string]bool{
 	"agencies": true, "purposes": true, "given_by": true, "expires": true, // consent
-	"area": true, "previous_area": true, "recipients": true, // moves, generated events
+	"area": true, "previous_area": true, "claimed_area": true, "recipients": true, // moves, generated events
 	"kind": true, "child_present": true, "significant_harm": true, "category": true, "status": true,
 	"shielded": true, "care_leaver": true, "learning_difficulty": true, "flags": true, // index.flags.set, transfers
 }

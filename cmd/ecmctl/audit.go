@@ -38,6 +38,8 @@ type auditRecord struct {
 	Review         bool           `json:"review"`
 	Decisions      []auditVerdict `json:"decisions"`
 	Problems       []problem      `json:"problems"`
+
+	Note string `json:"note"` // superseded or a residence claim (broker/order.go)
 }
 
 // auditVerdict is api.Decision: one participant's answer.
@@ -128,6 +130,9 @@ func recordNotes(r auditRecord) []string {
 	}
 	if r.Error != "" {
 		notes = append(notes, "error: "+r.Error)
+	}
+	if r.Note != "" {
+		notes = append(notes, "note: "+r.Note)
 	}
 	for _, p := range r.Problems {
 		notes = append(notes, "problem: "+p.String())

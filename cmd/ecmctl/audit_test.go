@@ -99,3 +99,16 @@ func TestAuditJSONIsTheBrokersAnswer(t *testing.T) {
 		t.Errorf("exit %d, stdout %q", res.code, res.stdout)
 	}
 }
+
+// TestAuditShowsTheNote: an event older than what it would replace, or a
+// registration taken as a residence claim, says so in the table.
+func TestAuditShowsTheNote(t *testing.T) {
+	note := "superseded: an event dated 2026-12-02T09:00:00Z had already set the address and area; this older event did not change them"
+	fb := auditBroker(t, []api.AuditRecord{{EventID: "e-1", Source: "/leeds/lea", Type: "uk.gov.ecm.index.child.registered.v1",
+		Child: amy, EventTime: "2026-09-30T00:00:00Z", PolicyRevision: "r7", Outcome: "decided", Superseded: true, Note: note,
+		Decisions: []api.Decision{{Participant: "york/la-social-care", Allow: true, Basis: "s12-index"}}}})
+	res := runAs(t, fb, operatorToken, "audit", "--child", amy)
+	if res.code != 0 || !strings.Contains(res.stdout, "    note: "+note+"\n") {
+		t.Errorf("exit %d, stdout:\n%s", res.code, res.stdout)
+	}
+}

@@ -39,6 +39,8 @@ type step struct {
 	// rejected: the broker must refuse the event at the door (HTTP 4xx),
 	// decide nothing and deliver nothing.
 	rejected bool
+	// at replaces the event's time (RFC 3339), for an event exported late.
+	at string
 }
 
 // got is what one receiving participant must get: the basis of the decision
@@ -66,6 +68,9 @@ type expect struct {
 	// want builds the full data of a generated event from the published
 	// events (for a published event the expected data is what was published).
 	want func(evs []map[string]any) map[string]any
+	// superseded: the audit record must say the event was older than what
+	// it would have replaced in the child's state (spec rule 5).
+	superseded bool
 }
 
 // scenario is a named sequence of steps and what must hold afterwards.
@@ -109,6 +114,9 @@ func TestScenarios(t *testing.T) {
 			}
 			if s.source != "" {
 				ev["source"] = s.source
+			}
+			if s.at != "" {
+				ev["time"] = s.at
 			}
 			if s.badUIN {
 				ev["subject"] = r.child[:9] + string(rune('0'+(r.child[9]-'0'+1)%10))
@@ -329,6 +337,9 @@ func checkExpect(t *testing.T, r *run, e expect, byStep []*api.AuditRecord, gene
 	if rec == nil {
 		t.Errorf("%s: no audit record", label)
 		return
+	}
+	if rec.Superseded != e.superseded {
+		t.Errorf("%s: audit record superseded=%v (%s), want %v", label, rec.Superseded, rec.Note, e.superseded)
 	}
 
 	// The audit: every candidate decided as the spec says.

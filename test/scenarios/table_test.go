@@ -1,5 +1,7 @@
 package scenarios
 
+import "time"
+
 // The scenario table. Each scenario is named after the rule of
 // shared/spec/domain.md and the section of the Children Act 2004 (or of
 // Every Child Matters: Change for Children) it tests; step indices are in
@@ -728,6 +730,106 @@ func scenarios() []scenario {
 			},
 			expect: []expect{{step: 3, to: map[string]got{lsc: g(s12index), llea: g(s12index)}, deny: lim("leeds", "connexions", "yot"), rest: noRule}},
 		},
+
+		// ---- Rule 5: state follows the events' own time; residence claims ----
+		{
+			// The school census of the issue on the record telling the truth: taken before the move,
+			// exported after it. It still reaches social care of the child's area, York (rule 3).
+			name: "rule 5 event time: an older census registration after a newer move neither moves the child back nor transfers it to Leeds",
+			steps: []step{
+				dated(regBy(lpct, "Cen", 12), daysAgo(330)),                                            // 0
+				dated(st(lpct, "index.address.changed", moved("york", "3 Clifton Green")), daysAgo(1)), // 1
+				dated(st(llea, "index.child.registered", reg("Cen", "leeds", 12)), daysAgo(60)),        // 2: the census
+				st(llea, "safeguarding.referral", referral(false)),                                     // 3
+			},
+			expect: []expect{
+				{step: 1, to: map[string]got{lsc: g(move)},
+					deny: merge(all(noRelationship, "york"), lim("york", "connexions"), lim("leeds", "connexions"), d(lpct, noRule)), rest: noRule},
+				{step: 1, gen: "index.transferred", to: map[string]got{ysc: g(move), ylea: g(move), ypct: g(move)},
+					deny: merge(lim("york", "connexions"), d(yyot, noRule, ypol, noRule)),
+					want: transferred(record{reg: 0, move: 1, previous: "leeds"})},
+				{step: 2, to: map[string]got{ysc: g(s12index)}, deny: merge(lim("york", "connexions"), d(llea, noRule)), rest: noRule,
+					superseded: true},
+				// The child is still in York: the referral goes to York's social care (rule 6).
+				{step: 3, to: map[string]got{ysc: g(s11)}, deny: merge(lim("york", "connexions"), d(llea, noRule)), rest: noRule},
+			},
+		},
+		{
+			name: "rule 5 event time: an older address change does not replace a newer address",
+			steps: []step{
+				dated(regBy(lpct, "Ola", 12), daysAgo(330)),                                         // 0
+				dated(st(lpct, "index.address.changed", moved("leeds", "9 New Road")), daysAgo(10)), // 1
+				dated(st(llea, "index.address.changed", moved("york", "8 Walmgate")), daysAgo(90)),  // 2: no move
+			},
+			expect: []expect{
+				{step: 1, to: map[string]got{lsc: g(s12index)}, deny: merge(lim("leeds", "connexions"), d(lpct, noRule)), rest: noRule},
+				// Decided as the move it says it is (the record is in Leeds), but it moves nobody: no transfer.
+				{step: 2, to: map[string]got{lsc: g(move)},
+					deny: merge(all(noRelationship, "york"), lim("york", "connexions"), lim("leeds", "connexions"), d(llea, noRule)), rest: noRule,
+					superseded: true},
+			},
+		},
+		{
+			name: "rule 5 residence: a registration by York's school of a Leeds child is a claim, reviewed by social care of both areas",
+			steps: []step{
+				regBy(lpct, "Res", 12), // 0
+				st(ylea, "index.child.registered", reg("Res", "york", 12)), // 1
+				st(ylea, "safeguarding.referral", referral(false)),         // 2
+			},
+			expect: []expect{
+				{step: 1, to: map[string]got{lsc: g(s12index)}, deny: merge(lim("leeds", "connexions"), d(ylea, noRule)), rest: noRule},
+				{step: 1, gen: "index.residence.disputed", to: map[string]got{lsc: g(move), ysc: g(move)},
+					deny: lim("leeds", "connexions"), rest: noRule, want: disputed(1, "leeds", "york", "")},
+				// The child is still in Leeds: the referral goes to Leeds' social care (rule 6).
+				{step: 2, to: map[string]got{lsc: g(s11)}, deny: merge(lim("leeds", "connexions"), d(ylea, noRule)), rest: noRule},
+			},
+		},
+		{
+			name: "rule 5 residence: a move to an area without participants is accepted and reviewed by the old area's social care",
+			steps: []step{
+				regBy(lpct, "Bri", 12), // 0
+				st(lpct, "index.address.changed", map[string]any{"address": map[string]any{"lines": []any{"1 Mill Lane"}, "postcode": "BD1 1AA"},
+					"area": "bradford"}), // 1
+			},
+			expect: []expect{
+				{step: 1, to: map[string]got{lsc: g(move)}, deny: merge(lim("leeds", "connexions"), d(lpct, noRule)), rest: noRule},
+				// Nobody works in Bradford: the transfer has no candidate at all.
+				{step: 1, gen: "index.transferred", to: map[string]got{}},
+				{step: 1, gen: "index.residence.disputed", to: map[string]got{lsc: g(move)}, want: disputed(1, "bradford", "bradford", "leeds")},
+			},
+		},
+		{
+			name: "rule 8 event time: a consent withdrawal exported late does not undo the grant given after it",
+			steps: []step{
+				regBy(lpct, "Wit", 12), // 0
+				dated(st(lpct, "consent.granted", granted("parent", l("caf"), l("lea"), "")), daysAgo(10)), // 1
+				dated(st(lsc, "consent.withdrawn", withdrawal(l("caf"), l("lea"))), daysAgo(40)),           // 2
+				st(lpct, "caf.completed", caf()), // 3
+			},
+			expect: []expect{
+				{step: 2, to: map[string]got{llea: g(consent)}, deny: merge(lim("leeds", "connexions"), d(lsc, noRule)), rest: noRule,
+					superseded: true},
+				{step: 3, to: map[string]got{llea: g(consent)}, deny: merge(lim("leeds", "connexions"), d(lpct, noRule)), rest: noConsent},
+			},
+		},
+	}
+}
+
+// dated gives a step the time of an export that arrives late.
+func dated(s step, at string) step { s.at = at; return s }
+
+func daysAgo(n int) string { return time.Now().UTC().AddDate(0, 0, -n).Format(time.RFC3339) }
+
+// disputed is the index.residence.disputed data the broker generates for step i.
+func disputed(i int, area, claimed, previous string) func([]map[string]any) map[string]any {
+	return func(evs []map[string]any) map[string]any {
+		reason := "conflicting-registration"
+		out := map[string]any{"area": area, "claimed_area": claimed, "claimed_by": participantOf(evs[i]), "claimed_at": evs[i]["time"]}
+		if previous != "" {
+			reason, out["previous_area"] = "area-without-participants", previous
+		}
+		out["reason"] = reason
+		return out
 	}
 }
 
