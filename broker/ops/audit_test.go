@@ -174,6 +174,26 @@ func history(t testing.TB, b *broker.Broker) {
 		mustPublish(t, b, s.from, testEvent(s.from, s.name, s.child, s.data))
 	}
 	waitIdle(t, b)
+	// Every event's decision is in the audit before the tests read it (idle
+	// consumers are the usual sign; this makes sure under a loaded machine).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n := 0
+		for _, child := range []string{amy, ben, cal} {
+			recs, err := b.AuditLog().Child(context.Background(), b.ChildKey(child))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(recs)
+		}
+		if n >= len(steps) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the audit holds %d records of the %d events published", n, len(steps))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // auditMessages reads every message of an audit stream.
