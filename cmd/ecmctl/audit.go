@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 var auditCmd = &command{
@@ -24,47 +26,13 @@ Examples:
 	run: runAudit,
 }
 
-// auditRecord is what the table shows of api.AuditRecord.
-type auditRecord struct {
-	EventID        string         `json:"event_id"`
-	Source         string         `json:"source"`
-	Type           string         `json:"type"`
-	EventTime      string         `json:"event_time"`
-	DecidedAt      string         `json:"decided_at"`
-	PolicyRevision string         `json:"policy_revision"`
-	Outcome        string         `json:"outcome"`
-	Error          string         `json:"error"`
-	CausedBy       string         `json:"caused_by"`
-	Review         bool           `json:"review"`
-	Decisions      []auditVerdict `json:"decisions"`
-	Problems       []problem      `json:"problems"`
-
-	Note string `json:"note"` // superseded or a residence claim (broker/order.go)
-}
-
-// auditVerdict is api.Decision: one participant's answer.
-type auditVerdict struct {
-	Participant string   `json:"participant"`
-	Allow       bool     `json:"allow"`
-	Basis       string   `json:"basis"`
-	Remove      []string `json:"remove"`
-}
-
-// problem is api.Problem.
-type problem struct {
-	Field  string `json:"field"`
-	Reason string `json:"reason"`
-}
-
-func (p problem) String() string { return p.Field + ": " + p.Reason }
-
 func runAudit(ctx context.Context, a *app, c *command, args []string) error {
 	child, err := a.childArg(c, args)
 	if err != nil {
 		return err
 	}
 	var out struct {
-		Records []auditRecord `json:"records"`
+		Records []api.AuditRecord `json:"records"`
 	}
 	raw, err := a.getJSON(ctx, "/v1/audit", url.Values{"child": {child}}, &out)
 	if err != nil {
@@ -76,7 +44,7 @@ func runAudit(ctx context.Context, a *app, c *command, args []string) error {
 	return printAudit(a, child, out.Records)
 }
 
-func printAudit(a *app, child string, recs []auditRecord) error {
+func printAudit(a *app, child string, recs []api.AuditRecord) error {
 	w := a.stdout
 	fmt.Fprintf(w, "Audit of child %s: %s\n", maskUIN(child), plural(len(recs), "record", "records"))
 	if len(recs) == 0 {
@@ -120,7 +88,7 @@ func printAudit(a *app, child string, recs []auditRecord) error {
 }
 
 // recordNotes are what a record says besides its decisions.
-func recordNotes(r auditRecord) []string {
+func recordNotes(r api.AuditRecord) []string {
 	var notes []string
 	if r.EventID != "" {
 		notes = append(notes, "event "+r.EventID)

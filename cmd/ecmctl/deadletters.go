@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 var deadLettersCmd = &command{
@@ -23,16 +25,6 @@ Examples:
   ecmctl deadletters --after 300 --limit 20
   ecmctl deadletters --json | jq '.deadletters[] | select(.publisher == "leeds/pct")'`,
 	run: runDeadLetters,
-}
-
-// deadLetter is what the table shows of api.DeadLetter.
-type deadLetter struct {
-	Seq       uint64    `json:"seq"`
-	Received  time.Time `json:"received"`
-	Publisher string    `json:"publisher"`
-	Reasons   []string  `json:"reasons"`
-	Size      int       `json:"size"`
-	Truncated bool      `json:"truncated"`
 }
 
 func runDeadLetters(ctx context.Context, a *app, c *command, args []string) error {
@@ -53,8 +45,8 @@ func runDeadLetters(ctx context.Context, a *app, c *command, args []string) erro
 		return err
 	}
 	var page struct {
-		DeadLetters []deadLetter `json:"deadletters"`
-		Next        uint64       `json:"next"`
+		DeadLetters []api.DeadLetter `json:"deadletters"`
+		Next        uint64           `json:"next"`
 	}
 	q := url.Values{"after": {strconv.FormatUint(*after, 10)}, "limit": {strconv.Itoa(*limit)}}
 	raw, err := a.getJSON(ctx, "/v1/deadletters", q, &page)

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 var decideCmd = &command{
@@ -28,28 +30,6 @@ Examples:
   ecmctl decide --token "$OPERATOR_TOKEN" --event referral.json
   ecmctl decide --event caf.json --as-of 2027-01-01T00:00:00Z`,
 	run: runDecide,
-}
-
-// explanation is api.Explanation.
-type explanation struct {
-	EventID        string         `json:"event_id"`
-	Type           string         `json:"type"`
-	Publisher      string         `json:"publisher"`
-	AsOf           string         `json:"as_of"`
-	PolicyRevision string         `json:"policy_revision"`
-	ChildKnown     bool           `json:"child_known"`
-	Error          string         `json:"error"`
-	Decisions      []decideResult `json:"decisions"`
-	Generated      []explanation  `json:"generated"`
-}
-
-type decideResult struct {
-	Participant string   `json:"participant"`
-	Allow       bool     `json:"allow"`
-	Basis       string   `json:"basis"`
-	Remove      []string `json:"remove"`
-	Reason      string   `json:"reason"`
-	Review      bool     `json:"review"`
 }
 
 func runDecide(ctx context.Context, a *app, c *command, args []string) error {
@@ -87,14 +67,14 @@ func runDecide(ctx context.Context, a *app, c *command, args []string) error {
 	if a.conn.json {
 		return writeRaw(a.stdout, data)
 	}
-	var ex explanation
+	var ex api.Explanation
 	if err := json.Unmarshal(data, &ex); err != nil {
 		return fmt.Errorf("POST /v1/decide: the answer is not the expected JSON: %w", err)
 	}
 	return printExplanation(a, ex, "")
 }
 
-func printExplanation(a *app, ex explanation, indent string) error {
+func printExplanation(a *app, ex api.Explanation, indent string) error {
 	w := a.stdout
 	known := "the broker holds an index record for the child"
 	if !ex.ChildKnown {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 var deliveriesCmd = &command{
@@ -30,17 +32,12 @@ Examples:
 	run: runDeliveries,
 }
 
-// delivery and deliveryPage are GET /v1/deliveries as the broker answers
-// (api.Delivery).
-type delivery struct {
-	Seq   uint64          `json:"seq"`
-	Basis string          `json:"basis"`
-	Event json.RawMessage `json:"event"`
-}
-
+// deliveryPage is GET /v1/deliveries as the broker answers: a page of
+// deliveries and the sequence to ask after next. The broker builds the same
+// wrapper as an anonymous struct in handleDeliveries; api has no type for it.
 type deliveryPage struct {
-	Deliveries []delivery `json:"deliveries"`
-	Next       uint64     `json:"next"`
+	Deliveries []api.Delivery `json:"deliveries"`
+	Next       uint64         `json:"next"`
 }
 
 type deliveriesOpts struct {
@@ -180,7 +177,7 @@ func (a *app) printPage(t *table, page deliveryPage) error {
 }
 
 // deliveryRow is one delivery as a table row, its subject masked.
-func deliveryRow(d delivery) []string {
+func deliveryRow(d api.Delivery) []string {
 	var ev map[string]any
 	_ = json.Unmarshal(d.Event, &ev)
 	attr := func(name string) string {

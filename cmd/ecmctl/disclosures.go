@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 var disclosuresCmd = &command{
@@ -24,20 +26,14 @@ Examples:
 	run: runDisclosures,
 }
 
+// disclosureList is GET /v1/disclosures as the broker answers: the child,
+// the asking participant and its events about the child, each with who
+// received it. The broker writes this wrapper as a map in handleDisclosures;
+// api has no type for it.
 type disclosureList struct {
-	Participant string `json:"participant"`
-	Events      []struct {
-		EventID    string `json:"event_id"`
-		Type       string `json:"type"`
-		EventTime  string `json:"event_time"`
-		Recipients []struct {
-			Participant string   `json:"participant"`
-			DecidedAt   string   `json:"decided_at"`
-			Basis       string   `json:"basis"`
-			Removed     []string `json:"removed"`
-			Replay      string   `json:"replay"`
-		} `json:"recipients"`
-	} `json:"events"`
+	Child       string                 `json:"child"`
+	Participant string                 `json:"participant"`
+	Events      []api.EventDisclosures `json:"events"`
 }
 
 func runDisclosures(ctx context.Context, a *app, c *command, args []string) error {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/uin"
 )
 
@@ -33,18 +34,6 @@ Examples:
 	run: runErase,
 }
 
-type erasureResult struct {
-	ID          string `json:"id"`
-	ChildKey    string `json:"child_key"`
-	Operator    string `json:"operator"`
-	Reason      string `json:"reason"`
-	At          string `json:"at"`
-	IndexRecord bool   `json:"index_record"`
-	Ingest      int    `json:"ingest"`
-	Deliveries  int    `json:"deliveries"`
-	DeadLetters int    `json:"dead_letters"`
-}
-
 func runErase(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.flagSet(c)
 	child := fs.String("child", "", "the child's `UIN` (10 digits)")
@@ -69,7 +58,7 @@ func runErase(ctx context.Context, a *app, c *command, args []string) error {
 	if err := a.needToken(); err != nil {
 		return err
 	}
-	body, _ := json.Marshal(map[string]string{"child": *child, "reason": *reason})
+	body, _ := json.Marshal(api.ErasureRequest{Child: *child, Reason: *reason})
 	status, data, err := a.do(ctx, http.MethodPost, "/v1/erase", nil, "application/json", body)
 	if err != nil {
 		return err
@@ -80,7 +69,7 @@ func runErase(ctx context.Context, a *app, c *command, args []string) error {
 	if a.conn.json {
 		return writeRaw(a.stdout, data)
 	}
-	var r erasureResult
+	var r api.ErasureResult
 	if err := json.Unmarshal(data, &r); err != nil {
 		return fmt.Errorf("POST /v1/erase: the answer is not the expected JSON: %w", err)
 	}

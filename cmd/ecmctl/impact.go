@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 var impactCmd = &command{
@@ -37,51 +39,6 @@ Examples:
   ecmctl impact --policy ./policies-draft --from 2026-10-01T00:00:00Z --to 2026-11-01T00:00:00Z
   ecmctl impact --policy ./policies-draft --json | jq '.participants[] | select(.events_lost > 0)'`,
 	run: runImpact,
-}
-
-type impactDecision struct {
-	Allow  bool     `json:"allow"`
-	Basis  string   `json:"basis"`
-	Remove []string `json:"remove"`
-	Reason string   `json:"reason"`
-}
-
-// impactReport is api.ImpactReport.
-type impactReport struct {
-	DraftRevision    string   `json:"draft_revision"`
-	CurrentRevision  string   `json:"current_revision"`
-	Events           int      `json:"events"`
-	Generated        int      `json:"generated"`
-	ChangedRules     []string `json:"changed_rules"`
-	AffectedTypes    []string `json:"affected_types"`
-	Evaluated        int      `json:"evaluated"`
-	Unaffected       int      `json:"unaffected"`
-	OtherRevision    int      `json:"other_revision"`
-	Missing          int      `json:"missing"`
-	ChangedEvents    int      `json:"changed_events"`
-	ChangedDecisions int      `json:"changed_decisions"`
-	Participants     []struct {
-		Participant     string         `json:"participant"`
-		EventsGained    int            `json:"events_gained"`
-		EventsLost      int            `json:"events_lost"`
-		ChildrenGained  int            `json:"children_gained"`
-		ChildrenLost    int            `json:"children_lost"`
-		BasisChanged    int            `json:"basis_changed"`
-		FieldsDisclosed map[string]int `json:"fields_disclosed"`
-		FieldsWithheld  map[string]int `json:"fields_withheld"`
-	} `json:"participants"`
-	Samples []struct {
-		Seq         uint64         `json:"seq"`
-		EventID     string         `json:"event_id"`
-		Type        string         `json:"type"`
-		EventTime   string         `json:"event_time"`
-		Child       string         `json:"child"`
-		Participant string         `json:"participant"`
-		Current     impactDecision `json:"current"`
-		CurrentRev  string         `json:"current_revision"`
-		Draft       impactDecision `json:"draft"`
-	} `json:"samples"`
-	Seconds float64 `json:"seconds"`
 }
 
 func runImpact(ctx context.Context, a *app, c *command, args []string) error {
@@ -114,7 +71,7 @@ func runImpact(ctx context.Context, a *app, c *command, args []string) error {
 	if err := a.needToken(); err != nil {
 		return err
 	}
-	body, _ := json.Marshal(map[string]any{"modules": modules, "from": *from, "to": *to, "samples": *samples})
+	body, _ := json.Marshal(api.ImpactRequest{Modules: modules, From: *from, To: *to, Samples: *samples})
 	raw, err := a.stream(ctx, http.MethodPost, "/v1/impact", nil, body)
 	if err != nil {
 		return tokenError(err, "an operator", "an operator token")
@@ -122,7 +79,7 @@ func runImpact(ctx context.Context, a *app, c *command, args []string) error {
 	if a.conn.json {
 		return writeRaw(a.stdout, raw)
 	}
-	var rep impactReport
+	var rep api.ImpactReport
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		return fmt.Errorf("POST /v1/impact: the answer is not the expected JSON: %w", err)
 	}
@@ -156,7 +113,7 @@ func readPolicyDir(dir string) (map[string]string, error) {
 	return modules, nil
 }
 
-func printImpact(a *app, r impactReport) error {
+func printImpact(a *app, r api.ImpactReport) error {
 	w := a.stdout
 	fmt.Fprintf(w, "Draft %s against policy %s: %s and %s decided", r.DraftRevision, r.CurrentRevision,
 		plural(r.Events, "event", "events"), plural(r.Generated, "generated event", "generated events"))
@@ -195,7 +152,7 @@ func printImpact(a *app, r impactReport) error {
 	return nil
 }
 
-func verdict(d impactDecision) string {
+func verdict(d api.Decision) string {
 	v := "deny " + d.Basis
 	if d.Allow {
 		v = "allow " + d.Basis

@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 // The broker's content types and batch limits (cenats, the broker's ingest).
@@ -41,18 +43,9 @@ Examples:
 	run: runPublish,
 }
 
-// ingestResult is api.IngestResult: the answer for one event.
-type ingestResult struct {
-	Index    int       `json:"index"`
-	ID       string    `json:"id"`
-	Status   int       `json:"status"`
-	Outcome  string    `json:"outcome"`
-	Seq      uint64    `json:"seq"`
-	Error    string    `json:"error"`
-	Problems []problem `json:"problems"`
-}
-
-func (r ingestResult) accepted() bool { return r.Outcome == "accepted" || r.Outcome == "duplicate" }
+// accepted reports whether the broker holds the event: stored now, or a
+// duplicate of one already stored.
+func accepted(r api.IngestResult) bool { return r.Outcome == "accepted" || r.Outcome == "duplicate" }
 
 // eventsFile is what publish read: the events, where each came from in the
 // file ("line 3", "[2]"), and whether they go as a batch.
@@ -93,9 +86,9 @@ func runPublish(ctx context.Context, a *app, c *command, args []string) error {
 		if err != nil {
 			return err
 		}
-		return a.report(f, []ingestResult{res}, [][]byte{raw}, nil)
+		return a.report(f, []api.IngestResult{res}, [][]byte{raw}, nil)
 	}
-	var results []ingestResult
+	var results []api.IngestResult
 	var raws [][]byte
 	for start := 0; start < len(f.events); {
 		end := batchEnd(f.events, start)
@@ -201,12 +194,12 @@ func batchEnd(evs []json.RawMessage, start int) int {
 	return end
 }
 
-func (a *app) publishOne(ctx context.Context, ev json.RawMessage) (ingestResult, []byte, error) {
+func (a *app) publishOne(ctx context.Context, ev json.RawMessage) (api.IngestResult, []byte, error) {
 	status, data, err := a.do(ctx, http.MethodPost, "/v1/events", nil, contentTypeStructured, ev)
 	if err != nil {
-		return ingestResult{}, nil, err
+		return api.IngestResult{}, nil, err
 	}
-	var res ingestResult
+	var res api.IngestResult
 	if status == http.StatusUnauthorized || json.Unmarshal(data, &res) != nil || res.Outcome == "" {
 		return res, nil, tokenError(newAPIError(http.MethodPost, "/v1/events", status, data), "a participant", "the publishing participant's token")
 	}
@@ -216,7 +209,7 @@ func (a *app) publishOne(ctx context.Context, ev json.RawMessage) (ingestResult,
 // publishBatch sends events start to end as one batch and returns their
 // results, indexed from the start of the file, and each result as received.
 // A batch refused as a whole is an error after the results before it.
-func (a *app) publishBatch(ctx context.Context, f eventsFile, start, end int) ([]ingestResult, [][]byte, error) {
+func (a *app) publishBatch(ctx context.Context, f eventsFile, start, end int) ([]api.IngestResult, [][]byte, error) {
 	body := []byte{'['}
 	for i, ev := range f.events[start:end] {
 		if i > 0 {
@@ -230,7 +223,7 @@ func (a *app) publishBatch(ctx context.Context, f eventsFile, start, end int) ([
 		return nil, nil, err
 	}
 	if status != http.StatusOK {
-		var res ingestResult
+		var res api.IngestResult
 		if status == http.StatusUnauthorized || json.Unmarshal(data, &res) != nil || res.Outcome == "" {
 			return nil, nil, tokenError(newAPIError(http.MethodPost, "/v1/events", status, data), "a participant", "the publishing participant's token")
 		}
@@ -246,7 +239,7 @@ func (a *app) publishBatch(ctx context.Context, f eventsFile, start, end int) ([
 	if err := json.Unmarshal(data, &out); err != nil || len(out.Results) != end-start {
 		return nil, nil, fmt.Errorf("POST /v1/events: the answer does not have a result for each of the %d events sent", end-start)
 	}
-	results := make([]ingestResult, len(out.Results))
+	results := make([]api.IngestResult, len(out.Results))
 	raws := make([][]byte, len(out.Results))
 	for i, r := range out.Results {
 		if err := json.Unmarshal(r, &results[i]); err != nil {
@@ -275,7 +268,7 @@ func reindex(raw json.RawMessage, index int) []byte {
 
 // report prints the results, then ends the command: with failed if the
 // sending stopped, with errNotAccepted if any event was not accepted.
-func (a *app) report(f eventsFile, results []ingestResult, raws [][]byte, failed error) error {
+func (a *app) report(f eventsFile, results []api.IngestResult, raws [][]byte, failed error) error {
 	if a.conn.json {
 		if !f.batch && len(raws) == 1 {
 			if err := writeRaw(a.stdout, raws[0]); err != nil {
@@ -302,7 +295,7 @@ func (a *app) report(f eventsFile, results []ingestResult, raws [][]byte, failed
 	}
 	refused := 0
 	for _, r := range results {
-		if !r.accepted() {
+		if !accepted(r) {
 			refused++
 		}
 	}
@@ -312,7 +305,7 @@ func (a *app) report(f eventsFile, results []ingestResult, raws [][]byte, failed
 	return nil
 }
 
-func (a *app) printResults(f eventsFile, results []ingestResult) error {
+func (a *app) printResults(f eventsFile, results []api.IngestResult) error {
 	if len(results) == 0 {
 		return nil
 	}

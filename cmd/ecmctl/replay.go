@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/uin"
 )
 
@@ -45,28 +46,6 @@ Examples:
   ecmctl replay --participant york/pct --child 9434765919 --dry-run
   ecmctl replay --participant leeds/police --type police.incident --json`,
 	run: runReplay,
-}
-
-// replayResult is api.ReplayResult.
-type replayResult struct {
-	ID               string         `json:"id"`
-	Operator         string         `json:"operator"`
-	PolicyRevision   string         `json:"policy_revision"`
-	Children         int            `json:"children"`
-	Selected         int            `json:"selected"`
-	AlreadyDelivered int            `json:"already_delivered"`
-	Delivered        int            `json:"delivered"`
-	Denied           int            `json:"denied"`
-	DeniedBy         map[string]int `json:"denied_by"`
-	Items            []struct {
-		Seq     uint64 `json:"seq"`
-		EventID string `json:"event_id"`
-		Type    string `json:"type"`
-		Outcome string `json:"outcome"`
-		Basis   string `json:"basis"`
-		Removed int    `json:"removed"`
-	} `json:"items"`
-	ItemsTruncated bool `json:"items_truncated"`
 }
 
 type multiFlag []string
@@ -110,8 +89,8 @@ func runReplay(ctx context.Context, a *app, c *command, args []string) error {
 	if err := a.needToken(); err != nil {
 		return err
 	}
-	body, _ := json.Marshal(map[string]any{"participant": *participant, "from": *from, "to": *to, "from_seq": *fromSeq,
-		"to_seq": *toSeq, "child": *child, "types": []string(types), "dry_run": *dry})
+	body, _ := json.Marshal(api.ReplaySelection{Participant: *participant, From: *from, To: *to, FromSeq: *fromSeq,
+		ToSeq: *toSeq, Child: *child, Types: types, DryRun: *dry})
 	raw, err := a.stream(ctx, http.MethodPost, "/v1/replay", nil, body)
 	if err != nil {
 		return tokenError(err, "an operator", "an operator token")
@@ -119,7 +98,7 @@ func runReplay(ctx context.Context, a *app, c *command, args []string) error {
 	if a.conn.json {
 		return writeRaw(a.stdout, raw)
 	}
-	var res replayResult
+	var res api.ReplayResult
 	if err := json.Unmarshal(raw, &res); err != nil {
 		return fmt.Errorf("POST /v1/replay: the answer is not the expected JSON: %w", err)
 	}

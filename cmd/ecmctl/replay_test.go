@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 // ndjson answers as the broker's long operations do: progress lines, then
@@ -49,13 +52,16 @@ func TestReplayCommand(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	var sent map[string]any
+	// The body is the selection as the broker reads it (api.ReplaySelection):
+	// not a dry run, and nothing the flags did not set.
+	var sent api.ReplaySelection
 	if err := json.Unmarshal(fb.requests()[0].body, &sent); err != nil {
 		t.Fatal(err)
 	}
-	if sent["participant"] != "leeds/lea" || sent["child"] != amy || sent["from"] != "2026-11-20T09:00:00Z" || sent["from_seq"] != 3.0 ||
-		fmt.Sprint(sent["types"]) != "[caf.completed police.incident]" || sent["dry_run"] != false {
-		t.Errorf("sent %v", sent)
+	want := api.ReplaySelection{Participant: "leeds/lea", Child: amy, From: "2026-11-20T09:00:00Z", FromSeq: 3,
+		Types: []string{"caf.completed", "police.incident"}}
+	if !reflect.DeepEqual(sent, want) {
+		t.Errorf("sent %+v, want %+v", sent, want)
 	}
 	for _, want := range []string{"Replay r1 to leeds/lea by ops, policy abc", "3 events of 2 children selected: 1 delivered, 1 already held, 1 denied",
 		"denied: consent-withdrawn 1", "4    uk.gov.ecm.caf.completed.v1    delivered          consent            1 field(s)", "already-delivered"} {

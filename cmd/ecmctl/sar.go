@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 var sarCmd = &command{
@@ -32,78 +35,12 @@ Examples:
 	run: runSAR,
 }
 
-type sarDecision struct {
-	Participant string   `json:"participant"`
-	Allow       bool     `json:"allow"`
-	Basis       string   `json:"basis"`
-	Remove      []string `json:"remove"`
-	Reason      string   `json:"reason"`
-}
-
-type sarExport struct {
-	Child       string          `json:"child"`
-	GeneratedAt string          `json:"generated_at"`
-	GeneratedBy string          `json:"generated_by"`
-	Index       json.RawMessage `json:"index"`
-	Consent     *struct {
-		Entries []struct {
-			Kind     string `json:"kind"`
-			At       string `json:"at"`
-			By       string `json:"by"`
-			GivenBy  string `json:"given_by"`
-			Purposes []any  `json:"purposes"`
-			Agencies []any  `json:"agencies"`
-			Expires  string `json:"expires"`
-		} `json:"entries"`
-	} `json:"consent"`
-	Events []struct {
-		Seq       uint64          `json:"seq"`
-		Recorded  string          `json:"recorded"`
-		Publisher string          `json:"publisher"`
-		Event     json.RawMessage `json:"event"`
-	} `json:"events"`
-	Rejected []struct {
-		Seq        uint64 `json:"seq"`
-		DeadLetter struct {
-			Received  string   `json:"received"`
-			Publisher string   `json:"publisher"`
-			Reasons   []string `json:"reasons"`
-		} `json:"dead_letter"`
-	} `json:"rejected"`
-	Decisions []struct {
-		EventID        string        `json:"event_id"`
-		Type           string        `json:"type"`
-		Source         string        `json:"source"`
-		EventTime      string        `json:"event_time"`
-		DecidedAt      string        `json:"decided_at"`
-		PolicyRevision string        `json:"policy_revision"`
-		Outcome        string        `json:"outcome"`
-		Decisions      []sarDecision `json:"decisions"`
-		Action         *struct {
-			Kind        string `json:"kind"`
-			By          string `json:"by"`
-			Participant string `json:"participant"`
-			Reason      string `json:"reason"`
-		} `json:"action"`
-	} `json:"decisions"`
-	Disclosures []struct {
-		Participant    string   `json:"participant"`
-		EventID        string   `json:"event_id"`
-		Type           string   `json:"type"`
-		DecidedAt      string   `json:"decided_at"`
-		Basis          string   `json:"basis"`
-		Removed        []string `json:"removed"`
-		PolicyRevision string   `json:"policy_revision"`
-		Replay         string   `json:"replay"`
-	} `json:"disclosures"`
-}
-
 func runSAR(ctx context.Context, a *app, c *command, args []string) error {
 	child, err := a.childArg(c, args)
 	if err != nil {
 		return err
 	}
-	var out sarExport
+	var out api.SubjectAccess
 	raw, err := a.getJSON(ctx, "/v1/sar", url.Values{"child": {child}}, &out)
 	if err != nil {
 		return tokenError(err, "an operator", "an operator token")
@@ -114,15 +51,17 @@ func runSAR(ctx context.Context, a *app, c *command, args []string) error {
 	return printSAR(a, out)
 }
 
-func printSAR(a *app, s sarExport) error {
+func printSAR(a *app, s api.SubjectAccess) error {
 	w := a.stdout
 	fmt.Fprintf(w, "SUBJECT ACCESS: child %s\nExported %s by %s\n", s.Child, s.GeneratedAt, s.GeneratedBy)
 	fmt.Fprintln(w, "\n1. Index record held (Children Act 2004 s.12(4))")
-	if len(s.Index) == 0 || string(s.Index) == "null" {
+	if s.Index == nil {
 		fmt.Fprintln(w, "   none")
 	} else {
+		// Every field as the broker wrote it, one a line.
 		var x map[string]any
-		_ = json.Unmarshal(s.Index, &x)
+		b, _ := json.Marshal(s.Index)
+		_ = json.Unmarshal(b, &x)
 		printFields(a, "   ", x)
 	}
 	fmt.Fprintln(w, "\n2. Consent history")
@@ -148,7 +87,11 @@ func printSAR(a *app, s sarExport) error {
 	}
 	fmt.Fprintf(w, "\n4. Refused inputs naming the child (%d)\n", len(s.Rejected))
 	for _, r := range s.Rejected {
-		fmt.Fprintf(w, "   #%d received %s from %s: %s\n", r.Seq, r.DeadLetter.Received, r.DeadLetter.Publisher, strings.Join(r.DeadLetter.Reasons, "; "))
+		received := "-"
+		if !r.DeadLetter.Received.IsZero() {
+			received = r.DeadLetter.Received.UTC().Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(w, "   #%d received %s from %s: %s\n", r.Seq, received, r.DeadLetter.Publisher, strings.Join(r.DeadLetter.Reasons, "; "))
 	}
 	fmt.Fprintf(w, "\n5. Decisions (%d audit records)\n", len(s.Decisions))
 	for _, r := range s.Decisions {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 // verifyCmd is "ecmctl audit verify": dispatch sends "audit verify" here.
@@ -37,28 +39,6 @@ Examples:
 // errChainBroken ends a verification that found a broken link.
 var errChainBroken = errors.New("the audit is not as written")
 
-type chainBreak struct {
-	Seq     uint64 `json:"seq"`
-	Chain   string `json:"chain"`
-	Index   uint64 `json:"index"`
-	Problem string `json:"problem"`
-}
-
-// verifyReport is api.VerifyReport.
-type verifyReport struct {
-	Stream      string       `json:"stream"`
-	Records     int          `json:"records"`
-	Chains      int          `json:"chains"`
-	Checkpoints int          `json:"checkpoints"`
-	Unchained   int          `json:"unchained"`
-	Covered     int          `json:"covered"`
-	LastSigned  string       `json:"last_checkpoint"`
-	OK          bool         `json:"ok"`
-	FirstBreak  *chainBreak  `json:"first_break"`
-	Breaks      []chainBreak `json:"breaks"`
-	BreakCount  int          `json:"break_count"`
-}
-
 func runVerify(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.flagSet(c)
 	stream := fs.String("stream", "", "the audit stream, or a copy of it (`NAME`, default ECM_AUDIT)")
@@ -84,7 +64,7 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) error {
 	if err != nil {
 		return tokenError(err, "an operator", "an operator token")
 	}
-	var rep verifyReport
+	var rep api.VerifyReport
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		return fmt.Errorf("GET /v1/audit/verify: the answer is not the expected JSON: %w", err)
 	}
@@ -102,7 +82,7 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) error {
 	return nil
 }
 
-func printVerify(a *app, r verifyReport) {
+func printVerify(a *app, r api.VerifyReport) {
 	w := a.stdout
 	fmt.Fprintf(w, "Audit %s: %s in %s, %s (last %s)\n", r.Stream, plural(r.Records, "record", "records"),
 		plural(r.Chains, "chain", "chains"), plural(r.Checkpoints, "signed checkpoint", "signed checkpoints"), orDash(r.LastSigned))
