@@ -196,3 +196,11 @@ type SweepResult struct {
 	CaseEvents int `json:"case_events"` // case events deleted from ECM_INGEST
 	Children   int `json:"children"`    // children erased
 }
+
+// DisclosureList is GET /v1/disclosures: the asking participant's events
+// about a child, each with who received it.
+type DisclosureList struct {
+	Child       string             `json:"child"`
+	Participant string             `json:"participant"`
+	Events      []EventDisclosures `json:"events"`
+}

@@ -36,3 +36,17 @@ type DeadLetter struct {
 	Size       int               `json:"size"`
 	Truncated  bool              `json:"truncated,omitempty"`
 }
+
+// DeliveryPage is GET /v1/deliveries: a page of a participant's copies and
+// the cursor to pass as after for the next page.
+type DeliveryPage struct {
+	Deliveries []Delivery `json:"deliveries"`
+	Next       uint64     `json:"next"`
+}
+
+// DeadLetterPage is GET /v1/deadletters: a page of refused input and the
+// cursor to pass as after for the next page.
+type DeadLetterPage struct {
+	DeadLetters []DeadLetter `json:"deadletters"`
+	Next        uint64       `json:"next"`
+}

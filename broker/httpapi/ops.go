@@ -201,7 +201,7 @@ func (b *Server) handleDisclosures(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"child": child, "participant": p.ID, "events": out})
+	writeJSON(w, http.StatusOK, api.DisclosureList{Child: child, Participant: p.ID, Events: out})
 }
 
 // handleErase is POST /v1/erase (operators).

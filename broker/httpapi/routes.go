@@ -90,10 +90,7 @@ func (b *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.metrics.Read(p.ID) // limits.go: who has stopped reading
-	out := struct {
-		Deliveries []api.Delivery `json:"deliveries"`
-		Next       uint64         `json:"next"`
-	}{Deliveries: []api.Delivery{}, Next: after}
+	out := api.DeliveryPage{Deliveries: []api.Delivery{}, Next: after}
 	for _, m := range msgs {
 		out.Deliveries = append(out.Deliveries, api.Delivery{Seq: m.Seq, Basis: m.Header.Get(wire.HeaderBasis), Event: m.Data})
 		out.Next = m.Seq
@@ -143,10 +140,7 @@ func (b *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	out := struct {
-		DeadLetters []api.DeadLetter `json:"deadletters"`
-		Next        uint64           `json:"next"`
-	}{DeadLetters: []api.DeadLetter{}, Next: after}
+	out := api.DeadLetterPage{DeadLetters: []api.DeadLetter{}, Next: after}
 	for _, m := range msgs {
 		var dl api.DeadLetter
 		if err := json.Unmarshal(m.Data, &dl); err != nil {

@@ -44,10 +44,7 @@ func runDeadLetters(ctx context.Context, a *app, c *command, args []string) erro
 	if err := a.needToken(); err != nil {
 		return err
 	}
-	var page struct {
-		DeadLetters []api.DeadLetter `json:"deadletters"`
-		Next        uint64           `json:"next"`
-	}
+	var page api.DeadLetterPage
 	q := url.Values{"after": {strconv.FormatUint(*after, 10)}, "limit": {strconv.Itoa(*limit)}}
 	raw, err := a.getJSON(ctx, "/v1/deadletters", q, &page)
 	if err != nil {

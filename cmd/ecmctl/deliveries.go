@@ -32,14 +32,6 @@ Examples:
 	run: runDeliveries,
 }
 
-// deliveryPage is GET /v1/deliveries as the broker answers: a page of
-// deliveries and the sequence to ask after next. The broker builds the same
-// wrapper as an anonymous struct in handleDeliveries; api has no type for it.
-type deliveryPage struct {
-	Deliveries []api.Delivery `json:"deliveries"`
-	Next       uint64         `json:"next"`
-}
-
 type deliveriesOpts struct {
 	participant string
 	after       uint64
@@ -108,8 +100,8 @@ func newDeliveriesTable(a *app) *table {
 }
 
 // deliveries reads one page after o.after.
-func (a *app) deliveries(ctx context.Context, o deliveriesOpts) (deliveryPage, []byte, error) {
-	var page deliveryPage
+func (a *app) deliveries(ctx context.Context, o deliveriesOpts) (api.DeliveryPage, []byte, error) {
+	var page api.DeliveryPage
 	q := url.Values{"after": {strconv.FormatUint(o.after, 10)}, "limit": {strconv.Itoa(o.limit)}}
 	raw, err := a.getJSON(ctx, "/v1/deliveries", q, &page)
 	if err != nil {
@@ -156,7 +148,7 @@ func (a *app) followDeliveries(ctx context.Context, o deliveriesOpts) error {
 	}
 }
 
-func (a *app) printPage(t *table, page deliveryPage) error {
+func (a *app) printPage(t *table, page api.DeliveryPage) error {
 	if a.conn.json {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetEscapeHTML(false)

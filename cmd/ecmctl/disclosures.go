@@ -26,22 +26,12 @@ Examples:
 	run: runDisclosures,
 }
 
-// disclosureList is GET /v1/disclosures as the broker answers: the child,
-// the asking participant and its events about the child, each with who
-// received it. The broker writes this wrapper as a map in handleDisclosures;
-// api has no type for it.
-type disclosureList struct {
-	Child       string                 `json:"child"`
-	Participant string                 `json:"participant"`
-	Events      []api.EventDisclosures `json:"events"`
-}
-
 func runDisclosures(ctx context.Context, a *app, c *command, args []string) error {
 	child, err := a.childArg(c, args)
 	if err != nil {
 		return err
 	}
-	var out disclosureList
+	var out api.DisclosureList
 	raw, err := a.getJSON(ctx, "/v1/disclosures", url.Values{"child": {child}}, &out)
 	if err != nil {
 		return tokenError(err, "a participant", "your participant token")
