@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/ecm-broker/ecm-broker/api"
 )
 
 var auditCmd = &command{
@@ -38,6 +40,7 @@ type auditRecord struct {
 	Review         bool           `json:"review"`
 	Decisions      []auditVerdict `json:"decisions"`
 	Problems       []problem      `json:"problems"`
+	Copies         []api.Copy     `json:"copies"` // copies.go
 }
 
 // auditVerdict is api.Decision: one participant's answer.
@@ -99,6 +102,12 @@ func printAudit(a *app, child string, recs []auditRecord) error {
 		for _, line := range recordNotes(r) {
 			fmt.Fprintf(w, "    %s\n", printable(line))
 		}
+		if len(r.Copies) > 0 {
+			if err := printCopies(w, r.Copies); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(r.Decisions) == 0 {
 			continue
 		}
@@ -132,7 +141,7 @@ func recordNotes(r auditRecord) []string {
 	for _, p := range r.Problems {
 		notes = append(notes, "problem: "+p.String())
 	}
-	if len(r.Decisions) == 0 {
+	if len(r.Decisions) == 0 && len(r.Copies) == 0 {
 		notes = append(notes, "sent to nobody")
 	}
 	return notes
