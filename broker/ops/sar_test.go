@@ -12,7 +12,8 @@ import (
 
 // The subject access export of a child with a known history is that history:
 // its index record, its consent, its three events as published, the three
-// decisions with every participant's answer, and the five disclosures.
+// decisions with every participant's answer, each followed by the record of
+// its copies as stored, and the five disclosures, each a stored copy.
 func TestSubjectAccessMatchesHistory(t *testing.T) {
 	b := startOpsBroker(t, nil, "")
 	history(t, b)
@@ -51,12 +52,28 @@ func TestSubjectAccessMatchesHistory(t *testing.T) {
 	if strings.Join(types, ",") != "index.child.registered,consent.granted,caf.completed" {
 		t.Errorf("events %v", types)
 	}
-	if len(sa.Decisions) != 3 || len(sa.Rejected) != 0 {
-		t.Fatalf("%d decisions, %d rejected", len(sa.Decisions), len(sa.Rejected))
+	if len(sa.Decisions) != 6 || len(sa.Rejected) != 0 {
+		t.Fatalf("%d audit records, %d rejected", len(sa.Decisions), len(sa.Rejected))
 	}
-	// Every decision, allowed and denied, for the six Leeds participants.
+	// Every decision, allowed and denied, for the six Leeds participants;
+	// after each (once its copies were stored), the record of its copies.
 	var denied int
-	for i, r := range sa.Decisions {
+	var decisions []api.AuditRecord
+	decided := map[string]bool{}
+	for _, r := range sa.Decisions {
+		if r.Outcome == "copies" {
+			if !decided[r.EventID] || len(r.Copies) == 0 {
+				t.Errorf("copies of %s before its decision, or none: %+v", r.EventID, r)
+			}
+			continue
+		}
+		decided[r.EventID] = true
+		decisions = append(decisions, r)
+	}
+	if len(decisions) != 3 {
+		t.Fatalf("%d decisions, want 3", len(decisions))
+	}
+	for i, r := range decisions {
 		var ev map[string]any
 		_ = json.Unmarshal(sa.Events[i].Event, &ev)
 		if r.EventID != ev["id"] || r.PolicyRevision != b.PolicyRevision() || r.Outcome != "decided" || len(r.Decisions) != 6 || r.Child != ben {
@@ -71,7 +88,7 @@ func TestSubjectAccessMatchesHistory(t *testing.T) {
 	var got []string
 	for _, d := range sa.Disclosures {
 		got = append(got, strings.TrimSuffix(strings.TrimPrefix(d.Type, "uk.gov.ecm."), ".v1")+" "+d.Participant+" "+d.Basis)
-		if d.PolicyRevision != b.PolicyRevision() || d.DecidedAt == "" {
+		if d.PolicyRevision != b.PolicyRevision() || d.DecidedAt == "" || d.Status != "delivered" || d.DeliverySeq == 0 || d.StoredAt == "" {
 			t.Errorf("disclosure %+v", d)
 		}
 	}
@@ -93,7 +110,7 @@ func TestSubjectAccessMatchesHistory(t *testing.T) {
 	var again api.SubjectAccess
 	_ = json.Unmarshal(body, &again)
 	last := again.Decisions[len(again.Decisions)-1]
-	if len(again.Decisions) != 4 || last.Outcome != "subject-access" || last.Action.By != "ops" || last.Action.Counts["disclosures"] != 5 {
+	if len(again.Decisions) != 7 || last.Outcome != "subject-access" || last.Action.By != "ops" || last.Action.Counts["disclosures"] != 5 {
 		t.Errorf("audit of the export: %+v", last)
 	}
 	if code, _ := httpDo(t, b, "GET", "/v1/sar?child="+ben, tokenOf("leeds/lea"), nil); code != http.StatusUnauthorized {
