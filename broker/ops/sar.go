@@ -69,7 +69,7 @@ func disclosuresFrom(recs []api.AuditRecord) (stored, refused []api.Disclosure) 
 					x = &api.Disclosure{Participant: c.Participant, EventID: ev.EventID, Type: ev.Type, Source: ev.Source, EventTime: ev.EventTime,
 						DecidedAt: r.DecidedAt, PolicyRevision: r.PolicyRevision, Replay: op}
 					if r.Action != nil {
-						x.Operation = strings.TrimSuffix(r.Action.Kind, "-copies")
+						x.Operation = r.Action.Kind
 					}
 					list = append(list, x)
 				}
