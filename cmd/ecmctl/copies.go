@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -27,6 +29,26 @@ func printCopies(w io.Writer, copies []api.Copy) error {
 			ev = c.Type + " " + c.EventID
 		}
 		t.Row(c.Participant, printable(what), orDash(c.Basis), orDash(strings.Join(c.Removed, ", ")), ev)
+	}
+	return t.Flush()
+}
+
+// printRefusedCopies ends a subject access report with the copies that
+// were allowed but never stored (refused by a delivery limit): nothing of
+// them was disclosed, unless a replay delivered them later.
+func printRefusedCopies(a *app, raw []byte) error {
+	var sa api.SubjectAccess
+	if err := json.Unmarshal(raw, &sa); err != nil {
+		return fmt.Errorf("GET /v1/sar: the answer is not the expected JSON: %w", err)
+	}
+	w := a.stdout
+	fmt.Fprintf(w, "\n7. Copies allowed but refused, not disclosed (%d)\n", len(sa.Refused))
+	if len(sa.Refused) == 0 {
+		return nil
+	}
+	t := newTable(w, "   ", "WHEN", "TO", "EVENT", "WHY", "DELIVERED LATER BY")
+	for _, d := range sa.Refused {
+		t.Row(d.DecidedAt, d.Participant, d.Type, printable(d.RefusedReason), orDash(d.ResolvedBy))
 	}
 	return t.Flush()
 }

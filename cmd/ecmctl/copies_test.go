@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -27,5 +28,27 @@ func TestAuditShowsCopies(t *testing.T) {
 	}
 	if strings.Contains(res.stdout, "sent to nobody") {
 		t.Errorf("a record of copies shown as sent to nobody:\n%s", res.stdout)
+	}
+}
+
+// A subject access report ends with the copies allowed but refused.
+func TestSARShowsRefusedCopies(t *testing.T) {
+	fb := newFakeBroker(t, map[string]http.HandlerFunc{
+		"GET /v1/sar": func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 200, api.SubjectAccess{Child: amy, Events: []api.HeldEvent{}, Rejected: []api.HeldRejection{},
+				Decisions: []api.AuditRecord{}, Disclosures: []api.Disclosure{}, Refused: []api.Disclosure{
+					{Participant: "leeds/lea", Type: "uk.gov.ecm.index.address.changed.v1", DecidedAt: "2026-01-01T00:00:01Z", Status: "refused",
+						RefusedReason: "not delivered: leeds/lea already held 4 copies", ResolvedBy: "r9"}}})
+		},
+	})
+	res := runAs(t, fb, operatorToken, "sar", "--child", amy)
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	for _, want := range []string{"6. Disclosures (0)", "7. Copies allowed but refused, not disclosed (1)",
+		"leeds/lea  uk.gov.ecm.index.address.changed.v1  not delivered: leeds/lea already held 4 copies  r9"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, res.stdout)
+		}
 	}
 }
