@@ -1,8 +1,10 @@
 package api
 
-// AuditRecord is one entry of the audit: either the decision about one event
-// (who received it, who did not, and why, under which policy revision) or,
-// with Action set, what an operator did. The audit writer links every entry
+// AuditRecord is one entry of the audit: the decision about one event (who
+// may receive it, who may not, and why, under which policy revision); the
+// copies that decision led to, as stored (outcome "copies", written once
+// their publishes resolved: the decision is written before any copy goes
+// out); or, with Action set, what an operator did. The audit writer links every entry
 // into its hash chain (ChainLink). The child appears only as its keyed hash,
 // so an erasure leaves the audit chain whole.
 type AuditRecord struct {
@@ -16,7 +18,7 @@ type AuditRecord struct {
 	EventTime      string     `json:"event_time"`
 	DecidedAt      string     `json:"decided_at"`
 	PolicyRevision string     `json:"policy_revision"`
-	Outcome        string     `json:"outcome"` // decided, policy-error, rejected; an action's kind
+	Outcome        string     `json:"outcome"` // decided, policy-error, rejected, copies; an action's kind
 	Error          string     `json:"error,omitempty"`
 	CausedBy       string     `json:"caused_by,omitempty"`
 	Review         bool       `json:"review,omitempty"`
@@ -29,6 +31,12 @@ type AuditRecord struct {
 	// claim about residence (broker/child/residence.go). Neither quotes a value.
 	Superseded bool   `json:"superseded,omitempty"`
 	Note       string `json:"note,omitempty"`
+
+	// Copies are, on a record of outcome "copies", what became of each copy
+	// (stored at a sequence of ECM_DELIVERY, or refused); on the record a
+	// replay or backfill writes before it sends a child's copies, the copies
+	// it is about to send (status "sending").
+	Copies []Copy `json:"copies,omitempty"`
 
 	// Action is set on records of what an operator did: a replay, an
 	// erasure, a subject access export.
@@ -48,7 +56,7 @@ type ChainLink struct {
 
 // AuditAction describes what an operator did, on the audit record of it.
 type AuditAction struct {
-	Kind        string           `json:"kind"` // replay, erasure, subject-access
+	Kind        string           `json:"kind"` // replay, backfill (and their -dry-run), erasure, subject-access
 	ID          string           `json:"id,omitempty"`
 	By          string           `json:"by"` // the operator's name
 	Reason      string           `json:"reason,omitempty"`
@@ -56,11 +64,52 @@ type AuditAction struct {
 	Selection   *ReplaySelection `json:"selection,omitempty"`
 	Counts      map[string]int   `json:"counts,omitempty"`
 	Error       string           `json:"error,omitempty"`
-	// A replayed event's two decisions: with the child's state as of the
-	// event, and with its state now. The record's decision combines them.
+	// Impact is a backfill's fingerprint of the copies it sends (or, in a
+	// dry run, would send); Confirms names the dry run a backfill confirms.
+	Impact   string `json:"impact,omitempty"`
+	Confirms string `json:"confirms,omitempty"`
+	// A replayed event's two decisions, on the per-event records that
+	// replays wrote before issue 11 (today a replay writes one record per
+	// child that received copies): with the child's state as of the event,
+	// and with its state now. Kept so that those records still read.
 	AtEvent *Decision `json:"at_event,omitempty"`
 	Now     *Decision `json:"now,omitempty"`
 }
+
+// Copy is what became of one participant's copy of an event, as the broker
+// knew it once JetStream had answered the copy's publish.
+type Copy struct {
+	Participant string `json:"participant"`
+	// The event. A pipeline's record of copies names one event, at the
+	// record's level; a replay's record lists copies of several events, so
+	// each copy names its own.
+	EventID   string `json:"event_id,omitempty"`
+	Source    string `json:"source,omitempty"`
+	Type      string `json:"type,omitempty"`
+	EventTime string `json:"event_time,omitempty"`
+	IngestSeq uint64 `json:"ingest_seq,omitempty"`
+	CausedBy  string `json:"caused_by,omitempty"`
+	// Status is delivered (stored in ECM_DELIVERY at DeliverySeq; StoredAt
+	// is when the broker had JetStream's acknowledgement) or refused (not
+	// stored: Reason says why in words; a copy refused by the participant's
+	// delivery limit is kept in the dead letters at DeadLetterSeq). On a
+	// replay's record written before the copies go out, sending.
+	Status        string   `json:"status"`
+	DeliverySeq   uint64   `json:"delivery_seq,omitempty"`
+	StoredAt      string   `json:"stored_at,omitempty"`
+	DeadLetterSeq uint64   `json:"deadletter_seq,omitempty"`
+	Basis         string   `json:"basis"`
+	Removed       []string `json:"removed"` // the data fields the copy was sent without
+	Reason        string   `json:"reason,omitempty"`
+	Review        bool     `json:"review,omitempty"`
+}
+
+// Copy statuses.
+const (
+	CopyDelivered = "delivered"
+	CopyRefused   = "refused"
+	CopySending   = "sending"
+)
 
 // ChainHead is the newest stored record of one chain.
 type ChainHead struct {

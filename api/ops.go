@@ -15,20 +15,34 @@ type ReplaySelection struct {
 	DryRun      bool     `json:"dry_run,omitempty"`
 }
 
-// ReplayItem is what a replay did with one event.
+// ReplayItem is what a replay (or a backfill) did with one event.
 type ReplayItem struct {
 	Seq     uint64 `json:"seq"`
 	EventID string `json:"event_id"`
 	Type    string `json:"type"`
-	Outcome string `json:"outcome"` // delivered, already-delivered, denied (would-deliver in a dry run)
+	// Outcome is delivered, already-delivered, denied, or refused (the
+	// copy was sent and the participant's delivery limit refused it); in a
+	// dry run would-deliver instead of delivered.
+	Outcome string `json:"outcome"`
 	Basis   string `json:"basis"`
 	Reason  string `json:"reason,omitempty"`
 	Removed int    `json:"removed,omitempty"`
+	// Recorded is what the decision recorded when the event was decided
+	// said for the participant: allowed, denied (with its basis), or none
+	// (no decision for it was recorded: it was not a participant then).
+	Recorded string `json:"recorded,omitempty"`
+	// NewlyDisclosed (backfill only) marks a copy that discloses what the
+	// recorded decision did not: the event itself, or NewFields of it.
+	NewlyDisclosed bool     `json:"newly_disclosed,omitempty"`
+	NewFields      []string `json:"new_fields,omitempty"`
+	DeliverySeq    uint64   `json:"delivery_seq,omitempty"`
 }
 
-// ReplayResult is the answer of a replay.
+// ReplayResult is the answer of a replay or a backfill.
 type ReplayResult struct {
 	ID               string          `json:"id"`
+	Operation        string          `json:"operation"` // replay, backfill
+	DryRun           bool            `json:"dry_run,omitempty"`
 	Operator         string          `json:"operator"`
 	Selection        ReplaySelection `json:"selection"`
 	PolicyRevision   string          `json:"policy_revision"`
@@ -36,10 +50,29 @@ type ReplayResult struct {
 	Selected         int             `json:"selected"`
 	AlreadyDelivered int             `json:"already_delivered"`
 	Delivered        int             `json:"delivered"`
+	Refused          int             `json:"refused,omitempty"` // sent and refused by the participant's delivery limit
 	Denied           int             `json:"denied"`
 	DeniedBy         map[string]int  `json:"denied_by,omitempty"`
-	Items            []ReplayItem    `json:"items"`
-	ItemsTruncated   bool            `json:"items_truncated,omitempty"`
+	// NewlyDisclosed (backfill) counts the copies that disclose what the
+	// decisions recorded at the time did not.
+	NewlyDisclosed int `json:"newly_disclosed,omitempty"`
+	// Impact (backfill) fingerprints the copies the backfill sends; a
+	// dry run's is what its confirmation must match. Confirms names the
+	// dry run a confirmed backfill carried out.
+	Impact         string       `json:"impact,omitempty"`
+	Confirms       string       `json:"confirms,omitempty"`
+	Items          []ReplayItem `json:"items"`
+	ItemsTruncated bool         `json:"items_truncated,omitempty"`
+}
+
+// BackfillRequest is the body of POST /v1/backfill: a selection, as for a
+// replay, and Confirm. Without Confirm the backfill is a dry run: it sends
+// nothing and answers what it would send, with an id. Confirm is that id:
+// the backfill then sends exactly what the dry run showed, or nothing (409)
+// when that has changed since.
+type BackfillRequest struct {
+	ReplaySelection
+	Confirm string `json:"confirm,omitempty"`
 }
 
 // ImpactRequest is the body of POST /v1/impact.
@@ -129,9 +162,17 @@ type SubjectAccess struct {
 	// decided event with every participant's decision, allowed or denied,
 	// replays, erasures and earlier subject access exports.
 	Decisions []AuditRecord `json:"decisions"`
-	// Disclosures are the allowed decisions, one per copy a participant
-	// received: the disclosures of the child's data.
+	// Disclosures are the copies of the child's events that participants
+	// were sent, as stored (status delivered), one per copy, oldest first:
+	// the disclosures of the child's data. A copy whose decision is
+	// recorded but whose outcome is not (status unconfirmed: the broker
+	// stopped in between, or the record predates copy records) is listed
+	// too, as it may have been disclosed.
 	Disclosures []Disclosure `json:"disclosures"`
+	// Refused are the copies allowed but never stored (status refused),
+	// with the reason: nothing of them was disclosed, unless a later replay
+	// delivered them (ResolvedBy; that copy is then in Disclosures).
+	Refused []Disclosure `json:"refused"`
 }
 
 // HeldEvent is one stored event.
@@ -148,8 +189,8 @@ type HeldRejection struct {
 	DeadLetter DeadLetter `json:"dead_letter"`
 }
 
-// Disclosure is one copy of an event about the child that a participant
-// received.
+// Disclosure is one copy of an event about the child for a participant, as
+// the audit recorded it once the copy's publish resolved.
 type Disclosure struct {
 	Participant    string   `json:"participant"`
 	EventID        string   `json:"event_id"`
@@ -161,15 +202,29 @@ type Disclosure struct {
 	Removed        []string `json:"removed"`
 	PolicyRevision string   `json:"policy_revision"`
 	Review         bool     `json:"review,omitempty"`
-	Replay         string   `json:"replay,omitempty"` // the replay that delivered it
+	Replay         string   `json:"replay,omitempty"`    // the replay or backfill that sent it
+	Operation      string   `json:"operation,omitempty"` // replay, backfill; empty for the pipeline
+	// Status is delivered, refused or unconfirmed (see SubjectAccess).
+	Status        string `json:"status"`
+	DeliverySeq   uint64 `json:"delivery_seq,omitempty"` // the copy in ECM_DELIVERY
+	StoredAt      string `json:"stored_at,omitempty"`
+	RefusedReason string `json:"refused_reason,omitempty"`
+	DeadLetterSeq uint64 `json:"deadletter_seq,omitempty"` // a refused copy kept in the dead letters
+	ResolvedBy    string `json:"resolved_by,omitempty"`    // a refused copy delivered later: by this replay
 }
 
-// EventDisclosures is one of a publisher's events and who received it.
+// Disclosure statuses beside the copy statuses.
+const DisclosureUnconfirmed = "unconfirmed"
+
+// EventDisclosures is one of a publisher's events and who received it:
+// Recipients hold the copies stored (and unconfirmed ones), Refused the
+// copies allowed but refused.
 type EventDisclosures struct {
 	EventID    string       `json:"event_id"`
 	Type       string       `json:"type"`
 	EventTime  string       `json:"event_time"`
 	Recipients []Disclosure `json:"recipients"`
+	Refused    []Disclosure `json:"refused,omitempty"`
 }
 
 // ErasureResult says what an erasure removed.

@@ -35,6 +35,19 @@ type DeadLetter struct {
 	BodyBase64 string            `json:"body_base64,omitempty"`
 	Size       int               `json:"size"`
 	Truncated  bool              `json:"truncated,omitempty"`
+	// Resolved is set on a copy refused by a delivery limit that a replay
+	// or backfill later delivered: the body is then the copy as delivered
+	// (never more than the participant holds), not the copy as refused.
+	Resolved *DeadLetterResolution `json:"resolved,omitempty"`
+}
+
+// DeadLetterResolution says how a refused copy was delivered in the end.
+type DeadLetterResolution struct {
+	At          string `json:"at"`
+	Operation   string `json:"operation"` // replay, backfill
+	ID          string `json:"id"`        // the operation's id, as in the audit
+	Operator    string `json:"operator"`
+	DeliverySeq uint64 `json:"delivery_seq"` // the delivered copy in ECM_DELIVERY
 }
 
 // DeliveryPage is GET /v1/deliveries: a page of a participant's copies and

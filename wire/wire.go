@@ -186,6 +186,10 @@ func DeliveryMsgID(source, id, participant string) string {
 // AuditMsgID is the id of the decision record of an event.
 func AuditMsgID(source, id string) string { return "audit:" + EventMsgID(source, id) }
 
+// AuditCopiesMsgID is the id of the record of what became of an event's
+// copies, written once their publishes resolved.
+func AuditCopiesMsgID(source, id string) string { return "audit-copies:" + EventMsgID(source, id) }
+
 // AuditRejectedMsgID is the id of the record of a rejected input.
 func AuditRejectedMsgID(rejectID string) string { return "audit-rejected:" + rejectID }
 
@@ -197,4 +201,23 @@ func AuditActionMsgID(kind, actionID string) string { return "audit-" + kind + "
 func DeadLetterMsgID(id string) string { return "dl:" + id }
 
 // UndeliveredMsgID is the id of a refused copy kept in the dead letters.
-func UndeliveredMsgID(copyMsgID string) string { return "undelivered:" + copyMsgID }
+func UndeliveredMsgID(copyMsgID string) string { return undeliveredPrefix + copyMsgID }
+
+// ResolvedMsgID is the id of a refused copy's dead letter once a replay
+// delivered the copy: it replaces the one under UndeliveredMsgID.
+func ResolvedMsgID(copyMsgID string) string { return resolvedPrefix + copyMsgID }
+
+// ParseUndeliveredMsgID returns the copy's message id of a dead letter kept
+// under UndeliveredMsgID or ResolvedMsgID, and which of the two it is.
+func ParseUndeliveredMsgID(id string) (copyMsgID string, resolved, ok bool) {
+	if c, ok := strings.CutPrefix(id, resolvedPrefix); ok {
+		return c, true, true
+	}
+	c, ok := strings.CutPrefix(id, undeliveredPrefix)
+	return c, false, ok
+}
+
+const (
+	undeliveredPrefix = "undelivered:"
+	resolvedPrefix    = "undelivered-resolved:"
+)

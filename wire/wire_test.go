@@ -67,3 +67,21 @@ func TestMsgIDsNameOneThingEach(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestUndeliveredMsgIDs(t *testing.T) {
+	copyID := DeliveryMsgID("/leeds/pct", "e-1", "leeds/lea")
+	for _, tc := range []struct {
+		id       string
+		resolved bool
+		ok       bool
+	}{
+		{UndeliveredMsgID(copyID), false, true},
+		{ResolvedMsgID(copyID), true, true},
+		{DeadLetterMsgID("ingest-3"), false, false},
+	} {
+		got, resolved, ok := ParseUndeliveredMsgID(tc.id)
+		if ok != tc.ok || resolved != tc.resolved || ok && got != copyID {
+			t.Errorf("ParseUndeliveredMsgID(%q) = %q, %v, %v", tc.id, got, resolved, ok)
+		}
+	}
+}

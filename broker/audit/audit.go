@@ -52,6 +52,13 @@ func (w *Writer) Decision(rec api.AuditRecord) (jetstream.PubAckFuture, error) {
 	return w.chain.submit(rec, wire.AuditMsgID(rec.Source, rec.EventID))
 }
 
+// Copies stores the record of what became of an event's copies, once their
+// publishes resolved (the decision that allowed them was stored before
+// they went out). Once per event, like Decision.
+func (w *Writer) Copies(rec api.AuditRecord) (jetstream.PubAckFuture, error) {
+	return w.chain.submit(rec, wire.AuditCopiesMsgID(rec.Source, rec.EventID))
+}
+
 // Rejected stores the record of an input refused before it was decided
 // (inputID names the input, as its dead letter does).
 func (w *Writer) Rejected(rec api.AuditRecord, inputID string) (jetstream.PubAckFuture, error) {
@@ -69,7 +76,7 @@ func (w *Writer) Action(ctx context.Context, rec api.AuditRecord, kind, id strin
 }
 
 // ActionAsync stores a record of an operator's action without waiting (a
-// replay's record of each copy it sends, awaited with the copies).
+// replay's records of the copies it sends to a child, awaited together).
 func (w *Writer) ActionAsync(rec api.AuditRecord, kind, id string) (jetstream.PubAckFuture, error) {
 	return w.chain.submit(rec, wire.AuditActionMsgID(kind, id))
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/event"
+	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -112,6 +114,43 @@ func (b *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 	}
 	out := newProgressWriter(w)
 	res, err := b.ops.Replay(r.Context(), op, sel, out.progress)
+	if err != nil {
+		out.fail(err)
+		return
+	}
+	out.result(res)
+}
+
+// handleBackfill is POST /v1/backfill (operators): a BackfillRequest in,
+// NDJSON progress lines and a ReplayResult out. Without confirm it is a dry
+// run; with confirm (the dry run's id) it sends what that dry run showed, or
+// nothing. A confirmation that names no dry run of this selection is a 409
+// before anything runs.
+//
+// Issue 12 brings operator roles; this endpoint is then for operators with
+// the policy role (docs/operations.md, "Backfill").
+func (b *Server) handleBackfill(w http.ResponseWriter, r *http.Request) {
+	op, ok := b.operatorName(w, r)
+	if !ok {
+		return
+	}
+	var req api.BackfillRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body: a replay selection and, to send, \"confirm\": the dry run's id: "+err.Error())
+		return
+	}
+	if _, err := b.ops.CheckBackfill(r.Context(), req); err != nil {
+		code := http.StatusBadRequest
+		if errors.Is(err, ops.ErrNoDryRun) {
+			code = http.StatusConflict
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	out := newProgressWriter(w)
+	res, err := b.ops.Backfill(r.Context(), op, req, out.progress)
 	if err != nil {
 		out.fail(err)
 		return

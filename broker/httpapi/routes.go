@@ -24,7 +24,7 @@ func (b *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/deadletters", b.handleDeadLetters)
 	mux.HandleFunc("POST /v1/policy/reload", b.handleReload)
 	mux.HandleFunc("POST /v1/decide", b.handleDecide)
-	b.opsRoutes(mux) // operations: verify, replay, impact, sar, disclosures, erase (chain.go)
+	b.opsRoutes(mux) // operations: verify, replay, backfill, impact, sar, disclosures, erase (ops.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -220,6 +220,7 @@ func errField(err error) zap.Field { return zap.Error(err) }
 func (b *Server) opsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/audit/verify", b.handleVerify)
 	mux.HandleFunc("POST /v1/replay", b.handleReplay)
+	mux.HandleFunc("POST /v1/backfill", b.handleBackfill)
 	mux.HandleFunc("POST /v1/impact", b.handleImpact)
 	mux.HandleFunc("GET /v1/sar", b.handleSubjectAccess)
 	mux.HandleFunc("GET /v1/disclosures", b.handleDisclosures)

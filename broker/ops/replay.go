@@ -1,12 +1,22 @@
 package ops
 
-// Replay (docs/operations.md, "Replay"): re-deliver recorded events to one
-// participant, after an outage or when a participant joins. Each event is
-// decided again by the policy now serving, twice: with the child's state as
-// it was when the event was first decided, and with the child's state now.
-// The copy goes only when both allow, without every field either removes, so
-// a replay never discloses what was not lawful then, nor what is not lawful
-// now (a child shielded since, a consent withdrawn since, rules 8 and 10).
+// Replay (docs/operations.md, "Replay"): re-send recorded events to one
+// participant whose copies were lost to it (refused by its delivery limit,
+// expired, or gone from its own system). A replay re-sends only what the
+// decision recorded when the event was decided allowed that participant,
+// narrowed by the policy now serving with the child's state now: the copy
+// goes only when both allow, on the recorded basis, without every field
+// either removes. So a replay never discloses what was refused then (a rule
+// added since does not reach back), nor what is not lawful now (a child
+// shielded since, a consent withdrawn since, rules 8 and 10). An event with
+// no recorded decision for the participant (it was not a participant then)
+// is not re-sent: that is a backfill (backfill.go), a separate operation
+// that shows its impact first.
+//
+// A replay writes one audit action (who, the selection, the counts) and,
+// for each child it sends copies of, a record of those copies before they
+// go out (fail closed) and one of what became of them after; children it
+// sends nothing about get no record.
 //
 // A child's history comes from its audit subject: every decided event has a
 // record there naming its ingest sequence, and each event is then read by
@@ -212,9 +222,22 @@ func (b *Ops) CheckSelection(sel api.ReplaySelection) (*replaySel, error) {
 	return s, nil
 }
 
-// Replay re-delivers the selected events to one participant (see the top of
-// this file). operator is who asked; progress is called now and then.
+// Replay re-sends the selected events to one participant within what was
+// decided for it at the time (see the top of this file). operator is who
+// asked; progress is called now and then.
 func (b *Ops) Replay(ctx context.Context, operator string, sel api.ReplaySelection, progress func(any)) (*api.ReplayResult, error) {
+	return b.resend(ctx, operator, opReplay, sel, nil, progress)
+}
+
+// The two operations that re-send recorded events.
+const (
+	opReplay   = "replay"
+	opBackfill = "backfill"
+)
+
+// resend runs a replay or a backfill (confirming the dry run dry, when
+// given) and writes its one audit action.
+func (b *Ops) resend(ctx context.Context, operator, op string, sel api.ReplaySelection, dry *api.AuditAction, progress func(any)) (*api.ReplayResult, error) {
 	s, err := b.CheckSelection(sel)
 	if err != nil {
 		return nil, err
@@ -222,56 +245,63 @@ func (b *Ops) Replay(ctx context.Context, operator string, sel api.ReplaySelecti
 	if progress == nil {
 		progress = func(any) {}
 	}
-	res := &api.ReplayResult{ID: randomHex(8), Operator: operator, Selection: sel, PolicyRevision: b.decider.Policy().Revision,
-		DeniedBy: map[string]int{}, Items: []api.ReplayItem{}}
+	res := &api.ReplayResult{ID: randomHex(8), Operation: op, DryRun: sel.DryRun, Operator: operator, Selection: sel,
+		PolicyRevision: b.decider.Policy().Revision, DeniedBy: map[string]int{}, Items: []api.ReplayItem{}}
+	if dry != nil {
+		res.Confirms = dry.ID
+	}
 	sel.Child = "" // the audit keeps no UIN
-	runErr := b.replay(ctx, s, res, progress)
+	sent, runErr := b.resendRun(ctx, s, op, res, dry, operator, progress)
 	counts := map[string]int{"children": res.Children, "selected": res.Selected, "already_delivered": res.AlreadyDelivered,
-		"delivered": res.Delivered, "denied": res.Denied}
-	action := &api.AuditAction{Kind: "replay", ID: res.ID, By: operator, Participant: sel.Participant, Selection: &sel, Counts: counts}
+		"delivered": res.Delivered, "refused": res.Refused, "denied": res.Denied, "children_sent": sent}
+	if op == opBackfill {
+		counts["newly_disclosed"] = res.NewlyDisclosed
+	}
+	kind := op
+	if sel.DryRun {
+		kind += "-dry-run"
+	}
+	action := &api.AuditAction{Kind: kind, ID: res.ID, By: operator, Participant: sel.Participant, Selection: &sel, Counts: counts,
+		Impact: res.Impact, Confirms: res.Confirms}
 	if s.key != "" {
 		action.Reason = "one child: child key " + s.key
 	}
 	if runErr != nil {
 		action.Error = runErr.Error()
 	}
-	if sel.DryRun {
-		action.Kind = "replay-dry-run"
+	rec := api.AuditRecord{ChildKey: "_ops", Type: op, Publisher: "broker", DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
+		PolicyRevision: res.PolicyRevision, Outcome: kind, Decisions: []api.Decision{}, Action: action}
+	if err := b.audit.Action(ctx, rec, op, res.ID); err != nil && runErr == nil {
+		runErr = fmt.Errorf("auditing the %s: %w", op, err)
 	}
-	rec := api.AuditRecord{ChildKey: "_ops", Type: "replay", Publisher: "broker", DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
-		PolicyRevision: res.PolicyRevision, Outcome: action.Kind, Decisions: []api.Decision{}, Action: action}
-	if err := b.audit.Action(ctx, rec, "replay", res.ID); err != nil && runErr == nil {
-		runErr = fmt.Errorf("auditing the replay: %w", err)
-	}
-	b.log.Info("replay", zap.String("id", res.ID), zap.String("operator", operator), zap.String("participant", sel.Participant),
-		zap.Int("selected", res.Selected), zap.Int("delivered", res.Delivered), zap.Int("already", res.AlreadyDelivered), zap.Int("denied", res.Denied))
+	b.log.Info(op, zap.String("id", res.ID), zap.Bool("dry_run", sel.DryRun), zap.String("operator", operator), zap.String("participant", sel.Participant),
+		zap.Int("selected", res.Selected), zap.Int("delivered", res.Delivered), zap.Int("refused", res.Refused),
+		zap.Int("already", res.AlreadyDelivered), zap.Int("denied", res.Denied), zap.Int("newly_disclosed", res.NewlyDisclosed))
 	return res, runErr
 }
 
-func waitFutures(ctx context.Context, fs []jetstream.PubAckFuture) error {
-	for _, f := range fs {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publishing to %s: %w", f.Msg().Subject, err)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
 // replayCandidate is one event a replay decides, with the child's state
-// the pipeline decided it with.
+// the pipeline decided it with and the decision it recorded for the
+// participant (nil when it recorded none).
 type replayCandidate struct {
-	seq    uint64
-	stored time.Time
-	ev     *event.Event
-	state  child.State
-	key    string
+	seq      uint64
+	stored   time.Time
+	ev       *event.Event
+	state    child.State
+	key      string
+	recorded *api.Decision
 }
 
-func (b *Ops) replay(ctx context.Context, s *replaySel, res *api.ReplayResult, progress func(any)) error {
+// planned is a copy a replay is to send, and its place in the answer's
+// items (-1 when the items were truncated).
+type planned struct {
+	c    replayCandidate
+	d    api.Decision
+	item int
+}
+
+func (b *Ops) resendRun(ctx context.Context, s *replaySel, op string, res *api.ReplayResult, dry *api.AuditAction, operator string,
+	progress func(any)) (childrenSent int, err error) {
 	// 1. Which children, and which of their events.
 	var keys []string
 	picked := map[string]map[uint64]bool{} // child key → selected sequences (nil: by range)
@@ -304,17 +334,24 @@ func (b *Ops) replay(ctx context.Context, s *replaySel, res *api.ReplayResult, p
 			return nil
 		})
 		if err != nil {
-			return err
+			return 0, err
 		}
 	}
-	// 2. Each child's history: the state as of each selected event.
+	// 2. Each child's history from its audit: the state as of each selected
+	// event, and the decision recorded for the participant.
+	p := s.Participant
 	var cands []replayCandidate
 	earliest := time.Time{}
 	for i, key := range keys {
-		hist, err := b.childHistory(ctx, key)
+		recs, err := b.auditLog.Child(ctx, key)
 		if err != nil {
-			return err
+			return 0, err
 		}
+		hist, err := b.historyFrom(ctx, recs)
+		if err != nil {
+			return 0, err
+		}
+		recorded := recordedDecisions(recs, p)
 		var state child.State
 		chosen := false
 		for _, h := range hist {
@@ -328,11 +365,13 @@ func (b *Ops) replay(ctx context.Context, s *replaySel, res *api.ReplayResult, p
 			if want {
 				n := len(cands)
 				if s.wants(h.Event.Name) {
-					cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: h.Event, state: before, key: key})
+					cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: h.Event, state: before, key: key,
+						recorded: recorded[wire.EventMsgID(h.Event.Source, h.Event.ID)]})
 				}
 				for _, g := range step.Generated {
 					if s.wants(g.Name) {
-						cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: g, state: after, key: key})
+						cands = append(cands, replayCandidate{seq: h.Seq, stored: h.Stored, ev: g, state: after, key: key,
+							recorded: recorded[wire.EventMsgID(g.Source, g.ID)]})
 					}
 				}
 				if len(cands) > n {
@@ -351,124 +390,180 @@ func (b *Ops) replay(ctx context.Context, s *replaySel, res *api.ReplayResult, p
 	}
 	res.Selected = len(cands)
 	if len(cands) == 0 {
-		return nil
+		return 0, b.checkImpact(res, dry, nil)
 	}
-	// 3. What the participant already holds, beyond the duplicate window.
-	p := s.Participant
-	held := map[string]bool{}
-	err := store.Scan(ctx, b.js, wire.StreamDelivery, store.ScanOpts{Filter: []string{wire.DeliverySubject(p)}, HeadersOnly: true, StartTime: earliest.Add(-time.Minute),
+	// 3. What the participant already holds, beyond the duplicate window,
+	// and which of its copies the delivery limit refused (dead letters).
+	held := map[string]uint64{} // copy message id → sequence in ECM_DELIVERY
+	err = store.Scan(ctx, b.js, wire.StreamDelivery, store.ScanOpts{Filter: []string{wire.DeliverySubject(p)}, HeadersOnly: true, StartTime: earliest.Add(-time.Minute),
 		Progress: func(done, total uint64) {
 			progress(map[string]any{"phase": "held", "done": done, "total": total})
 		}}, func(m store.Msg) error {
-		held[m.Header.Get(jetstream.MsgIDHeader)] = true
+		held[m.Header.Get(jetstream.MsgIDHeader)] = m.Seq
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	// 4. Decide again; audit; deliver. Audit first, so nothing is delivered unaudited.
+	refused, err := b.refusedCopies(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	// 4. Decide: within the recorded decision (replay), or again under the
+	// policy now serving (backfill).
 	current := map[string]child.State{}
-	type pending struct {
-		c replayCandidate
-		d api.Decision
-	}
-	var batch []pending
-	flush := func() error {
-		if len(batch) == 0 || s.DryRun {
-			batch = batch[:0]
-			return nil
-		}
-		var fs []jetstream.PubAckFuture
-		for _, x := range batch {
-			f, err := b.replayDeliver(x.c.ev, x.d, res.ID)
-			if err != nil {
-				return err
-			}
-			fs = append(fs, f)
-		}
-		batch = batch[:0]
-		return waitFutures(ctx, fs)
-	}
-	var audits []jetstream.PubAckFuture
-	for i, c := range cands {
-		id := cenats.MsgID(c.ev.Source, c.ev.ID) + "@" + p
-		item := api.ReplayItem{Seq: c.seq, EventID: c.ev.ID, Type: c.ev.Type}
-		if held[id] {
-			item.Outcome = "already-delivered"
+	var plan []planned
+	var heal []string // held copies whose refused dead letter is not marked resolved
+	for _, c := range cands {
+		id := wire.DeliveryMsgID(c.ev.Source, c.ev.ID, p)
+		item := api.ReplayItem{Seq: c.seq, EventID: c.ev.ID, Type: c.ev.Type, Recorded: recordedWords(c.recorded)}
+		if seq, ok := held[id]; ok {
+			item.Outcome, item.DeliverySeq = "already-delivered", seq
 			res.AlreadyDelivered++
 			addItem(res, item)
+			if _, ok := refused[id]; ok {
+				heal = append(heal, id)
+			}
 			continue
 		}
 		now, ok := current[c.key]
 		if !ok {
 			st, _, err := b.children.Get(ctx, c.key)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			current[c.key], now = st, st
 		}
-		then := b.decider.DecideFor(ctx, policy.Request{Event: c.ev, Index: c.state.Index, Consent: c.state.Consent}, p)
 		later := b.decider.DecideFor(ctx, policy.Request{Event: c.ev, Index: now.Index, Consent: now.Consent}, p)
-		d := combine(then, later)
-		item.Basis, item.Reason, item.Removed = d.Basis, d.Reason, len(d.Remove)
-		if d.Allow {
-			item.Outcome = "delivered"
-			if s.DryRun {
-				item.Outcome = "would-deliver"
+		var d api.Decision
+		if op == opBackfill {
+			then := b.decider.DecideFor(ctx, policy.Request{Event: c.ev, Index: c.state.Index, Consent: c.state.Consent}, p)
+			d = combine(then, later)
+			if d.Allow {
+				item.NewFields = newlyDisclosed(c.recorded, d)
+				item.NewlyDisclosed = c.recorded == nil || !c.recorded.Allow || len(item.NewFields) > 0
 			}
-			res.Delivered++
 		} else {
+			d = withinRecorded(c.recorded, later, p)
+		}
+		item.Basis, item.Reason, item.Removed = d.Basis, d.Reason, len(d.Remove)
+		if !d.Allow {
 			item.Outcome = "denied"
 			res.Denied++
 			res.DeniedBy[d.Basis]++
-		}
-		addItem(res, item)
-		if s.DryRun {
+			addItem(res, item)
 			continue
 		}
-		rec := api.AuditRecord{IngestSeq: c.seq, EventID: c.ev.ID, Source: c.ev.Source, Type: c.ev.Type, Publisher: c.ev.Publisher,
-			ChildKey: c.key, EventTime: c.ev.Time.UTC().Format(time.RFC3339Nano), DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
-			PolicyRevision: res.PolicyRevision, Outcome: "replayed", Decisions: []api.Decision{d}, Review: d.Review,
-			Action: &api.AuditAction{Kind: "replay", ID: res.ID, By: res.Operator, Participant: p, AtEvent: &then, Now: &later}}
-		if cause, ok := c.ev.Attrs["causedby"].(string); ok {
-			rec.CausedBy = cause
+		item.Outcome = "would-deliver"
+		if item.NewlyDisclosed {
+			res.NewlyDisclosed++
 		}
-		f, err := b.audit.ActionAsync(rec, "replay", res.ID+":"+wire.EventMsgID(c.ev.Source, c.ev.ID))
+		plan = append(plan, planned{c: c, d: d, item: addItem(res, item)})
+	}
+	if err := b.checkImpact(res, dry, plan); err != nil {
+		return 0, err
+	}
+	if s.DryRun {
+		res.Delivered = len(plan)
+		return 0, nil
+	}
+	// 5. Send, a few children at a time: each child's record of the copies
+	// first (fail closed), then the copies, then the record of what became
+	// of them; then the refused copies' dead letters marked resolved.
+	x := &resendExec{Ops: b, op: op, res: res, operator: operator, participant: p, refused: refused}
+	for _, id := range heal {
+		x.resolve = append(x.resolve, resolveRef{msgID: id, deliverySeq: held[id]})
+	}
+	var batch []planned
+	for i := range plan {
+		batch = append(batch, plan[i])
+		last := i == len(plan)-1
+		if !last && (len(batch) < 256 || plan[i+1].c.key == plan[i].c.key) {
+			continue
+		}
+		n, err := x.send(ctx, batch)
+		childrenSent += n
 		if err != nil {
-			return err
+			return childrenSent, err
 		}
-		audits = append(audits, f)
-		if d.Allow {
-			batch = append(batch, pending{c, d})
-		}
-		if len(audits) >= 256 || i == len(cands)-1 {
-			if err := waitFutures(ctx, audits); err != nil {
-				return fmt.Errorf("audit not written, nothing more delivered: %w", err)
-			}
-			audits = audits[:0]
-			if err := flush(); err != nil {
-				return err
-			}
-			progress(map[string]any{"phase": "replay", "done": i + 1, "total": len(cands)})
-		}
+		batch = batch[:0]
+		progress(map[string]any{"phase": op, "done": i + 1, "total": len(plan)})
 	}
-	if err := waitFutures(ctx, audits); err != nil {
-		return fmt.Errorf("audit not written, nothing more delivered: %w", err)
-	}
-	return flush()
+	return childrenSent, x.resolveRefused(ctx)
 }
 
-func addItem(r *api.ReplayResult, it api.ReplayItem) {
+// recordedDecisions are the decisions the pipeline recorded for
+// participant, by event (its message id).
+func recordedDecisions(recs []api.AuditRecord, participant string) map[string]*api.Decision {
+	out := map[string]*api.Decision{}
+	for _, r := range recs {
+		if r.Action != nil || (r.Outcome != "decided" && r.Outcome != "policy-error") {
+			continue
+		}
+		for i := range r.Decisions {
+			if r.Decisions[i].Participant == participant {
+				out[wire.EventMsgID(r.Source, r.EventID)] = &r.Decisions[i]
+			}
+		}
+	}
+	return out
+}
+
+func recordedWords(d *api.Decision) string {
+	switch {
+	case d == nil:
+		return "none"
+	case d.Allow:
+		return "allowed (" + d.Basis + ")"
+	default:
+		return "denied (" + d.Basis + ")"
+	}
+}
+
+// addItem adds an item to the answer and returns its index (-1 once the
+// items are truncated).
+func addItem(r *api.ReplayResult, it api.ReplayItem) int {
 	if len(r.Items) >= replayItemsMax {
 		r.ItemsTruncated = true
-		return
+		return -1
 	}
 	r.Items = append(r.Items, it)
+	return len(r.Items) - 1
 }
 
-// combine is a replay's decision from the decision as of the event (then)
-// and with the child's state now (now): allowed when both allow, on the
-// basis it had; otherwise the denial; the fields either removes removed.
+// noRecordedDecision is a replay's answer for an event the pipeline decided
+// without the participant.
+const noRecordedDecision = "no-recorded-decision"
+
+// withinRecorded is a replay's decision: what the decision recorded when
+// the event was decided allowed (recorded), narrowed by the policy now
+// serving with the child's state now (now). Allowed when both allow, on the
+// recorded basis, without every field either removes; otherwise the denial.
+func withinRecorded(recorded *api.Decision, now api.Decision, participant string) api.Decision {
+	if recorded == nil {
+		return api.Decision{Participant: participant, Basis: noRecordedDecision, Remove: []string{},
+			Reason: "no decision for this participant was recorded when the event was decided (it was not a participant then): " +
+				"a replay re-sends only what was decided; a backfill, after its dry run, can send it under today's policy"}
+	}
+	if !recorded.Allow {
+		d := *recorded
+		d.Reason = "when it was decided: " + d.Reason
+		return d
+	}
+	if !now.Allow {
+		now.Reason = "with today's policy and the child's state now: " + now.Reason
+		return now
+	}
+	d := *recorded
+	d.Remove = union(recorded.Remove, now.Remove)
+	d.Review = recorded.Review || now.Review
+	return d
+}
+
+// combine is a backfill's decision from today's policy's decision as of the
+// event (then) and with the child's state now (now): allowed when both
+// allow, on the basis it had; otherwise the denial; the fields either
+// removes removed.
 func combine(then, now api.Decision) api.Decision {
 	if !then.Allow {
 		then.Reason = "as of the event: " + then.Reason
@@ -479,27 +574,52 @@ func combine(then, now api.Decision) api.Decision {
 		return now
 	}
 	d := then
-	seen := map[string]bool{}
-	d.Remove = []string{}
-	for _, r := range append(append([]string{}, then.Remove...), now.Remove...) {
-		if !seen[r] {
-			seen[r] = true
-			d.Remove = append(d.Remove, r)
-		}
-	}
+	d.Remove = union(then.Remove, now.Remove)
 	d.Review = then.Review || now.Review
 	return d
 }
 
-// replayDeliver publishes a replayed copy under the same message id as the
-// pipeline's, so JetStream drops it if the pipeline's is in the window.
-func (b *Ops) replayDeliver(e *event.Event, d api.Decision, replayID string) (jetstream.PubAckFuture, error) {
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, r := range append(append([]string{}, a...), b...) {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// newlyDisclosed are the fields d sends that the recorded decision removed
+// (all of them, when it did not allow the event: nil is returned then, and
+// the whole event is new).
+func newlyDisclosed(recorded *api.Decision, d api.Decision) []string {
+	if recorded == nil || !recorded.Allow {
+		return nil
+	}
+	keep := map[string]bool{}
+	for _, r := range d.Remove {
+		keep[r] = true
+	}
+	var out []string
+	for _, r := range recorded.Remove {
+		if !keep[r] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// replayDeliver is the message of a re-sent copy: the same message id as
+// the pipeline's, so JetStream drops it if the pipeline's is in the window.
+func replayDeliver(e *event.Event, d api.Decision, replayID string) (*nats.Msg, error) {
 	m, err := pipeline.DeliveryMsg(e, d)
 	if err != nil {
 		return nil, err
 	}
 	m.Header.Set(wire.HeaderReplay, replayID)
-	return b.js.PublishMsgAsync(m)
+	return m, nil
 }
 
 func randomHex(n int) string {

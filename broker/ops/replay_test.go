@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
+	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +22,8 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/policies"
+	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
@@ -99,13 +105,71 @@ func replayAs(t *testing.T, b *broker.Broker, sel api.ReplaySelection) api.Repla
 	return res
 }
 
+func backfillAs(t *testing.T, b *broker.Broker, req api.BackfillRequest) api.ReplayResult {
+	t.Helper()
+	code, body := httpDo(t, b, "POST", "/v1/backfill", opsToken, req)
+	if code != 200 {
+		t.Fatalf("backfill: %d %s", code, body)
+	}
+	var res api.ReplayResult
+	ndjsonResult(t, body, &res)
+	return res
+}
+
+// backfill runs a dry run for sel and checks it sent nothing, then confirms it.
+func backfill(t *testing.T, b *broker.Broker, sel api.ReplaySelection) (dry, done api.ReplayResult) {
+	t.Helper()
+	before := len(copiesOf(t, b, sel.Participant))
+	dry = backfillAs(t, b, api.BackfillRequest{ReplaySelection: sel})
+	if !dry.DryRun || dry.Operation != "backfill" || dry.Impact == "" {
+		t.Errorf("backfill without confirm: %+v, want a dry run with its impact", dry)
+	}
+	if n := len(copiesOf(t, b, sel.Participant)); n != before {
+		t.Fatalf("the dry run sent %d copies", n-before)
+	}
+	done = backfillAs(t, b, api.BackfillRequest{ReplaySelection: sel, Confirm: dry.ID})
+	if done.DryRun || done.Confirms != dry.ID || done.Impact != dry.Impact || done.Delivered != dry.Delivered {
+		t.Errorf("confirmed backfill %+v, dry run %+v", done, dry)
+	}
+	return dry, done
+}
+
+// opsRecords are the audit records of operator actions about no one child.
+func opsRecords(t *testing.T, b *broker.Broker) []api.AuditRecord {
+	t.Helper()
+	recs, err := b.AuditLog().Child(context.Background(), "_ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// actionRecords are a child's audit records written by replays and backfills.
+func actionRecords(t *testing.T, b *broker.Broker, child string) []api.AuditRecord {
+	t.Helper()
+	recs, err := b.AuditLog().Child(context.Background(), b.ChildKey(child))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []api.AuditRecord
+	for _, r := range recs {
+		if r.Action != nil && (r.Action.Kind == "replay" || r.Action.Kind == "backfill") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // A participant missing during an outage (here: absent from the
-// configuration, so the broker decided without it) is brought up to date by
-// a replay: exactly the events the policy allows it now and allowed it then,
-// each once; not the CAFs whose consent was withdrawn since; the transfer of
-// a child shielded since without the address; nothing twice when the replay
-// is run again.
-func TestReplayAfterOutage(t *testing.T) {
+// configuration, so the broker decided without it) has no decision recorded
+// for it, so a replay sends it nothing and writes nothing about any child.
+// Bringing it up to date discloses what was never decided for it: a
+// backfill, whose dry run shows it and sends nothing, and whose confirmed
+// run sends exactly the events the policy allows it now and allowed it
+// then, each once; not the CAFs whose consent was withdrawn since; the
+// transfer of a child shielded since without the address; nothing twice
+// when it is run again.
+func TestReplayAfterOutageNeedsBackfill(t *testing.T) {
 	dir := t.TempDir()
 	b1 := startOpsBroker(t, configWithout("leeds/lea", "york/lea"), dir)
 	contact := map[string]any{"phone": "0113 496 0001"}
@@ -142,9 +206,26 @@ func TestReplayAfterOutage(t *testing.T) {
 	mustPublish(t, b, "york/police", testEvent("york/police", "police.incident", amy, incident))
 	waitIdle(t, b)
 
+	// A replay: nothing was decided for leeds/lea during the outage.
 	res := replayAs(t, b, api.ReplaySelection{Participant: "leeds/lea"})
-	if res.Delivered != 4 || res.AlreadyDelivered != 1 {
-		t.Errorf("leeds/lea replay: %+v", res)
+	if res.Delivered != 0 || res.AlreadyDelivered != 1 || res.DeniedBy["no-recorded-decision"] != res.Selected-1 {
+		t.Errorf("replay to leeds/lea after the outage: %+v, want nothing sent, every event without a recorded decision", res)
+	}
+	for _, it := range res.Items {
+		if it.Outcome == "denied" && it.Recorded != "none" {
+			t.Errorf("item %+v: recorded %q, want none", it, it.Recorded)
+		}
+	}
+	for _, c := range []string{amy, ben, cal} {
+		if recs := actionRecords(t, b, c); len(recs) != 0 {
+			t.Errorf("a replay that sent nothing wrote %d records about a child: %+v", len(recs), recs[0])
+		}
+	}
+
+	// The backfill: the dry run shows the four copies, all newly disclosed.
+	dry, res := backfill(t, b, api.ReplaySelection{Participant: "leeds/lea"})
+	if dry.Delivered != 4 || dry.NewlyDisclosed != 4 || res.Delivered != 4 || res.AlreadyDelivered != 1 || res.NewlyDisclosed != 4 {
+		t.Errorf("leeds/lea backfill: dry run %+v, confirmed %+v", dry, res)
 	}
 	// Consent records go to the agencies they name (rule 8), so lea gets
 	// both grants and the withdrawal; Cal's first CAF; not Ben's.
@@ -165,19 +246,19 @@ func TestReplayAfterOutage(t *testing.T) {
 		t.Errorf("Ben's CAF: denied as %q, want consent-withdrawn; items %+v", denied["uk.gov.ecm.caf.completed.v1"], res.Items)
 	}
 
-	res = replayAs(t, b, api.ReplaySelection{Participant: "york/lea"})
+	_, res = backfill(t, b, api.ReplaySelection{Participant: "york/lea"})
 	york := copiesOf(t, b, "york/lea")
 	got = summary(york)
 	want = []string{"index.transferred " + amy, "police.incident " + amy}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("york/lea holds %v, want %v; replay %+v", got, want, res)
+		t.Fatalf("york/lea holds %v, want %v; backfill %+v", got, want, res)
 	}
 	for _, c := range york {
 		data := c.event["data"].(map[string]any)
 		switch c.event["type"] {
 		case "uk.gov.ecm.index.transferred.v1":
 			if _, has := data["address"]; has || c.replay != res.ID || c.basis != "s12-move" {
-				t.Errorf("replayed transfer of a child shielded since: %+v (want no address, replay %s)", c, res.ID)
+				t.Errorf("backfilled transfer of a child shielded since: %+v (want no address, backfill %s)", c, res.ID)
 			}
 		case "uk.gov.ecm.police.incident.v1":
 			if _, has := data["summary"]; has || c.replay != "" {
@@ -187,12 +268,13 @@ func TestReplayAfterOutage(t *testing.T) {
 	}
 	noDuplicates(t, "york/lea", york)
 
-	// Again: nothing new.
+	// Again: nothing new, by replay or by backfill.
 	for _, p := range []string{"leeds/lea", "york/lea"} {
 		before := len(copiesOf(t, b, p))
 		res := replayAs(t, b, api.ReplaySelection{Participant: p})
-		if res.Delivered != 0 || len(copiesOf(t, b, p)) != before {
-			t.Errorf("second replay to %s: %+v", p, res)
+		dry := backfillAs(t, b, api.BackfillRequest{ReplaySelection: api.ReplaySelection{Participant: p}})
+		if res.Delivered != 0 || dry.Delivered != 0 || len(copiesOf(t, b, p)) != before {
+			t.Errorf("second replay to %s: %+v; backfill dry run %+v", p, res, dry)
 		}
 	}
 
@@ -214,38 +296,43 @@ func TestReplayAfterOutage(t *testing.T) {
 		t.Errorf("dry run: %+v", res)
 	}
 
-	// The replays are audited: a summary each, and a record per decided event.
-	ops, err := b.AuditLog().Child(context.Background(), "_ops")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ops) != 8 || ops[0].Action == nil || ops[0].Action.By != "ops" || ops[0].Action.Counts["delivered"] != 4 ||
-		ops[0].Action.Selection.Participant != "leeds/lea" {
-		t.Errorf("replay summaries: %d, first %+v", len(ops), ops[0].Action)
-	}
+	// Each replay and backfill is one action in the audit; a child's audit
+	// holds records only of what was sent to it: Amy's, of the one backfill
+	// that sent her transfer to york/lea (before and after sending).
+	ops := opsRecords(t, b)
+	kinds := map[string]int{}
 	for _, r := range ops {
+		kinds[r.Action.Kind]++
 		if strings.Contains(fmt.Sprint(r.Action.Selection), amy) || strings.Contains(fmt.Sprint(r.Action.Selection), ben) {
 			t.Errorf("a UIN in the audit: %+v", r.Action.Selection)
 		}
 	}
-	recs, _ := b.AuditLog().Child(context.Background(), b.ChildKey(amy))
-	replayed := 0
-	for _, r := range recs {
-		if r.Outcome == "replayed" && r.Action.Participant == "york/lea" && r.Type == "uk.gov.ecm.index.transferred.v1" {
-			replayed++
-			if r.Action.AtEvent == nil || r.Action.Now == nil || len(r.Decisions) != 1 || !r.Decisions[0].Allow {
-				t.Errorf("replayed record %+v", r)
-			}
-		}
+	if len(ops) != 13 || kinds["replay"] != 6 || kinds["replay-dry-run"] != 1 || kinds["backfill-dry-run"] != 4 || kinds["backfill"] != 2 {
+		t.Errorf("%d operator records, by kind %v", len(ops), kinds)
 	}
-	if replayed != 1 {
-		t.Errorf("%d replayed records of Amy's transfer to york/lea, want 1", replayed)
+	if ops[0].Action.By != "ops" || ops[0].Action.Counts["delivered"] != 0 || ops[0].Action.Selection.Participant != "leeds/lea" {
+		t.Errorf("first replay's record: %+v", ops[0].Action)
+	}
+	if a := ops[2].Action; a.Kind != "backfill" || a.Counts["delivered"] != 4 || a.Counts["newly_disclosed"] != 4 || a.Confirms != ops[1].Action.ID ||
+		a.Impact == "" || a.Impact != ops[1].Action.Impact {
+		t.Errorf("the backfill's record: %+v (dry run %+v)", a, ops[1].Action)
+	}
+	recs := actionRecords(t, b, amy)
+	if len(recs) != 2 || recs[0].Outcome != "backfill" || recs[1].Outcome != "copies" || recs[1].Action.ID != recs[0].Action.ID {
+		t.Fatalf("Amy's records of backfills: %+v", recs)
+	}
+	if c := recs[1].Copies; len(c) != 1 || c[0].Participant != "york/lea" || c[0].Type != "uk.gov.ecm.index.transferred.v1" ||
+		c[0].Status != "delivered" || c[0].DeliverySeq == 0 || !strings.Contains(fmt.Sprint(c[0].Removed), "data.address") {
+		t.Errorf("Amy's copies: %+v", c)
+	}
+	if n := len(actionRecords(t, b, ben)); n != 2 {
+		t.Errorf("Ben: %d records of backfills, want 2 (the one that sent him copies)", n)
 	}
 	if err := b.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if rep, err := b.AuditLog().Verify(context.Background(), wire.StreamAudit, b.TrustedKeys(), nil); err != nil || !rep.OK {
-		t.Errorf("audit after two instances and replays: %+v %v", rep, err)
+		t.Errorf("audit after two instances, replays and backfills: %+v %v", rep, err)
 	}
 }
 
@@ -495,4 +582,168 @@ func BenchmarkChildHistory(bm *testing.B) {
 
 func decodeForTest(subject string, h nats.Header, body []byte) (cenats.Raw, error) {
 	return cenats.Decode(&nats.Msg{Subject: subject, Header: h, Data: body})
+}
+
+// policyDir writes the built-in policies to a directory the broker watches,
+// with police.rego changed by edit and the named test files left out.
+func policyDir(t *testing.T, dir string, edit func(string) string, without ...string) {
+	t.Helper()
+	entries, err := fs.ReadDir(policies.FS, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+		if slices.Contains(without, e.Name()) {
+			continue
+		}
+		src, err := fs.ReadFile(policies.FS, e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "police.rego" {
+			src = []byte(edit(string(src)))
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), src, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// rule7Before is police.rego as it might have stood before rule 7 told the
+// education authority and the PCT of domestic abuse a child witnessed:
+// police incidents went to children's social care only.
+func rule7Before(src string) string {
+	return strings.Replace(src, "_child_witnessed if {\n", "_child_witnessed if {\n\tfalse\n", 1)
+}
+
+// A police incident that the policy in force when it was decided refused
+// to the school (leeds/lea) is not sent to it by a replay run after the
+// policy changed to allow it: a replay re-sends only what the decision
+// recorded at the time allowed. Sending it is a backfill: its dry run shows
+// the incident as newly disclosed and sends nothing; a confirmation naming
+// another selection, or made after the impact changed, sends nothing; the
+// confirmed backfill sends it (without the summary, as today's rule 7 says)
+// and the audit names it a backfill. The replay, which sent nothing, wrote
+// one audit action and nothing about any child.
+func TestReplayStaysWithinRecordedDecision(t *testing.T) {
+	dir := t.TempDir()
+	policyDir(t, dir, rule7Before, "police_test.rego", "ecm_test.rego")
+	b := testenv.StartWith(t, broker.Options{Config: opsConfig(), PolicyDir: dir}).Broker
+	then := b.PolicyRevision()
+	addr := map[string]any{"lines": []any{"1 Park Row", "Leeds"}, "postcode": "LS1 5HD"}
+	for _, c := range []struct{ uin, given string }{{amy, "Amy"}, {ben, "Ben"}} {
+		mustPublish(t, b, "leeds/pct", testEvent("leeds/pct", "index.child.registered", c.uin, map[string]any{
+			"name": map[string]any{"given": c.given, "family": "Test"}, "dob": time.Now().AddDate(-4, -2, 0).Format("2006-01-02"),
+			"gender": "other", "address": addr, "area": "leeds"}))
+	}
+	incident := testEvent("leeds/police", "police.incident", amy, map[string]any{"kind": "domestic_abuse",
+		"occurred_at": "2026-01-20T22:10:00Z", "child_present": true, "summary": "Officers attended; the child was in the flat."})
+	mustPublish(t, b, "leeds/police", incident)
+	mustPublish(t, b, "leeds/police", testEvent("leeds/police", "police.incident", ben, map[string]any{"kind": "other",
+		"occurred_at": "2026-01-21T10:00:00Z", "child_present": false, "summary": "Seen near the canal."}))
+	waitIdle(t, b)
+	if n := len(copiesOf(t, b, "leeds/lea")); n != 0 {
+		t.Fatalf("the policy then sent the school %d copies", n)
+	}
+
+	// Rule 7 as it stands today.
+	policyDir(t, dir, func(s string) string { return s })
+	if code, body := httpDo(t, b, "POST", "/v1/policy/reload", opsToken, nil); code != 200 || b.PolicyRevision() == then {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	opsBefore := len(opsRecords(t, b))
+	recsBefore := map[string]int{}
+	for _, c := range []string{amy, ben} {
+		recs, _ := b.AuditLog().Child(context.Background(), b.ChildKey(c))
+		recsBefore[c] = len(recs)
+	}
+	res := replayAs(t, b, api.ReplaySelection{Participant: "leeds/lea"})
+	if res.Delivered != 0 || res.Children != 2 || len(copiesOf(t, b, "leeds/lea")) != 0 {
+		t.Fatalf("replay to the school under today's policy: %+v; the school holds %v", res, summary(copiesOf(t, b, "leeds/lea")))
+	}
+	for _, it := range res.Items {
+		if it.EventID == incident["id"] && (it.Outcome != "denied" || it.Recorded != "denied (no-rule)" || !strings.HasPrefix(it.Reason, "when it was decided: ")) {
+			t.Errorf("the incident: %+v, want denied as recorded", it)
+		}
+	}
+	// One audit action, nothing about either child.
+	ops := opsRecords(t, b)
+	if len(ops) != opsBefore+1 || ops[len(ops)-1].Action.Kind != "replay" || ops[len(ops)-1].Action.Counts["selected"] != res.Selected {
+		t.Errorf("the replay's audit: %d new operator records, last %+v", len(ops)-opsBefore, ops[len(ops)-1].Action)
+	}
+	for _, c := range []string{amy, ben} {
+		recs, _ := b.AuditLog().Child(context.Background(), b.ChildKey(c))
+		if len(recs) != recsBefore[c] {
+			t.Errorf("the replay, which sent nothing, wrote %d records about a child: %+v", len(recs)-recsBefore[c], recs[len(recs)-1])
+		}
+	}
+
+	// The backfill: a dry run first.
+	sel := api.ReplaySelection{Participant: "leeds/lea"}
+	dry := backfillAs(t, b, api.BackfillRequest{ReplaySelection: sel})
+	var shown []api.ReplayItem
+	for _, it := range dry.Items {
+		if it.Outcome == "would-deliver" {
+			shown = append(shown, it)
+		}
+	}
+	if !dry.DryRun || dry.Delivered != 1 || dry.NewlyDisclosed != 1 || len(shown) != 1 || shown[0].EventID != incident["id"] ||
+		!shown[0].NewlyDisclosed || shown[0].Recorded != "denied (no-rule)" || len(copiesOf(t, b, "leeds/lea")) != 0 {
+		t.Fatalf("dry run %+v", dry)
+	}
+	// Confirmations that do not match send nothing.
+	for _, req := range []api.BackfillRequest{
+		{ReplaySelection: sel, Confirm: "no-such-dry-run"},
+		{ReplaySelection: api.ReplaySelection{Participant: "leeds/lea", Child: amy}, Confirm: dry.ID},
+		{ReplaySelection: api.ReplaySelection{Participant: "leeds/pct"}, Confirm: dry.ID},
+	} {
+		if code, body := httpDo(t, b, "POST", "/v1/backfill", opsToken, req); code != http.StatusConflict {
+			t.Errorf("confirm %+v: %d %s, want 409", req, code, body)
+		}
+	}
+	policyDir(t, dir, rule7Before, "police_test.rego", "ecm_test.rego")
+	if code, body := httpDo(t, b, "POST", "/v1/policy/reload", opsToken, nil); code != 200 || b.PolicyRevision() != then {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if _, body := httpDo(t, b, "POST", "/v1/backfill", opsToken, api.BackfillRequest{ReplaySelection: sel, Confirm: dry.ID}); !strings.Contains(string(body), "impact changed") {
+		t.Errorf("confirmed after the impact changed: %s", body)
+	}
+	if n := len(copiesOf(t, b, "leeds/lea")); n != 0 {
+		t.Fatalf("a confirmation whose impact changed sent %d copies", n)
+	}
+	policyDir(t, dir, func(s string) string { return s })
+	if code, body := httpDo(t, b, "POST", "/v1/policy/reload", opsToken, nil); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	done := backfillAs(t, b, api.BackfillRequest{ReplaySelection: sel, Confirm: dry.ID})
+	held := copiesOf(t, b, "leeds/lea")
+	if done.Delivered != 1 || done.Confirms != dry.ID || len(held) != 1 || held[0].event["id"] != incident["id"] || held[0].replay != done.ID {
+		t.Fatalf("confirmed backfill %+v; the school holds %+v", done, held)
+	}
+	if _, has := held[0].event["data"].(map[string]any)["summary"]; has {
+		t.Errorf("the backfilled incident carries the police summary: %+v", held[0].event)
+	}
+	ops = opsRecords(t, b)
+	last := ops[len(ops)-1].Action
+	if last.Kind != "backfill" || last.ID != done.ID || last.By != "ops" || last.Confirms != dry.ID || last.Counts["newly_disclosed"] != 1 {
+		t.Errorf("the backfill's audit action: %+v", last)
+	}
+	// Amy's subject access report shows the copy, as the backfill sent it.
+	_, body := httpDo(t, b, "GET", "/v1/sar?child="+amy, opsToken, nil)
+	var sa api.SubjectAccess
+	_ = json.Unmarshal(body, &sa)
+	found := 0
+	for _, d := range sa.Disclosures {
+		if d.Participant == "leeds/lea" {
+			found++
+			if d.EventID != incident["id"] || d.Operation != "backfill" || d.Replay != done.ID || d.Status != "delivered" ||
+				d.DeliverySeq != held[0].seq || fmt.Sprint(d.Removed) != "[data.summary]" {
+				t.Errorf("the school's disclosure: %+v", d)
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d disclosures to the school, want 1: %+v", found, sa.Disclosures)
+	}
 }

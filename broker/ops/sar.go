@@ -23,27 +23,94 @@ import (
 	"go.uber.org/zap"
 )
 
-// disclosuresOf lists the copies an audit record says were delivered.
-func disclosuresOf(r api.AuditRecord) []api.Disclosure {
-	if r.Outcome != "decided" && r.Outcome != "replayed" {
-		return nil
+// disclosuresFrom reads a child's audit records, oldest first, into the
+// copies of its events that participants were sent (stored, oldest first)
+// and those that were allowed but refused (docs/operations.md, "What a
+// disclosure is"). A decision only says a copy was allowed; the record of
+// copies written once the copy's publish resolved says whether it was
+// stored, where and when. A decision whose copies have no such record
+// (written before copy records were kept, or the broker stopped between
+// the two) is listed as unconfirmed: it may have been disclosed.
+func disclosuresFrom(recs []api.AuditRecord) (stored, refused []api.Disclosure) {
+	type key struct{ event, participant, op string }
+	var list []*api.Disclosure
+	open := map[key]*api.Disclosure{} // allowed, outcome not yet read
+	for _, r := range recs {
+		op := ""
+		if r.Action != nil {
+			op = r.Action.ID
+		}
+		switch {
+		case (r.Outcome == "decided" && r.Action == nil) || r.Outcome == "replayed":
+			// "replayed": a replay's per-event record, before replays wrote
+			// their copies per child.
+			for _, d := range r.Decisions {
+				if !d.Allow {
+					continue
+				}
+				x := &api.Disclosure{Participant: d.Participant, EventID: r.EventID, Type: r.Type, Source: r.Source, EventTime: r.EventTime,
+					DecidedAt: r.DecidedAt, Basis: d.Basis, Removed: nonNil(d.Remove), PolicyRevision: r.PolicyRevision, Review: d.Review,
+					Replay: op, Status: api.DisclosureUnconfirmed}
+				if r.Action != nil {
+					x.Operation = "replay"
+				}
+				open[key{wire.EventMsgID(r.Source, r.EventID), d.Participant, op}] = x
+				list = append(list, x)
+			}
+		case len(r.Copies) > 0:
+			for _, c := range r.Copies {
+				ev := api.Copy{EventID: r.EventID, Source: r.Source, Type: r.Type, EventTime: r.EventTime}
+				if c.EventID != "" {
+					ev = c
+				}
+				k := key{wire.EventMsgID(ev.Source, ev.EventID), c.Participant, op}
+				x := open[k]
+				if x == nil {
+					x = &api.Disclosure{Participant: c.Participant, EventID: ev.EventID, Type: ev.Type, Source: ev.Source, EventTime: ev.EventTime,
+						DecidedAt: r.DecidedAt, PolicyRevision: r.PolicyRevision, Replay: op}
+					if r.Action != nil {
+						x.Operation = r.Action.Kind
+					}
+					list = append(list, x)
+				}
+				x.Basis, x.Removed, x.Review = c.Basis, nonNil(c.Removed), c.Review
+				switch c.Status {
+				case api.CopySending:
+					x.Status = api.DisclosureUnconfirmed
+					open[k] = x
+					continue
+				case api.CopyRefused:
+					x.Status, x.RefusedReason, x.DeadLetterSeq = api.CopyRefused, c.Reason, c.DeadLetterSeq
+				default:
+					x.Status, x.DeliverySeq, x.StoredAt = api.CopyDelivered, c.DeliverySeq, c.StoredAt
+				}
+				delete(open, k)
+			}
+		}
 	}
-	var out []api.Disclosure
-	for _, d := range r.Decisions {
-		if !d.Allow {
+	stored, refused = []api.Disclosure{}, []api.Disclosure{}
+	for i, x := range list {
+		if x.Status != api.CopyRefused {
+			stored = append(stored, *x)
 			continue
 		}
-		x := api.Disclosure{Participant: d.Participant, EventID: r.EventID, Type: r.Type, Source: r.Source, EventTime: r.EventTime,
-			DecidedAt: r.DecidedAt, Basis: d.Basis, Removed: d.Remove, PolicyRevision: r.PolicyRevision, Review: d.Review}
-		if x.Removed == nil {
-			x.Removed = []string{}
+		for _, later := range list[i+1:] {
+			if later.Status == api.CopyDelivered && later.Replay != "" && later.Participant == x.Participant &&
+				later.EventID == x.EventID && later.Source == x.Source {
+				x.ResolvedBy = later.Replay
+				break
+			}
 		}
-		if r.Action != nil {
-			x.Replay = r.Action.ID
-		}
-		out = append(out, x)
+		refused = append(refused, *x)
 	}
-	return out
+	return stored, refused
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // childMessages are the stored messages that name one child.
@@ -108,7 +175,7 @@ func (b *Ops) SubjectAccess(ctx context.Context, operator, child string) (*api.S
 		return nil, err
 	}
 	sa := &api.SubjectAccess{Child: child, ChildKey: key, GeneratedAt: time.Now().UTC().Format(time.RFC3339Nano), GeneratedBy: operator,
-		Index: st.Index, Consent: st.Consent, Events: []api.HeldEvent{}, Rejected: []api.HeldRejection{}, Decisions: []api.AuditRecord{}, Disclosures: []api.Disclosure{}}
+		Index: st.Index, Consent: st.Consent, Events: []api.HeldEvent{}, Rejected: []api.HeldRejection{}, Decisions: []api.AuditRecord{}}
 	for _, m := range found.ingest {
 		publisher, _ := wire.ParseIngestSubject(m.Subject)
 		sa.Events = append(sa.Events, api.HeldEvent{Seq: m.Seq, Recorded: m.Time.UTC().Format(time.RFC3339Nano),
@@ -124,12 +191,12 @@ func (b *Ops) SubjectAccess(ctx context.Context, operator, child string) (*api.S
 	for _, r := range recs {
 		r.Child = child
 		sa.Decisions = append(sa.Decisions, r)
-		sa.Disclosures = append(sa.Disclosures, disclosuresOf(r)...)
 	}
+	sa.Disclosures, sa.Refused = disclosuresFrom(recs)
 	rec := api.AuditRecord{ChildKey: key, Type: "subject-access", Publisher: "broker", DecidedAt: sa.GeneratedAt,
 		PolicyRevision: b.decider.Policy().Revision, Outcome: "subject-access", Decisions: []api.Decision{},
 		Action: &api.AuditAction{Kind: "subject-access", ID: randomHex(8), By: operator,
-			Counts: map[string]int{"events": len(sa.Events), "decisions": len(sa.Decisions), "disclosures": len(sa.Disclosures)}}}
+			Counts: map[string]int{"events": len(sa.Events), "decisions": len(sa.Decisions), "disclosures": len(sa.Disclosures), "refused": len(sa.Refused)}}}
 	if err := b.audit.Action(ctx, rec, "sar", rec.Action.ID); err != nil {
 		return nil, err // not exported unless the export is audited
 	}
@@ -161,28 +228,45 @@ func structured(m store.Msg) json.RawMessage {
 }
 
 // Disclosures lists participant's own events about child and who received
-// each, replays included; nothing about other publishers' events.
+// each (replays included), as stored, with the copies refused apart; nothing
+// about other publishers' events.
 func (b *Ops) Disclosures(ctx context.Context, participant, child string) ([]api.EventDisclosures, error) {
 	recs, err := b.auditLog.Child(ctx, b.children.Key(child))
 	if err != nil {
 		return nil, err
 	}
+	source := "/" + participant
 	byID := map[string]*api.EventDisclosures{}
 	var order []string
-	for _, rec := range recs {
-		if rec.Publisher != participant || rec.CausedBy != "" || rec.Source != "/"+participant {
-			continue
-		}
-		if rec.Outcome != "decided" && rec.Outcome != "policy-error" && rec.Outcome != "replayed" {
-			continue
-		}
-		e := byID[rec.EventID]
+	group := func(id, typ, at string) *api.EventDisclosures {
+		e := byID[id]
 		if e == nil {
-			e = &api.EventDisclosures{EventID: rec.EventID, Type: rec.Type, EventTime: rec.EventTime, Recipients: []api.Disclosure{}}
-			byID[rec.EventID] = e
-			order = append(order, rec.EventID)
+			e = &api.EventDisclosures{EventID: id, Type: typ, EventTime: at, Recipients: []api.Disclosure{}}
+			byID[id] = e
+			order = append(order, id)
 		}
-		e.Recipients = append(e.Recipients, disclosuresOf(rec)...)
+		return e
+	}
+	for _, rec := range recs {
+		if rec.Publisher != participant || rec.CausedBy != "" || rec.Source != source || rec.Action != nil {
+			continue
+		}
+		if rec.Outcome == "decided" || rec.Outcome == "policy-error" {
+			group(rec.EventID, rec.Type, rec.EventTime)
+		}
+	}
+	stored, refused := disclosuresFrom(recs)
+	for _, d := range stored {
+		if d.Source == source {
+			e := group(d.EventID, d.Type, d.EventTime)
+			e.Recipients = append(e.Recipients, d)
+		}
+	}
+	for _, d := range refused {
+		if d.Source == source {
+			e := group(d.EventID, d.Type, d.EventTime)
+			e.Refused = append(e.Refused, d)
+		}
 	}
 	out := make([]api.EventDisclosures, 0, len(order))
 	for _, id := range order {

@@ -73,6 +73,14 @@ type pass struct {
 	order      []string
 	futures    []jetstream.PubAckFuture // audit records and dead letters: stored first
 	deliveries []*nats.Msg              // copies: published once the audit holds their records
+	copyOf     []copyRef                // for each delivery, where its outcome is recorded
+	copies     []*api.AuditRecord       // records of copies, written once the copies resolved
+}
+
+// copyRef is the entry of one copy in its event's record of copies.
+type copyRef struct {
+	rec *api.AuditRecord
+	i   int
 }
 
 type cachedState struct {
@@ -101,7 +109,23 @@ func (b *Pipeline) processBatch(ctx context.Context, msgs []jetstream.Msg) error
 		}
 		deliveries = append(deliveries, f)
 	}
-	if err := b.await(ctx, deliveries); err != nil {
+	if err := b.awaitCopies(ctx, p, deliveries); err != nil {
+		return err
+	}
+	// What became of each copy, as JetStream answered: the decision record
+	// says what was allowed, this one what was stored (docs/operations.md,
+	// "What a disclosure is"). A batch whose record of copies is not stored
+	// is done again; the copies are then recognised by their message ids.
+	var records []jetstream.PubAckFuture
+	for _, rec := range p.copies {
+		rec.DecidedAt = time.Now().UTC().Format(time.RFC3339Nano)
+		f, err := b.Audit.Copies(*rec)
+		if err != nil {
+			return err
+		}
+		records = append(records, f)
+	}
+	if err := b.await(ctx, records); err != nil {
 		return err
 	}
 	b.auditOK.Store(true)
@@ -131,23 +155,46 @@ func (b *Pipeline) processBatch(ctx context.Context, msgs []jetstream.Msg) error
 	return nil
 }
 
-// await waits for publishes; a copy refused by its participant's delivery
-// limit is held in the dead letters rather than failing the batch.
+// await waits for audit records and dead letters.
 func (b *Pipeline) await(ctx context.Context, futures []jetstream.PubAckFuture) error {
 	for _, f := range futures {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			if held, herr := b.holdRefusedCopy(ctx, f.Msg(), err); held {
-				if herr != nil {
-					return herr
-				}
-				continue // over its participant's delivery limit: kept in the dead letters (limits.go)
-			}
 			if wire.IsAuditSubject(f.Msg().Subject) {
 				b.AuditFailing(err)
 			}
 			return fmt.Errorf("publishing to %s: %w", f.Msg().Subject, err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// awaitCopies waits for the copies and notes what became of each in its
+// event's record of copies: stored at a sequence, or refused by its
+// participant's delivery limit and held in the dead letters (limits.go)
+// rather than failing the batch. Any other failure fails the batch.
+func (b *Pipeline) awaitCopies(ctx context.Context, p *pass, futures []jetstream.PubAckFuture) error {
+	for i, f := range futures {
+		c := &p.copyOf[i].rec.Copies[p.copyOf[i].i]
+		select {
+		case ack := <-f.Ok():
+			c.Status, c.DeliverySeq, c.StoredAt = api.CopyDelivered, ack.Sequence, time.Now().UTC().Format(time.RFC3339Nano)
+			if !ack.Duplicate {
+				b.Metrics.delivered.WithLabelValues(c.Participant, c.Basis).Inc()
+			}
+		case err := <-f.Err():
+			dlSeq, held, herr := b.holdRefusedCopy(ctx, f.Msg(), err)
+			if !held {
+				return fmt.Errorf("publishing to %s: %w", f.Msg().Subject, err)
+			}
+			if herr != nil {
+				return herr
+			}
+			c.Status, c.DeadLetterSeq = api.CopyRefused, dlSeq
+			c.Reason = LimitReason(c.Participant, b.Config.DeliveryLimits.MaxPerParticipant)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -239,6 +286,13 @@ func (b *Pipeline) decideAndDeliver(ctx context.Context, p *pass, e *event.Event
 		b.Metrics.policyErrors.Inc()
 		b.Log.Error("policy error: event denied to every candidate", zap.String("event_id", e.ID), zap.String("type", e.Type), zap.Error(perr))
 	}
+	rec := api.AuditRecord{IngestSeq: seq, EventID: e.ID, Source: e.Source, Type: e.Type, Publisher: e.Publisher,
+		ChildKey: key, EventTime: e.Time.UTC().Format(time.RFC3339Nano), PolicyRevision: rev, Decisions: []api.Decision{}, Outcome: "copies"}
+	if cause, ok := e.Attrs["causedby"].(string); ok {
+		rec.CausedBy = cause
+	}
+	copies := rec // the record of the copies, written once they resolved
+	cr := &copies
 	for _, d := range decisions {
 		if !d.Allow {
 			b.Metrics.denied.WithLabelValues(d.Basis).Inc()
@@ -248,18 +302,21 @@ func (b *Pipeline) decideAndDeliver(ctx context.Context, p *pass, e *event.Event
 		if err != nil {
 			return err
 		}
+		removed := d.Remove
+		if removed == nil {
+			removed = []string{}
+		}
+		cr.Copies = append(cr.Copies, api.Copy{Participant: d.Participant, Basis: d.Basis, Removed: removed, Review: d.Review})
 		p.deliveries = append(p.deliveries, m)
-		b.Metrics.delivered.WithLabelValues(d.Participant, d.Basis).Inc()
+		p.copyOf = append(p.copyOf, copyRef{rec: cr, i: len(cr.Copies) - 1})
 	}
-	rec := api.AuditRecord{IngestSeq: seq, EventID: e.ID, Source: e.Source, Type: e.Type, Publisher: e.Publisher,
-		ChildKey: key, EventTime: e.Time.UTC().Format(time.RFC3339Nano), DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
-		PolicyRevision: rev, Decisions: decisions, Outcome: "decided",
-		Superseded: len(applied.Superseded) > 0, Note: applied.Note()}
+	if len(cr.Copies) > 0 {
+		p.copies = append(p.copies, cr)
+	}
+	rec.DecidedAt, rec.Decisions, rec.Outcome = time.Now().UTC().Format(time.RFC3339Nano), decisions, "decided"
+	rec.Superseded, rec.Note = len(applied.Superseded) > 0, applied.Note()
 	if perr != nil {
 		rec.Outcome, rec.Error = "policy-error", perr.Error()
-	}
-	if cause, ok := e.Attrs["causedby"].(string); ok {
-		rec.CausedBy = cause
 	}
 	for _, d := range decisions {
 		rec.Review = rec.Review || d.Review

@@ -52,7 +52,7 @@ type command struct {
 
 func commands() []*command {
 	return []*command{deliveriesCmd, auditCmd, deadLettersCmd, publishCmd, decideCmd, healthCmd,
-		verifyCmd, replayCmd, impactCmd, sarCmd, disclosuresCmd, eraseCmd} // operations (verify.go ... erase.go)
+		verifyCmd, replayCmd, backfillCmd, impactCmd, sarCmd, disclosuresCmd, eraseCmd} // operations (verify.go ... erase.go)
 }
 
 func lookup(name string) *command {

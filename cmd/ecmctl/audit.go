@@ -69,6 +69,12 @@ func printAudit(a *app, child string, recs []api.AuditRecord) error {
 		for _, line := range recordNotes(r) {
 			fmt.Fprintf(w, "    %s\n", printable(line))
 		}
+		if len(r.Copies) > 0 {
+			if err := printCopies(w, r.Copies); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(r.Decisions) == 0 {
 			continue
 		}
@@ -105,7 +111,7 @@ func recordNotes(r api.AuditRecord) []string {
 	for _, p := range r.Problems {
 		notes = append(notes, "problem: "+p.String())
 	}
-	if len(r.Decisions) == 0 {
+	if len(r.Decisions) == 0 && len(r.Copies) == 0 {
 		notes = append(notes, "sent to nobody")
 	}
 	return notes

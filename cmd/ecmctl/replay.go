@@ -21,17 +21,22 @@ import (
 
 var replayCmd = &command{
 	name:    "replay",
-	summary: "deliver recorded events again to one participant, decided again, never twice (operator token)",
+	summary: "send recorded events again to one participant, within what was decided for it then, never twice (operator token)",
 	usage: `
 replay --participant ID [--from TIME] [--to TIME] [--from-seq N] [--to-seq N] [--child UIN] [--type NAME]... [--dry-run]
 
-After an outage, or when a participant joins, re-delivers the recorded events
-it should have: each selected event is decided again by the policy serving
-now, with the child's state as it was at the event and with its state now;
-the copy goes only when both allow, without every field either removes (a
-child shielded since, a consent withdrawn since). Copies the participant
-already holds are not sent again. The replay is audited: who ran it, the
-selection and the counts, and one record per event decided.
+Re-sends the copies a participant lost (refused by its delivery limit,
+expired, gone from its own system): each selected event goes again only as
+far as the decision recorded when the event was decided allowed it, narrowed
+by the policy serving now with the child's state now: the copy goes only
+when both allow, on the recorded basis, without every field either removes
+(a child shielded since, a consent withdrawn since). An event refused to the
+participant then, or decided before it was a participant, is not sent: that
+is a backfill (ecmctl backfill), which shows what it would newly disclose
+first. Copies the participant already holds are not sent again; a copy that
+the delivery limit had refused is marked resolved in the dead letters. The
+replay is audited as one action (who ran it, the selection, the counts) and,
+for each child it sent copies of, the copies sent.
 
 The selection narrows with each flag: --from/--to the time the broker
 recorded the event (RFC 3339), --from-seq/--to-seq the ingest stream

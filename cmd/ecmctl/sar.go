@@ -48,7 +48,10 @@ func runSAR(ctx context.Context, a *app, c *command, args []string) error {
 	if a.conn.json {
 		return writeRaw(a.stdout, raw)
 	}
-	return printSAR(a, out)
+	if err := printSAR(a, out); err != nil {
+		return err
+	}
+	return printRefusedCopies(a, raw) // copies.go
 }
 
 func printSAR(a *app, s api.SubjectAccess) error {

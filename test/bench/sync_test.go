@@ -130,8 +130,10 @@ func syncReferrals(n int) []*nats.Msg {
 	return out
 }
 
-// syncWaitAudited waits until ECM_AUDIT holds n records.
+// syncWaitAudited waits until ECM_AUDIT holds the records of n referrals:
+// two each, the decision and then the record of its copy as stored.
 func syncWaitAudited(b *testing.B, js jetstream.JetStream, n int) {
+	n *= 2
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	for {

@@ -34,7 +34,8 @@ var allStreams = []string{wire.StreamIngest, wire.StreamDelivery, wire.StreamAud
 // to, and that leads the ingest and delivery streams, is stopped and started
 // again on its old store; later broker A itself goes away and B takes over
 // its partitions. At the end every participant holds each of its copies
-// exactly once, every event has exactly one audit record, nothing is
+// exactly once, every event has exactly one audit record of its decision and
+// one of its copies, nothing is
 // dead-lettered, and all three nodes hold the same messages.
 func TestNodeLossWithTwoBrokers(t *testing.T) {
 	n := 3000
@@ -231,8 +232,9 @@ func checkExactlyOnce(t *testing.T, env *testenv.Env, want map[string]int) {
 	}
 }
 
-// checkAudit checks that each of the n children has exactly one audit
-// record (one referral each) and that nothing was dead-lettered.
+// checkAudit checks that each of the n children has exactly two audit
+// records (one referral each: its decision, then the record of its copy to
+// social care, stored) and that nothing was dead-lettered.
 // ecm.audit._* (checkpoints, operator records) concern no child.
 func checkAudit(t *testing.T, js jetstream.JetStream, n int) {
 	t.Helper()
@@ -252,12 +254,12 @@ func checkAudit(t *testing.T, js jetstream.JetStream, n int) {
 			continue // the instances' checkpoints and operator records, about no child
 		}
 		records, children = records+k, children+1
-		if k != 1 {
-			t.Errorf("%s has %d audit records, want 1", subj, k)
+		if k != 2 {
+			t.Errorf("%s has %d audit records, want 2 (the decision and the copies)", subj, k)
 		}
 	}
-	if children != n || records != uint64(n) {
-		t.Errorf("audit: %d records about %d children, want %d about %d", records, children, n, n)
+	if children != n || records != uint64(2*n) {
+		t.Errorf("audit: %d records about %d children, want %d about %d", records, children, 2*n, n)
 	}
 	dl, err := js.Stream(ctx, wire.StreamDeadLetter)
 	if err != nil {

@@ -275,7 +275,7 @@ func TestKillNineWhileEventsFlow(t *testing.T) {
 	checkExactlyOnce(t, p.httpAddr, want)
 	env := &testenv.Env{T: t, Base: "http://" + p.httpAddr}
 	for i := 0; i < n; i += n / 40 { // the audit, for a sample of children
-		if recs := env.Audit(events[i]["subject"].(string)); len(recs) != 1 || recs[0].EventID != events[i]["id"] {
+		if recs := env.Decisions(events[i]["subject"].(string)); len(recs) != 1 || recs[0].EventID != events[i]["id"] {
 			t.Errorf("child %d: %d audit records", i, len(recs))
 		}
 	}

@@ -77,7 +77,8 @@ func TestDeliveriesFollowThePolicy(t *testing.T) {
 }
 
 // One audit record per event, generated events included, denials audited
-// with their reasons.
+// with their reasons; and, for each event someone may receive, one record
+// of its copies, each stored (no delivery limit here).
 func TestAuditHasOneRecordPerEvent(t *testing.T) {
 	env := runDemo(t)
 	steps := map[string]int{}
@@ -86,7 +87,7 @@ func TestAuditHasOneRecordPerEvent(t *testing.T) {
 	}
 	generated := map[string]int{"Amy (4)": 2} // the concern match and the transfer
 	for child, u := range demo.Children {
-		recs := env.Audit(u)
+		recs := env.Decisions(u)
 		if len(recs) != steps[child]+generated[child] {
 			t.Errorf("%s: %d audit records, want %d", child, len(recs), steps[child]+generated[child])
 		}
@@ -100,9 +101,33 @@ func TestAuditHasOneRecordPerEvent(t *testing.T) {
 				t.Errorf("%s: record %+v", child, r)
 			}
 		}
+		allowed := map[string]string{} // event id + participant -> basis
+		for _, r := range recs {
+			for _, d := range r.Decisions {
+				if d.Allow {
+					allowed[r.EventID+" "+d.Participant] = d.Basis
+				}
+			}
+		}
+		copies := map[string]bool{}
+		for _, r := range env.Audit(u) {
+			if r.Outcome != "copies" {
+				continue
+			}
+			for _, c := range r.Copies {
+				k := r.EventID + " " + c.Participant
+				if allowed[k] != c.Basis || copies[k] || c.Status != "delivered" || c.DeliverySeq == 0 {
+					t.Errorf("%s: copy of %s: %+v, allowed on %q", child, r.EventID, c, allowed[k])
+				}
+				copies[k] = true
+			}
+		}
+		if len(copies) != len(allowed) {
+			t.Errorf("%s: %d copies recorded, %d allowed", child, len(copies), len(allowed))
+		}
 	}
 	// Ben's first CAF, before any consent: denied to everyone, audited.
-	recs := env.Audit(demo.Children["Ben (14)"])
+	recs := env.Decisions(demo.Children["Ben (14)"])
 	caf := recs[1]
 	if caf.Type != "uk.gov.ecm.caf.completed.v1" {
 		t.Fatalf("second record is %s", caf.Type)
@@ -116,7 +141,7 @@ func TestAuditHasOneRecordPerEvent(t *testing.T) {
 		}
 	}
 	// The override is marked for review.
-	recs = env.Audit(demo.Children["Cal (16)"])
+	recs = env.Decisions(demo.Children["Cal (16)"])
 	if last := recs[len(recs)-1]; !last.Review {
 		t.Errorf("override not marked for review: %+v", last)
 	}

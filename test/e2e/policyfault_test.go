@@ -253,13 +253,14 @@ func faultChildren(n int) []string {
 	return out
 }
 
-// auditOf reads a child's audit records once there are any (5 s at most).
+// auditOf reads a child's audit records of decisions (not those of the
+// copies that follow them) once there are any (5 s at most).
 // GET /v1/audit right after the broker is idle has been seen to answer
 // nothing under load; the record is there a moment later.
 func auditOf(env *testenv.Env, child string) []api.AuditRecord {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		recs := env.Audit(child)
+		recs := env.Decisions(child)
 		if len(recs) > 0 || time.Now().After(deadline) {
 			return recs
 		}

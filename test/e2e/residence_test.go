@@ -46,7 +46,7 @@ func publishAt(env *testenv.Env, from, name, child, at string, data map[string]a
 
 func recordOf(t *testing.T, env *testenv.Env, child, id string) api.AuditRecord {
 	t.Helper()
-	for _, r := range env.Audit(child) {
+	for _, r := range env.Decisions(child) {
 		if r.EventID == id {
 			return r
 		}
@@ -58,7 +58,7 @@ func recordOf(t *testing.T, env *testenv.Env, child, id string) api.AuditRecord 
 func causedBy(t *testing.T, env *testenv.Env, child, id string) []api.AuditRecord {
 	t.Helper()
 	var out []api.AuditRecord
-	for _, r := range env.Audit(child) {
+	for _, r := range env.Decisions(child) {
 		if r.CausedBy == id {
 			out = append(out, r)
 		}

@@ -82,7 +82,7 @@ func TestThreeInstancesKeepOrderPerChild(t *testing.T) {
 		if len(got[c]) != 1 || got[c][0] != "before withdrawal" {
 			t.Errorf("child ******%s: pct received CAFs %v, want only the one before the withdrawal", c[6:], got[c])
 		}
-		recs := first.Audit(c)
+		recs := first.Decisions(c)
 		if len(recs) != len(steps) {
 			t.Errorf("child ******%s: %d audit records, want %d", c[6:], len(recs), len(steps))
 		}

@@ -183,9 +183,17 @@ func checkRun(t *testing.T, env *testenv.Env, r *run, idx deliveryIndex, partici
 	for i, ev := range r.events {
 		stepOf[ev["id"].(string)] = i
 	}
+	copied := map[string][]api.Copy{} // event id -> its recorded copies
 	for i := range recs {
 		rec := &recs[i]
 		if rec.Outcome == "rejected" {
+			continue
+		}
+		if rec.Outcome == "copies" {
+			if len(copied[rec.EventID]) > 0 {
+				t.Errorf("%s (%s): two records of its copies", nameOf(rec.Type), rec.EventID)
+			}
+			copied[rec.EventID] = rec.Copies
 			continue
 		}
 		if rec.Outcome != "decided" {
@@ -260,6 +268,7 @@ func checkRun(t *testing.T, env *testenv.Env, r *run, idx deliveryIndex, partici
 			continue
 		}
 		checkInvariants(t, rec, idx[rec.EventID], participants)
+		checkCopies(t, rec, copied[rec.EventID], idx[rec.EventID])
 	}
 
 	for _, e := range r.sc.expect {
@@ -305,6 +314,42 @@ func checkInvariants(t *testing.T, rec *api.AuditRecord, copies map[string][]tes
 			t.Errorf("%s: %s's copy carries basis %q, the audit says %q", what, p, copies[p][0].Basis, basis)
 		}
 	}
+}
+
+// checkCopies: the record of an event's copies lists exactly the allowed
+// participants, each copy stored at the sequence where the participant
+// holds it, with the basis and removed fields of its decision (a disclosure
+// is a copy that was stored).
+func checkCopies(t *testing.T, rec *api.AuditRecord, recorded []api.Copy, copies map[string][]testenv.Delivery) {
+	t.Helper()
+	what := nameOf(rec.Type)
+	allowed := map[string]api.Decision{}
+	for _, d := range rec.Decisions {
+		if d.Allow {
+			allowed[d.Participant] = d
+		}
+	}
+	if len(recorded) != len(allowed) {
+		t.Errorf("%s: %d copies recorded, %d allowed", what, len(recorded), len(allowed))
+	}
+	for _, c := range recorded {
+		d, ok := allowed[c.Participant]
+		switch {
+		case !ok:
+			t.Errorf("%s: a copy recorded for %s, which was not allowed it", what, c.Participant)
+		case c.Status != "delivered" || c.Basis != d.Basis || fmt.Sprint(c.Removed) != fmt.Sprint(nonNil(d.Remove)):
+			t.Errorf("%s: %s's copy recorded as %+v, decided %+v", what, c.Participant, c, d)
+		case len(copies[c.Participant]) != 1 || copies[c.Participant][0].Seq != c.DeliverySeq:
+			t.Errorf("%s: %s's copy recorded at %d; it holds %+v", what, c.Participant, c.DeliverySeq, copies[c.Participant])
+		}
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func checkExpect(t *testing.T, r *run, e expect, byStep []*api.AuditRecord, generated map[string][]*api.AuditRecord,

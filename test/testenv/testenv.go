@@ -188,6 +188,21 @@ func (e *Env) Audit(child string) []api.AuditRecord {
 	return out.Records
 }
 
+// Decisions reads the records of a child's audit that decide (or refuse)
+// an event: every record but the records of copies, which follow each
+// decision once its copies are stored (docs/operations.md, "What a
+// disclosure is").
+func (e *Env) Decisions(child string) []api.AuditRecord {
+	e.T.Helper()
+	var out []api.AuditRecord
+	for _, r := range e.Audit(child) {
+		if r.Outcome != "copies" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // DeadLetters reads every dead letter.
 func (e *Env) DeadLetters() []api.DeadLetter {
 	e.T.Helper()
