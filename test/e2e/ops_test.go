@@ -163,9 +163,10 @@ func TestOpsAuditVerifyAndTamper(t *testing.T) {
 	copyAudit(t, js, "ECM_AUDIT_COPY", msgs)
 	edited := append([]*nats.Msg(nil), msgs...)
 	e := *msgs[recs[1]]
-	e.Data = bytes.Replace(e.Data, []byte(`"allow":false`), []byte(`"allow":true`), 1)
+	// Back-date the record's decision: every record has decided_at.
+	e.Data = bytes.Replace(e.Data, []byte(`"decided_at":"2`), []byte(`"decided_at":"1`), 1)
 	if bytes.Equal(e.Data, msgs[recs[1]].Data) {
-		e.Data = bytes.Replace(e.Data, []byte(`"allow":true`), []byte(`"allow":false`), 1)
+		t.Fatalf("the edit changed nothing in %s", msgs[recs[1]].Data)
 	}
 	edited[recs[1]] = &e
 	copyAudit(t, js, "ECM_AUDIT_EDITED", edited)
