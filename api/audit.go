@@ -41,7 +41,7 @@ type ChainLink struct {
 
 // AuditAction describes what an operator did, on the audit record of it.
 type AuditAction struct {
-	Kind        string           `json:"kind"` // replay, erasure, subject-access
+	Kind        string           `json:"kind"` // replay, erasure, subject-access, read
 	ID          string           `json:"id,omitempty"`
 	By          string           `json:"by"` // the operator's name
 	Reason      string           `json:"reason,omitempty"`
@@ -49,6 +49,10 @@ type AuditAction struct {
 	Selection   *ReplaySelection `json:"selection,omitempty"`
 	Counts      map[string]int   `json:"counts,omitempty"`
 	Error       string           `json:"error,omitempty"`
+	// Read is, on a record of kind read, the route an operator read the
+	// child's data through ("GET /v1/audit"); never the query (it holds
+	// the UIN).
+	Read string `json:"read,omitempty"`
 	// A replayed event's two decisions: with the child's state as of the
 	// event, and with its state now. The record's decision combines them.
 	AtEvent *Decision `json:"at_event,omitempty"`

@@ -29,7 +29,8 @@ var agencies = []string{"la-social-care", "lea", "pct", "connexions", "yot", "po
 
 // Config is a sample configuration: every agency in Leeds and York.
 func Config() *config.Config {
-	c := &config.Config{Operators: []config.Operator{{Name: "ops", Token: OperatorToken}}}
+	// The demo's operator may do everything (config.Roles).
+	c := &config.Config{Operators: []config.Operator{{Name: "ops", Token: OperatorToken, Roles: config.Roles}}}
 	for _, area := range []string{"leeds", "york"} {
 		for _, a := range agencies {
 			c.Participants = append(c.Participants, config.Participant{ID: area + "/" + a, Agency: a, Area: area, Token: Token(area + "/" + a)})
