@@ -7,7 +7,8 @@ package httpapi
 // answered 503 and shows nothing. A read that fails after it was recorded
 // stays recorded, as an attempt.
 //
-//   - GET /v1/audit?child=: one record on the child's subject.
+//   - GET /v1/audit?child=: one record on the child's subject, when it has
+//     records (a UIN the audit does not know reads nothing).
 //   - POST /v1/decide: one record when the event names a child the broker
 //     holds a record of (its state); a made-up UIN reads nothing.
 //   - GET /v1/sar: the subject-access record ops.SubjectAccess writes.

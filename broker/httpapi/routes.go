@@ -135,7 +135,7 @@ func (b *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		rec.Child = child
 		records = append(records, rec)
 	}
-	if !b.logRead(w, r, op, b.children.Key(child), map[string]int{"records": len(records)}) { // accesslog.go
+	if len(records) > 0 && !b.logRead(w, r, op, b.children.Key(child), map[string]int{"records": len(records)}) { // accesslog.go
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"records": records})
