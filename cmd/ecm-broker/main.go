@@ -39,6 +39,9 @@ func run() error {
 	if len(os.Args) > 1 && os.Args[1] == "hash-token" { // token_hash for the configuration (hashtoken.go)
 		return hashToken(os.Args[2:], os.Stdin, os.Stdout)
 	}
+	if len(os.Args) > 1 && os.Args[1] == "dev-cert" { // a throwaway CA and server certificate (devcert.go)
+		return devCert(os.Args[2:], os.Stdout)
+	}
 	var (
 		configPath = flag.String("config", "", "configuration file (YAML); required unless --demo")
 		dataDir    = flag.String("data", "data", "embedded JetStream file store")
