@@ -11,7 +11,10 @@ import (
 // Burst failures, refilled one every Refill (by default 5, one every 12 s:
 // five a minute). A failure that finds the bucket empty blocks the address
 // for Refill, doubled at each block in a row (12 s, 24 s, 48 s ...) up to
-// MaxBlock; the count of blocks is forgotten once the bucket is full again.
+// MaxBlock. Nothing refills during a block, so a guesser gets one guess
+// after each block, each block twice as long; the count of blocks is
+// forgotten once the bucket is full again (Burst × Refill without a
+// failure).
 // While blocked, every authenticated route answers the address 429 with
 // Retry-After without looking at its token, so a guess cannot succeed then.
 // A valid token does not reset the count: an agency that holds one token
@@ -59,14 +62,17 @@ func newThrottle(o Throttle) *throttle {
 	return &throttle{o: o.withDefaults(), now: time.Now, addrs: map[string]*failures{}}
 }
 
-// refill brings f's bucket up to now.
+// refill brings f's bucket up to now. Nothing refills while an address is
+// blocked (f.at is the block's end), so that a long block is not followed
+// by as many guesses as it lasted.
 func (t *throttle) refill(f *failures, now time.Time) {
+	if !now.After(f.at) {
+		return
+	}
 	f.tokens += float64(now.Sub(f.at)) / float64(t.o.Refill)
 	if f.tokens >= float64(t.o.Burst) {
 		f.tokens = float64(t.o.Burst)
-		if !now.Before(f.until) {
-			f.strikes = 0
-		}
+		f.strikes = 0
 	}
 	f.at = now
 }
@@ -103,6 +109,7 @@ func (t *throttle) fail(addr string) time.Duration {
 	block = min(block, t.o.MaxBlock)
 	f.strikes++
 	f.until = now.Add(block)
+	f.tokens, f.at = 0, f.until
 	return block
 }
 
