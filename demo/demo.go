@@ -108,7 +108,7 @@ func Steps() []Step {
 
 // Run publishes the demo sequence to a started broker and prints the report.
 func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *config.Config) error {
-	base := "http://" + b.HTTPAddr()
+	base := b.HTTPURL()
 	steps := Steps()
 	fmt.Fprintf(out, "ecm-broker demo: %d participants in leeds and york, policy %s\n\n", len(cfg.Participants), b.PolicyRevision())
 	ids := make([]string, len(steps))
@@ -187,8 +187,8 @@ func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *config.Confi
 	if err := feedAdapters(ctx, out, b); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Read back: curl -H 'Authorization: Bearer %s' 'http://%s/v1/deliveries?after=0'\n", Token("leeds/la-social-care"), b.HTTPAddr())
-	fmt.Fprintf(out, "           curl -H 'Authorization: Bearer %s' 'http://%s/v1/audit?child=%s'\n", OperatorToken, b.HTTPAddr(), Children["Amy (4)"])
+	fmt.Fprintf(out, "Read back: curl -H 'Authorization: Bearer %s' '%s/v1/deliveries?after=0'\n", Token("leeds/la-social-care"), b.HTTPURL())
+	fmt.Fprintf(out, "           curl -H 'Authorization: Bearer %s' '%s/v1/audit?child=%s'\n", OperatorToken, b.HTTPURL(), Children["Amy (4)"])
 	return nil
 }
 
