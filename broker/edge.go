@@ -81,12 +81,19 @@ func (b *Broker) serveHTTP() {
 	}
 }
 
-// HTTPURL is the API's base URL: https:// when it serves TLS.
+// HTTPURL is the API's base URL for a client on this host: https:// when it
+// serves TLS; 127.0.0.1 when it listens on every interface.
 func (b *Broker) HTTPURL() string {
-	if b.httpTLS {
-		return "https://" + b.HTTPAddr()
+	addr := b.HTTPAddr()
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
 	}
-	return "http://" + b.HTTPAddr()
+	if b.httpTLS {
+		return "https://" + addr
+	}
+	return "http://" + addr
 }
 
 // MetricsAddr is the address of the metrics listener, or "" without one.
