@@ -52,7 +52,7 @@ func (b *Broker) listenHTTP(o Options, api *httpapi.Server) error {
 		mux.Handle("GET /metrics", api.MetricsHandler())
 		b.metricsSrv = httpapi.NewHTTPServer(mux, limits, b.log)
 	}
-	b.log.Info("http api listening", zap.String("url", b.HTTPURL()), zap.Bool("client_ca", o.HTTPTLS.ClientCAFile != ""),
+	b.log.Info("http api listening", zap.String("url", b.HTTPURL()), zap.String("metrics", b.MetricsAddr()), zap.Bool("client_ca", o.HTTPTLS.ClientCAFile != ""),
 		zap.Duration("read_timeout", limits.ReadTimeout), zap.Duration("write_timeout", limits.WriteTimeout),
 		zap.Duration("idle_timeout", limits.IdleTimeout), zap.Int("max_conns", limits.MaxConns))
 	if !b.httpTLS && !httpapi.IsLoopback(addr) {
