@@ -56,7 +56,7 @@ type ChainLink struct {
 
 // AuditAction describes what an operator did, on the audit record of it.
 type AuditAction struct {
-	Kind        string           `json:"kind"` // replay, backfill (and their -dry-run), erasure, subject-access
+	Kind        string           `json:"kind"` // replay, backfill (and their -dry-run), erasure, subject-access, read
 	ID          string           `json:"id,omitempty"`
 	By          string           `json:"by"` // the operator's name
 	Reason      string           `json:"reason,omitempty"`
@@ -64,6 +64,10 @@ type AuditAction struct {
 	Selection   *ReplaySelection `json:"selection,omitempty"`
 	Counts      map[string]int   `json:"counts,omitempty"`
 	Error       string           `json:"error,omitempty"`
+	// Read is, on a record of kind read, the route an operator read the
+	// child's data through ("GET /v1/audit"); never the query (it holds
+	// the UIN).
+	Read string `json:"read,omitempty"`
 	// Impact is a backfill's fingerprint of the copies it sends (or, in a
 	// dry run, would send); Confirms names the dry run a backfill confirms.
 	Impact   string `json:"impact,omitempty"`

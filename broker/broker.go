@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -37,6 +36,17 @@ type Options struct {
 	Embedded natsauth.EmbeddedOptions
 	// HTTPAddr is the API address; port 0 picks a free one.
 	HTTPAddr string
+	// The HTTP edge (edge.go): HTTPTLS makes the API HTTPS only; without
+	// it the API serves plain HTTP on a loopback address only, unless
+	// HTTPInsecureAllowPlain (behind a proxy that terminates TLS).
+	// HTTPLimits are its timeouts, connection limit and failed-login
+	// throttle (zero: httpapi.DefaultLimits). MetricsAddr, when set, serves
+	// /metrics there without a token (the API's /metrics needs an
+	// operator's), under the same TLS and plain-HTTP rules.
+	HTTPTLS                httpapi.TLSFiles
+	HTTPInsecureAllowPlain bool
+	HTTPLimits             httpapi.Limits
+	MetricsAddr            string
 	// Policies holds the policy modules and their tests (the built-in copy
 	// by default). PolicyDir, when set, is used instead: a directory or an
 	// OPA bundle file, watched and reloaded when it changes.
@@ -65,8 +75,12 @@ type Broker struct {
 	auditLog *audit.Reader
 	ops      *ops.Ops
 
-	httpLn    net.Listener
-	httpSrv   *http.Server
+	httpLn     net.Listener
+	httpSrv    *http.Server
+	httpTLS    bool
+	metricsLn  net.Listener // nil without Options.MetricsAddr
+	metricsSrv *http.Server
+
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
 	closeOnce sync.Once
@@ -77,6 +91,15 @@ type Broker struct {
 func New(ctx context.Context, o Options) (*Broker, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.Config == nil {
+		return nil, fmt.Errorf("%w: no configuration", config.ErrConfig)
+	}
+	if err := o.Config.Check(); err != nil { // also when built in code: weak tokens refuse to start
+		return nil, err
+	}
+	if err := checkEdge(o); err != nil { // before anything starts: no plain HTTP beyond loopback
+		return nil, err
 	}
 	b := &Broker{cfg: o.Config, log: o.Logger, registry: config.NewRegistry(o.Config), metrics: pipeline.NewMetrics()}
 	if _, err := schemas.Default(); err != nil {
@@ -164,19 +187,13 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	b.ops = ops.New(ops.Deps{JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children, Decider: b.decider,
 		Audit: b.audit, AuditLog: b.auditLog, Log: b.log})
 	b.log.Info("policy loaded", zap.String("revision", pol.Revision))
-	addr := o.HTTPAddr
-	if addr == "" {
-		addr = "127.0.0.1:8080"
-	}
-	if b.httpLn, err = net.Listen("tcp", addr); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("--http %s: %w", addr, err)
-	}
 	api := httpapi.New(httpapi.Deps{NC: b.nc, JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children,
 		Decider: b.decider, Reloader: b.reloader, Pipeline: b.pipe, Ops: b.ops, Audit: b.audit, AuditLog: b.auditLog,
-		Metrics: b.metrics, Log: b.log})
-	b.httpSrv = &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	b.log.Info("http api listening", zap.String("addr", b.HTTPAddr()))
+		Metrics: b.metrics, Log: b.log, Limits: o.HTTPLimits})
+	if err := b.listenHTTP(o, api); err != nil { // edge.go
+		b.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -222,13 +239,7 @@ func (b *Broker) Start() {
 			}
 		}()
 	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		if err := b.httpSrv.Serve(b.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			b.log.Error("http api stopped", zap.Error(err))
-		}
-	}()
+	b.serveHTTP() // edge.go
 }
 
 // Close stops the pipeline, the API, the connection and the embedded server.
@@ -239,12 +250,18 @@ func (b *Broker) close() {
 	if b.cancel != nil {
 		b.cancel()
 	}
-	if b.httpSrv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = b.httpSrv.Shutdown(ctx)
-		cancel()
-	} else if b.httpLn != nil {
-		b.httpLn.Close()
+	for _, l := range []struct {
+		srv *http.Server
+		ln  net.Listener
+	}{{b.httpSrv, b.httpLn}, {b.metricsSrv, b.metricsLn}} {
+		if l.srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = l.srv.Shutdown(ctx)
+			cancel()
+		}
+		if l.ln != nil {
+			l.ln.Close()
+		}
 	}
 	b.wg.Wait()
 	if b.nc != nil {

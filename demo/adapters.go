@@ -109,7 +109,7 @@ func feedAdapters(ctx context.Context, out io.Writer, b *broker.Broker) error {
 // received counts every participant's deliveries by "type (basis)".
 func received(ctx context.Context, b *broker.Broker) (map[string]map[string]int, error) {
 	out := map[string]map[string]int{}
-	base := "http://" + b.HTTPAddr()
+	base := b.HTTPURL()
 	for _, p := range Config().Participants {
 		counts := map[string]int{}
 		after := uint64(0)

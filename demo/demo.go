@@ -29,7 +29,8 @@ var agencies = []string{"la-social-care", "lea", "pct", "connexions", "yot", "po
 
 // Config is a sample configuration: every agency in Leeds and York.
 func Config() *config.Config {
-	c := &config.Config{Operators: []config.Operator{{Name: "ops", Token: OperatorToken}}}
+	// The demo's operator may do everything (config.Roles).
+	c := &config.Config{Operators: []config.Operator{{Name: "ops", Token: OperatorToken, Roles: config.Roles}}}
 	for _, area := range []string{"leeds", "york"} {
 		for _, a := range agencies {
 			c.Participants = append(c.Participants, config.Participant{ID: area + "/" + a, Agency: a, Area: area, Token: Token(area + "/" + a)})
@@ -107,7 +108,7 @@ func Steps() []Step {
 
 // Run publishes the demo sequence to a started broker and prints the report.
 func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *config.Config) error {
-	base := "http://" + b.HTTPAddr()
+	base := b.HTTPURL()
 	steps := Steps()
 	fmt.Fprintf(out, "ecm-broker demo: %d participants in leeds and york, policy %s\n\n", len(cfg.Participants), b.PolicyRevision())
 	ids := make([]string, len(steps))
@@ -186,8 +187,8 @@ func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *config.Confi
 	if err := feedAdapters(ctx, out, b); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Read back: curl -H 'Authorization: Bearer %s' 'http://%s/v1/deliveries?after=0'\n", Token("leeds/la-social-care"), b.HTTPAddr())
-	fmt.Fprintf(out, "           curl -H 'Authorization: Bearer %s' 'http://%s/v1/audit?child=%s'\n", OperatorToken, b.HTTPAddr(), Children["Amy (4)"])
+	fmt.Fprintf(out, "Read back: curl -H 'Authorization: Bearer %s' '%s/v1/deliveries?after=0'\n", Token("leeds/la-social-care"), b.HTTPURL())
+	fmt.Fprintf(out, "           curl -H 'Authorization: Bearer %s' '%s/v1/audit?child=%s'\n", OperatorToken, b.HTTPURL(), Children["Amy (4)"])
 	return nil
 }
 

@@ -24,7 +24,14 @@ type Participant struct {
 	ID     string `yaml:"id" json:"id"`
 	Agency string `yaml:"agency" json:"agency"`
 	Area   string `yaml:"area" json:"area"`
-	Token  string `yaml:"token" json:"-"`
+	// Token is the HTTP bearer token; TokenHash (sha256:HEX, from
+	// ecm-broker hash-token) keeps only its hash in the file. One of the two.
+	Token     string `yaml:"token,omitempty" json:"-"`
+	TokenHash string `yaml:"token_hash,omitempty" json:"-"`
+	// NATSPassword is the NATS password (plain or bcrypt), a secret apart
+	// from the HTTP token. Without it (and without NKey) the HTTP token is
+	// also the NATS password, which the broker warns about (tokens.go).
+	NATSPassword string `yaml:"nats_password,omitempty" json:"-"`
 	// NKey, when set, is the public key (U…) the participant logs in to NATS
 	// with instead of user id and token (docs/security.md).
 	NKey string `yaml:"nkey,omitempty" json:"-"`
@@ -32,8 +39,13 @@ type Participant struct {
 
 // Operator is a person or tool that runs the broker.
 type Operator struct {
-	Name  string `yaml:"name"`
-	Token string `yaml:"token"`
+	Name string `yaml:"name"`
+	// Token or TokenHash, and NATSPassword: as for a participant.
+	Token        string `yaml:"token,omitempty"`
+	TokenHash    string `yaml:"token_hash,omitempty"`
+	NATSPassword string `yaml:"nats_password,omitempty"`
+	// Roles beyond reading (roles.go): replay, policy, erase. None: read only.
+	Roles []Role `yaml:"roles,omitempty"`
 	// NKey, when set, is the public key the operator logs in to NATS with
 	// instead of name and token.
 	NKey string `yaml:"nkey,omitempty"`
@@ -120,7 +132,7 @@ func (c *Config) Check() error {
 		return bad("participants", "at least one participant is required")
 	}
 	ids := map[string]bool{}
-	tokens := map[string]string{}
+	tokens := map[[32]byte]string{} // token digest → who (tokens.go)
 	nkeyOwners := map[string]string{}
 	for i, p := range c.Participants {
 		f := fmt.Sprintf("participants[%d]", i)
@@ -133,13 +145,11 @@ func (c *Config) Check() error {
 			return bad(f+".id", "%q must be <area>/<agency>, here %q", p.ID, p.Area+"/"+p.Agency)
 		case ids[p.ID]:
 			return bad(f+".id", "%q is given twice", p.ID)
-		case len(p.Token) < 16:
-			return bad(f+".token", "must be at least 16 characters")
-		case tokens[p.Token] != "":
-			return bad(f+".token", "is the same as %s's", tokens[p.Token])
 		}
 		ids[p.ID] = true
-		tokens[p.Token] = p.ID
+		if err := checkSecret(f, p.ID, p.Token, p.TokenHash, p.NATSPassword, tokens); err != nil {
+			return err
+		}
 		if err := checkIdentity(f, p.NKey, p.ID, nkeyOwners); err != nil { // NATS identity (isolation.go)
 			return err
 		}
@@ -149,12 +159,13 @@ func (c *Config) Check() error {
 		switch {
 		case o.Name == "":
 			return bad(f+".name", "is required")
-		case len(o.Token) < 16:
-			return bad(f+".token", "must be at least 16 characters")
-		case tokens[o.Token] != "":
-			return bad(f+".token", "is the same as %s's", tokens[o.Token])
 		}
-		tokens[o.Token] = "operator " + o.Name
+		if err := checkSecret(f, "operator "+o.Name, o.Token, o.TokenHash, o.NATSPassword, tokens); err != nil {
+			return err
+		}
+		if err := checkRoles(f, o.Roles); err != nil {
+			return err
+		}
 		// NATS identity (isolation.go): one user name space for participants, operators and the broker.
 		if ids[o.Name] || o.Name == wire.BrokerUser {
 			return bad(f+".name", "%q is already the name of a participant, another operator or the broker", o.Name)

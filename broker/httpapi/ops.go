@@ -23,7 +23,8 @@ import (
 // decision for one structured event. as_of replaces the event's time, so
 // ages and consent expiry are taken then.
 func (b *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
-	if !b.operatorFor(w, r) {
+	op, ok := b.operatorName(w, r)
+	if !ok {
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, event.MaxBytes+1))
@@ -58,6 +59,9 @@ func (b *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	out, err := b.ops.Explain(r.Context(), ev)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if !b.logDecideRead(w, r, op, ev.Subject) { // accesslog.go
 		return
 	}
 	writeJSON(w, http.StatusOK, out)

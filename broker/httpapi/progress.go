@@ -9,20 +9,27 @@ import (
 
 // progressWriter answers a long operation with newline-delimited JSON: some
 // {"progress": ...} lines, then one {"result": ...} or {"error": "..."}.
+// The server's WriteTimeout does not end the stream: each line has its own
+// write deadline (streamLineTimeout, server_limits.go), so an operation may
+// run as long as it needs while a client that stops reading is still cut.
 type progressWriter struct {
 	mu   sync.Mutex
 	w    http.ResponseWriter
+	rc   *http.ResponseController
 	last time.Time
 }
 
 func newProgressWriter(w http.ResponseWriter) *progressWriter {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(streamLineTimeout)) // not supported by every writer (tests)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
-	return &progressWriter{w: w}
+	return &progressWriter{w: w, rc: rc}
 }
 
 func (p *progressWriter) line(v map[string]any) {
 	b, _ := json.Marshal(v)
+	_ = p.rc.SetWriteDeadline(time.Now().Add(streamLineTimeout))
 	p.w.Write(append(b, '\n'))
 	if f, ok := p.w.(http.Flusher); ok {
 		f.Flush()
@@ -49,14 +56,4 @@ func (p *progressWriter) fail(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.line(map[string]any{"error": err.Error()})
-}
-
-// operatorName checks the operator token and returns the operator's name.
-func (b *Server) operatorName(w http.ResponseWriter, r *http.Request) (string, bool) {
-	if name, ok := b.registry.OperatorByToken(bearer(r)); ok {
-		return name, true
-	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="ecm-broker"`)
-	writeError(w, http.StatusUnauthorized, "an operator token is required (Authorization: Bearer <token>)")
-	return "", false
 }

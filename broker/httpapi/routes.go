@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
@@ -18,19 +17,28 @@ import (
 // Handler routes every endpoint.
 func (b *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/events", b.handleIngest)
-	mux.HandleFunc("GET /v1/deliveries", b.handleDeliveries)
-	mux.HandleFunc("GET /v1/audit", b.handleAudit)
-	mux.HandleFunc("GET /v1/deadletters", b.handleDeadLetters)
-	mux.HandleFunc("POST /v1/policy/reload", b.handleReload)
-	mux.HandleFunc("POST /v1/decide", b.handleDecide)
+	// Who may call each route: participantOnly, operatorOnly(role) (auth.go).
+	mux.HandleFunc("POST /v1/events", b.participantOnly(b.handleIngest))
+	mux.HandleFunc("GET /v1/deliveries", b.participantOnly(b.handleDeliveries))
+	mux.HandleFunc("GET /v1/audit", b.operatorOnly(config.RoleRead, b.handleAudit))
+	mux.HandleFunc("GET /v1/deadletters", b.operatorOnly(config.RoleRead, b.handleDeadLetters))
+	mux.HandleFunc("POST /v1/policy/reload", b.operatorOnly(config.RolePolicy, b.handleReload))
+	mux.HandleFunc("POST /v1/decide", b.operatorOnly(config.RoleRead, b.handleDecide))
 	b.opsRoutes(mux) // operations: verify, replay, backfill, impact, sar, disclosures, erase (ops.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", b.handleReady)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics.Registry, promhttp.HandlerOpts{}))
+	// Metrics name participants: an operator's token here, or none on the
+	// broker's own metrics address (--metrics-listen: MetricsHandler).
+	mux.HandleFunc("GET /metrics", b.operatorOnly(config.RoleRead, b.MetricsHandler().ServeHTTP))
 	return mux
+}
+
+// MetricsHandler serves the Prometheus metrics without a token, for the
+// broker's own metrics address (--metrics-listen).
+func (b *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(b.metrics.Registry, promhttp.HandlerOpts{})
 }
 
 func (b *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
@@ -101,7 +109,8 @@ func (b *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 // handleAudit is GET /v1/audit?child=UIN (operators): every record about
 // the child, oldest first.
 func (b *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
-	if !b.operatorFor(w, r) {
+	op, ok := b.operatorName(w, r)
+	if !ok {
 		return
 	}
 	child := r.URL.Query().Get("child")
@@ -123,12 +132,16 @@ func (b *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		rec.Child = child
 		records = append(records, rec)
 	}
+	if len(records) > 0 && !b.logRead(w, r, op, b.children.Key(child), map[string]int{"records": len(records)}) { // accesslog.go
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"records": records})
 }
 
 // handleDeadLetters is GET /v1/deadletters?after=SEQ&limit=N (operators).
 func (b *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
-	if !b.operatorFor(w, r) {
+	op, ok := b.operatorName(w, r)
+	if !ok {
 		return
 	}
 	after, limit, ok := paging(w, r)
@@ -149,6 +162,9 @@ func (b *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 		dl.Seq = m.Seq
 		out.DeadLetters = append(out.DeadLetters, dl)
 		out.Next = m.Seq
+	}
+	if !b.logDeadLetterRead(w, r, op, out.DeadLetters) { // accesslog.go
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -175,33 +191,6 @@ func paging(w http.ResponseWriter, r *http.Request) (after uint64, limit int, ok
 	return after, limit, true
 }
 
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
-		return ""
-	}
-	return strings.TrimSpace(tok)
-}
-
-func (b *Server) participantFor(w http.ResponseWriter, r *http.Request) (config.Participant, bool) {
-	p, ok := b.registry.ByToken(bearer(r))
-	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="ecm-broker"`)
-		writeError(w, http.StatusUnauthorized, "a participant token is required (Authorization: Bearer <token>)")
-	}
-	return p, ok
-}
-
-func (b *Server) operatorFor(w http.ResponseWriter, r *http.Request) bool {
-	if _, ok := b.registry.OperatorByToken(bearer(r)); ok {
-		return true
-	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="ecm-broker"`)
-	writeError(w, http.StatusUnauthorized, "an operator token is required (Authorization: Bearer <token>)")
-	return false
-}
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -218,11 +207,13 @@ func errField(err error) zap.Field { return zap.Error(err) }
 
 // opsRoutes registers the operator and IG-lead endpoints.
 func (b *Server) opsRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/audit/verify", b.handleVerify)
-	mux.HandleFunc("POST /v1/replay", b.handleReplay)
-	mux.HandleFunc("POST /v1/backfill", b.handleBackfill)
-	mux.HandleFunc("POST /v1/impact", b.handleImpact)
-	mux.HandleFunc("GET /v1/sar", b.handleSubjectAccess)
-	mux.HandleFunc("GET /v1/disclosures", b.handleDisclosures)
-	mux.HandleFunc("POST /v1/erase", b.handleErase)
+	mux.HandleFunc("GET /v1/audit/verify", b.operatorOnly(config.RoleRead, b.handleVerify))
+	mux.HandleFunc("POST /v1/replay", b.operatorOnly(config.RoleReplay, b.handleReplay))
+	// A backfill discloses under today's policy what was never disclosed:
+	// whoever may change the policy decides it (issue 11, section 3).
+	mux.HandleFunc("POST /v1/backfill", b.operatorOnly(config.RolePolicy, b.handleBackfill))
+	mux.HandleFunc("POST /v1/impact", b.operatorOnly(config.RolePolicy, b.handleImpact))
+	mux.HandleFunc("GET /v1/sar", b.operatorOnly(config.RoleRead, b.handleSubjectAccess))
+	mux.HandleFunc("GET /v1/disclosures", b.participantOnly(b.handleDisclosures))
+	mux.HandleFunc("POST /v1/erase", b.operatorOnly(config.RoleErase, b.handleErase))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
 
@@ -27,6 +28,9 @@ type Deps struct {
 	AuditLog *audit.Reader
 	Metrics  *pipeline.Metrics
 	Log      *zap.Logger
+	// Limits: the failed-authentication throttle and the NDJSON line
+	// timeout are applied here (server_limits.go); zero takes the defaults.
+	Limits Limits
 }
 
 // Server is the broker's HTTP API.
@@ -44,10 +48,21 @@ type Server struct {
 	auditLog *audit.Reader
 	metrics  *pipeline.Metrics
 	log      *zap.Logger
+
+	limits       Limits
+	throttle     *throttle              // failed authentications per client address (auth.go)
+	authFailures *prometheus.CounterVec // ecm_http_auth_failures_total
 }
 
 // New builds the API; Handler serves it.
 func New(d Deps) *Server {
-	return &Server{nc: d.NC, js: d.JS, cfg: d.Config, registry: d.Registry, children: d.Children, decider: d.Decider,
+	s := &Server{nc: d.NC, js: d.JS, cfg: d.Config, registry: d.Registry, children: d.Children, decider: d.Decider,
 		reloader: d.Reloader, pipe: d.Pipeline, ops: d.Ops, audit: d.Audit, auditLog: d.AuditLog, metrics: d.Metrics, log: d.Log}
+	s.limits = d.Limits.WithDefaults()
+	s.throttle = newThrottle(s.limits.AuthFailures)
+	s.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_http_auth_failures_total",
+		Help: "HTTP requests refused for their token, by outcome: refused (a token that names nobody) or throttled (429, the client address failed too often)."},
+		[]string{"outcome"})
+	s.metrics.Registry.MustRegister(s.authFailures)
+	return s
 }

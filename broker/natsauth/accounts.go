@@ -1,7 +1,8 @@
 package natsauth
 
 // NATS isolation. Every participant gets a NATS account of its own with one
-// user in it (user = participant id, password = its token, or its NKey); the
+// user in it (user = participant id, password = its nats_password or else its
+// HTTP token, or its NKey; a token_hash alone gives no NATS user); the
 // operators share the OPS account; the broker and the streams live in the
 // ECM account. The ECM account exports to each participant exactly what it
 // may use, under the same subjects, and nothing else crosses accounts:
@@ -193,10 +194,13 @@ func authConfig(c *config.Config, broker BrokerIdentity, hash func(string) (stri
 	if broker.User == "" {
 		broker.User = wire.BrokerUser
 	}
-	user := func(comment, name, token, nkey string, pub, sub []string) (natsUser, error) {
+	user := func(comment, name, secret, nkey string, pub, sub []string) (natsUser, error) {
 		u := natsUser{comment: comment, nkey: nkey, publish: pub, subscribe: sub}
 		if nkey == "" {
-			pw, err := hash(token)
+			pw, err := secret, error(nil)
+			if !strings.HasPrefix(secret, "$2") { // a nats_password given as a bcrypt hash is written as is
+				pw, err = hash(secret)
+			}
 			if err != nil {
 				return u, fmt.Errorf("hashing the password of %s: %w", comment, err)
 			}
@@ -215,11 +219,13 @@ func authConfig(c *config.Config, broker BrokerIdentity, hash func(string) (stri
 	for _, p := range c.Participants {
 		acc := natsAccount{name: wire.ParticipantAccount(p.ID), imports: participantGrants(p.ID),
 			comment: "Participant " + p.ID + ": publishes its own ingest subjects, reads its own consumer."}
-		u, err := user(p.ID, p.ID, p.Token, p.NKey, participantPublish(p.ID), []string{"_INBOX.>"})
+		u, err := user(p.ID, p.ID, p.NATSSecret(), p.NKey, participantPublish(p.ID), []string{"_INBOX.>"})
 		if err != nil {
 			return "", err
 		}
-		acc.users = []natsUser{u}
+		if p.NATSSecret() != "" || p.NKey != "" { // a token_hash alone gives no NATS login
+			acc.users = []natsUser{u}
+		}
 		for i, g := range acc.imports {
 			e := export{grant: g, to: acc.name}
 			if i == 0 {
@@ -233,11 +239,13 @@ func authConfig(c *config.Config, broker BrokerIdentity, hash func(string) (stri
 		ops := natsAccount{name: AccountOperators, imports: operatorGrants(),
 			comment: "Operators: stream and consumer info, audit and dead letters; read-only."}
 		for _, o := range c.Operators {
-			u, err := user("operator "+o.Name, o.Name, o.Token, o.NKey, subjects(operatorGrants()), []string{"_INBOX.>"})
+			u, err := user("operator "+o.Name, o.Name, o.NATSSecret(), o.NKey, subjects(operatorGrants()), []string{"_INBOX.>"})
 			if err != nil {
 				return "", err
 			}
-			ops.users = append(ops.users, u)
+			if o.NATSSecret() != "" || o.NKey != "" {
+				ops.users = append(ops.users, u)
+			}
 		}
 		for i, g := range ops.imports {
 			e := export{grant: g, to: ops.name}

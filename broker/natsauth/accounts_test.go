@@ -118,13 +118,14 @@ func TestIsolationParticipantPermissions(t *testing.T) {
 	}
 }
 
-// Tokens are written so that nats-server reads them back unchanged, whatever
-// they hold: quotes, backslashes, '$' (a variable when unquoted), '#'.
+// NATS passwords are written so that nats-server reads them back unchanged,
+// whatever they hold: quotes, backslashes, '$' (a variable when unquoted),
+// '#'. (HTTP tokens may not hold spaces or other than ASCII: config.Check.)
 func TestIsolationQuoting(t *testing.T) {
 	cfg := demo.Config()
 	tokens := []string{`with "quotes" inside`, `back\slash\\es-here`, `$NOT_A_VARIABLE-token`, `# not a comment, ünïcode`}
 	for i, tok := range tokens {
-		cfg.Participants[i].Token = tok
+		cfg.Participants[i].NATSPassword = tok
 	}
 	if err := cfg.Check(); err != nil {
 		t.Fatal(err)

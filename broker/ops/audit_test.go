@@ -32,7 +32,7 @@ import (
 const opsToken = "ops-test-operator-token"
 
 func opsConfig() *config.Config {
-	c := &config.Config{Operators: []config.Operator{{Name: "ops", Token: opsToken}}}
+	c := &config.Config{Operators: []config.Operator{{Name: "ops", Token: opsToken, Roles: config.Roles}}}
 	for _, area := range []string{"leeds", "york"} {
 		for _, a := range []string{"la-social-care", "lea", "pct", "connexions", "yot", "police"} {
 			id := area + "/" + a

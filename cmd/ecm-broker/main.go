@@ -36,6 +36,12 @@ func run() error {
 	if len(os.Args) > 1 && os.Args[1] == "nats-config" { // NATS identities for an external server (docs/security.md)
 		return natsConfig(os.Args[2:], os.Stdout)
 	}
+	if len(os.Args) > 1 && os.Args[1] == "hash-token" { // token_hash for the configuration (hashtoken.go)
+		return hashToken(os.Args[2:], os.Stdin, os.Stdout)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "dev-cert" { // a throwaway CA and server certificate (devcert.go)
+		return devCert(os.Args[2:], os.Stdout)
+	}
 	var (
 		configPath = flag.String("config", "", "configuration file (YAML); required unless --demo")
 		dataDir    = flag.String("data", "data", "embedded JetStream file store")
@@ -56,6 +62,7 @@ func run() error {
 		tlsCA    = flag.String("tls-ca", "", "CA that signed the NATS server's certificate, trusted by the broker's connection")
 		natsOpen = flag.Bool("nats-open", false, "embedded NATS without identities: any client that reaches --listen may read and write everything (development only; --demo implies it)")
 	)
+	edge := newEdgeFlags() // HTTPS, timeouts, connection limit, metrics address (edge.go)
 	flag.Parse()
 
 	logCfg := zap.NewProductionConfig()
@@ -111,12 +118,14 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b, err := broker.New(ctx, broker.Options{
+	opts := broker.Options{
 		Config: cfg, NATSURL: *natsURL, NATSOpts: natsOpts, HTTPAddr: *httpAddr,
 		Embedded: embedded,
 		Policies: policies.FS, PolicyDir: *policyDir, Logger: log,
 		AfterStored: failpoint(os.Getenv("ECM_FAILPOINT")),
-	})
+	}
+	edge.apply(&opts)
+	b, err := broker.New(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -126,7 +135,7 @@ func run() error {
 		if err := demo.Run(ctx, os.Stdout, b, cfg); err != nil {
 			return err
 		}
-		fmt.Printf("\nThe broker keeps running: API http://%s, NATS %s. Ctrl-C to stop.\n", b.HTTPAddr(), b.NATSURL())
+		fmt.Printf("\nThe broker keeps running: API %s, NATS %s. Ctrl-C to stop.\n", b.HTTPURL(), b.NATSURL())
 	}
 	<-ctx.Done()
 	log.Info("stopping")

@@ -63,6 +63,7 @@ func TestComposeAndScriptAgree(t *testing.T) {
 			gotBrokers = append(gotBrokers, name)
 		case strings.HasPrefix(name, "adapter-"):
 			gotAdapters = append(gotAdapters, strings.TrimPrefix(name, "adapter-"))
+		case name == "certs": // the brokers' development certificate (no counterpart: cluster.sh serves loopback)
 		default:
 			t.Errorf("docker-compose.yml: service %s is neither a node, a broker nor an adapter of cluster.sh", name)
 		}
@@ -132,6 +133,12 @@ func TestComposeAndScriptAgree(t *testing.T) {
 		cmd := strings.Join(compose.Services[b].Command, " ")
 		if !strings.Contains(cmd, "--nats "+all) || !strings.Contains(cmd, "--config /etc/ecm/ecm.yaml") {
 			t.Errorf("%s: %q does not use every node (%s) and /etc/ecm/ecm.yaml", b, cmd, all)
+		}
+		// Beyond loopback the API is HTTPS, with the certificate the certs
+		// service writes (docs/security.md).
+		if !strings.Contains(cmd, "--http-tls-cert /etc/ecm/tls/server.pem") || !strings.Contains(cmd, "--http-tls-key /etc/ecm/tls/server-key.pem") ||
+			!slices.Contains(compose.Services[b].Volumes, "./cluster-certs:/etc/ecm/tls:ro") {
+			t.Errorf("%s: %q does not serve HTTPS with ./cluster-certs", b, cmd)
 		}
 	}
 	cfg, err := config.LoadConfig(filepath.Join(filepath.Dir(ConfigFile()), "ecm.yaml"))

@@ -253,7 +253,7 @@ func (r *reader) latencies(t *testing.T, env *testenv.Env, events []map[string]a
 // them, alphabetical); 0 when the series is absent.
 func metricValue(t *testing.T, env *testenv.Env, series string) float64 {
 	t.Helper()
-	r := env.Do("GET", "/metrics", "", "", nil)
+	r := env.Do("GET", "/metrics", demo.OperatorToken, "", nil) // an operator's token (docs/security.md)
 	if r.Code != http.StatusOK {
 		t.Fatalf("/metrics: %d", r.Code)
 	}
