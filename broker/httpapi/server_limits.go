@@ -42,7 +42,10 @@ type Limits struct {
 	// shares its file descriptors with the embedded NATS server: raise
 	// `ulimit -n` above MaxConns plus NATS's connections.
 	MaxConns int
-	// MaxHeaderBytes: the most a request's headers may hold (64 KiB).
+	// MaxHeaderBytes: the most a request's headers may hold (256 KiB: a
+	// binary-mode event carries its attributes in headers, and an oversized
+	// one is answered by the broker, dead-lettered with its reason, rather
+	// than cut by the server with no record).
 	MaxHeaderBytes int
 	// AuthFailures throttles failed authentications (throttle.go).
 	AuthFailures Throttle
@@ -55,7 +58,7 @@ const streamLineTimeout = time.Minute
 // DefaultLimits are the limits a zero Limits takes.
 func DefaultLimits() Limits {
 	return Limits{ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute,
-		IdleTimeout: 60 * time.Second, MaxConns: 1024, MaxHeaderBytes: 64 << 10,
+		IdleTimeout: 60 * time.Second, MaxConns: 1024, MaxHeaderBytes: 256 << 10,
 		AuthFailures: Throttle{}.withDefaults()}
 }
 
