@@ -13,8 +13,14 @@ import (
 // agency is this adapter's agency kind, the last segment of its sources.
 const agency = schemas.PCT
 
-// Agency reads PCT exports. Its zero value is ready to use.
-type Agency struct{}
+// Agency reads PCT exports. Its zero value is ready to use; without
+// Practices, an HL7 message's GP practice is published only when the message
+// carries its contact in a ZGP segment.
+type Agency struct {
+	// Practices is the NHS ODS practice file (epraccur.csv) that gives a
+	// practice's name and phone number by its code (--practices).
+	Practices *Practices
+}
 
 // Name returns "pct".
 func (Agency) Name() string { return agency }
@@ -23,14 +29,14 @@ func (Agency) Name() string { return agency }
 // whose name contains "involvements" the health visitor involvements CSV,
 // whose header row Open reads; the bare names "hl7" and "involvements" choose
 // the same.
-func (Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, error) {
+func (a Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, error) {
 	if !areaRE.MatchString(area) {
 		return nil, fmt.Errorf("pct: area %q is not an area slug (like leeds)", area)
 	}
 	name := strings.ToLower(filepath.Base(hint))
 	switch {
 	case name == "hl7" || strings.HasSuffix(name, ".hl7"):
-		return newHL7Reader(r, area), nil
+		return newHL7Reader(r, area, a.Practices), nil
 	case name == "involvements" || strings.HasSuffix(name, ".csv") && strings.Contains(name, "involvements"):
 		return newInvolvementsReader(r, area)
 	}

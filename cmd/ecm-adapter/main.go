@@ -64,7 +64,7 @@ var agencies = map[string]adapters.Agency{
 
 func main() {
 	var c run.Config
-	var agency, tokenEnv, httpTokenEnv string
+	var agency, tokenEnv, httpTokenEnv, practices string
 	flag.StringVar(&agency, "agency", "", "agency kind: "+strings.Join(names(), ", "))
 	flag.StringVar(&c.Area, "area", "", "area slug, e.g. leeds")
 
@@ -75,6 +75,7 @@ func main() {
 	flag.StringVar(&c.Rejects, "rejects", "", "rejects file for --stdin (default <format>.rejects)")
 	flag.StringVar(&c.HTTP, "http", "", "accept exports on POST http://ADDR/v1/records?format=...")
 	flag.StringVar(&httpTokenEnv, "http-token-env", "", "environment variable holding the bearer token --http requires (none: no token)")
+	flag.StringVar(&practices, "practices", "", "pct: the NHS ODS GP practice file (epraccur.csv) giving practices' names and phones by code; reloaded when it changes")
 	flag.BoolVar(&c.DryRun, "dry-run", false, "print the events (one JSON object a line) instead of publishing; counts to stderr")
 
 	flag.StringVar(&c.Server, "server", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL(s) (NATS_URL)")
@@ -111,6 +112,16 @@ func main() {
 			fail(fmt.Errorf("unknown --agency %q: one of %s", agency, strings.Join(names(), ", ")))
 		}
 		c.Agency = a
+	}
+	if practices != "" {
+		if agency != "pct" {
+			fail(fmt.Errorf("--practices is for --agency pct"))
+		}
+		p, err := pct.LoadPractices(practices)
+		if err != nil {
+			fail(err)
+		}
+		c.Agency = pct.Agency{Practices: p}
 	}
 	if c.BrokerToken == "" && tokenEnv != "" {
 		c.BrokerToken = os.Getenv(tokenEnv)
