@@ -207,7 +207,7 @@ func gpPractice(c *check, m *message, org string, practices *Practices) practice
 		ods, known, reloadErr = practices.lookup(code)
 	}
 	if known && ods.status == "C" {
-		c.fail("practice %s is closed in the practice file (epraccur status C)", code)
+		c.fail("PD1-3 practice %s is closed in the practice file (epraccur status C)", code)
 		return practice{}
 	}
 	var phone, email string
@@ -223,10 +223,10 @@ func gpPractice(c *check, m *message, org string, practices *Practices) practice
 		phone, field = ods.phone, "phone of practice "+code+" in the practice file"
 		switch {
 		case !known:
-			c.fail("practice %s has no contact: the message has no ZGP segment and %s", code, notInFile(code, practices, reloadErr))
+			c.fail("PD1-3 practice %s has no contact: the message has no ZGP segment and %s", code, notInFile(code, practices, reloadErr))
 			return practice{}
 		case phone == "":
-			c.fail("practice %s has no contact: the message has no ZGP segment and the practice file gives no phone (column 18) for it", code)
+			c.fail("PD1-3 practice %s has no contact: the message has no ZGP segment and the practice file gives no phone (column 18) for it", code)
 			return practice{}
 		}
 	}

@@ -124,7 +124,7 @@ func TestHL7(t *testing.T) {
 			name:   "practice without a contact",
 			export: msh + "ADT^A04|1|P|2.4\r" + pid + "\rPD1|||Crossgates Surgery^^B86099",
 			want:   []string{"index.child.registered"},
-			reject: "line 1: index.gp.recorded left out: practice B86099 has no contact: the message has no ZGP segment and no practice file was given (--practices epraccur.csv)",
+			reject: "line 1: index.gp.recorded left out: PD1-3 practice B86099 has no contact: the message has no ZGP segment and no practice file was given (--practices epraccur.csv)",
 		},
 		{
 			name:   "results are not the index's business",
@@ -188,20 +188,20 @@ func TestHL7(t *testing.T) {
 			export:  msh + "ADT^A04|1|P|2.4\r" + pid + "\rPD1|||Unknown Surgery^^B86999",
 			odsFile: true,
 			want:    []string{"index.child.registered"},
-			reject:  "line 1: index.gp.recorded left out: practice B86999 has no contact: the message has no ZGP segment and B86999 is not in the practice file",
+			reject:  "line 1: index.gp.recorded left out: PD1-3 practice B86999 has no contact: the message has no ZGP segment and B86999 is not in the practice file",
 		},
 		{
 			name:    "closed practice",
 			export:  msh + "ADT^A31|1|P|2.4\rPID|1||4010234563^^^NHS^NH\rPD1|||^^B86071",
 			odsFile: true,
-			reject:  "line 1: index.gp.recorded left out: practice B86071 is closed in the practice file (epraccur status C)",
+			reject:  "line 1: index.gp.recorded left out: PD1-3 practice B86071 is closed in the practice file (epraccur status C)",
 		},
 		{
 			name:    "both parts left out",
 			export:  msh + "ADT^A04|1|P|2.4\rPID|1||4010234563^^^NHS^NH||OKAFOR^Amelia||20210314|F\rPD1|||^^B86050",
 			odsFile: true,
 			reject: "line 1: index.child.registered left out: PID-11 address is empty\n" +
-				"line 1: index.gp.recorded left out: practice B86050 has no contact: the message has no ZGP segment and the practice file gives no phone (column 18) for it",
+				"line 1: index.gp.recorded left out: PD1-3 practice B86050 has no contact: the message has no ZGP segment and the practice file gives no phone (column 18) for it",
 		},
 		{
 			name:    "a bad registration does not hold back the GP",

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,15 +28,17 @@ type Config struct {
 	Agency adapters.Agency
 	Area   string
 
-	// Exactly one source: Watch, Stdin, HTTP or Files.
-	Watch     string        // drop folder
-	Poll      time.Duration // how often Watch is looked at
-	Stdin     bool
-	Format    string // stdin's format hint
-	Rejects   string // stdin's rejects file; default <Format>.rejects
-	HTTP      string // address of the export endpoint
-	HTTPToken string // bearer token the endpoint requires, if any
-	Files     []string
+	// Exactly one source: Watch, Stdin, HTTP, MLLP or Files.
+	Watch       string        // drop folder
+	Poll        time.Duration // how often Watch is looked at
+	Stdin       bool
+	Format      string // stdin's format hint; MLLP's, default hl7
+	Rejects     string // stdin's rejects file; default <Format>.rejects
+	HTTP        string // address of the export endpoint
+	HTTPToken   string // bearer token the endpoint requires, if any
+	MLLP        string // address of the HL7 v2 MLLP listener
+	MLLPTimeout time.Duration
+	Files       []string
 
 	// DryRun prints the events to Stdout and publishes nothing.
 	DryRun bool
@@ -114,6 +117,9 @@ func Main(ctx context.Context, c Config) error {
 		src, once = NewStdinSource(c.In, c.Format, rejects, dryRejects), true
 	case c.HTTP != "":
 		src = NewHTTPSource(HTTPSourceOptions{Addr: c.HTTP, Token: c.HTTPToken, Logger: log})
+	case c.MLLP != "":
+		src = NewMLLPSource(MLLPSourceOptions{Addr: c.MLLP, Format: c.Format, Timeout: c.MLLPTimeout,
+			DryRunRejects: dryRejects, Metrics: metrics, Logger: log})
 	default:
 		src, once = NewFilesSource(c.Files, dryRejects), true
 	}
@@ -139,13 +145,22 @@ func (c *Config) check() error {
 		return fmt.Errorf("--area %q must be an area slug like leeds", c.Area)
 	}
 	sources := 0
-	for _, set := range []bool{c.Watch != "", c.Stdin, c.HTTP != "", len(c.Files) > 0} {
+	for _, set := range []bool{c.Watch != "", c.Stdin, c.HTTP != "", c.MLLP != "", len(c.Files) > 0} {
 		if set {
 			sources++
 		}
 	}
 	if sources != 1 {
-		return errors.New("give exactly one input: --watch DIR, --stdin, --http ADDR or files")
+		return errors.New("give exactly one input: --watch DIR, --stdin, --http ADDR, --mllp ADDR or files")
+	}
+	if c.MLLP != "" {
+		format := c.Format
+		if format == "" {
+			format = "hl7"
+		}
+		if _, err := c.Agency.Open(format, strings.NewReader(""), c.Area); err != nil {
+			return fmt.Errorf("--mllp carries HL7 v2, which this agency does not read: %w", err)
+		}
 	}
 	if c.Stdin && c.Format == "" {
 		return errors.New("--stdin needs --format (e.g. hl7, census.csv)")

@@ -4,12 +4,14 @@
 //	ecm-adapter --agency pct --area leeds --watch /srv/drop/pct
 //	ecm-adapter --agency lea --area leeds --stdin --format census.csv < census.csv
 //	ecm-adapter --agency police --area leeds --http 127.0.0.1:8090
+//	ecm-adapter --agency pct --area leeds --mllp 0.0.0.0:2575 --practices epraccur.csv
 //	ecm-adapter --agency yot --area leeds --dry-run caseload.csv
 //
 // Exactly one input: --watch DIR (a drop folder, looked at every --poll;
 // finished files move to DIR/done or DIR/failed with their rejects),
-// --stdin with --format, --http ADDR (POST /v1/records?format=...), or files
-// named as arguments (each read once, then the command exits; non-zero if one
+// --stdin with --format, --http ADDR (POST /v1/records?format=...), --mllp
+// ADDR (HL7 v2 over MLLP, each message answered with an HL7 ACK: AA stored,
+// AE rejected, AR send again; docs/formats/pct.md), or files named as arguments (each read once, then the command exits; non-zero if one
 // could not be read or had every record rejected). Events go over NATS
 // (--server, --creds, --user/--password, --token, as the nats CLI; NATS_URL,
 // NATS_CREDS, NATS_USER, NATS_PASSWORD, NATS_TOKEN) to ecm.ingest.<area>.<agency>, or,
@@ -44,6 +46,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ecm-broker/ecm-broker/adapters"
 	"github.com/ecm-broker/ecm-broker/adapters/connexions"
@@ -74,6 +77,8 @@ func main() {
 	flag.StringVar(&c.Format, "format", "", "format of stdin, as a file name or format the agency knows (hl7, census.csv)")
 	flag.StringVar(&c.Rejects, "rejects", "", "rejects file for --stdin (default <format>.rejects)")
 	flag.StringVar(&c.HTTP, "http", "", "accept exports on POST http://ADDR/v1/records?format=...")
+	flag.StringVar(&c.MLLP, "mllp", "", "pct: accept HL7 v2 messages over MLLP on ADDR (e.g. 0.0.0.0:2575), answering each with an HL7 ACK")
+	flag.DurationVar(&c.MLLPTimeout, "mllp-timeout", 20*time.Second, "how long a message over MLLP may take to be stored before it is answered AR (send again)")
 	flag.StringVar(&httpTokenEnv, "http-token-env", "", "environment variable holding the bearer token --http requires (none: no token)")
 	flag.StringVar(&practices, "practices", "", "pct: the NHS ODS GP practice file (epraccur.csv) giving practices' names and phones by code; reloaded when it changes")
 	flag.BoolVar(&c.DryRun, "dry-run", false, "print the events (one JSON object a line) instead of publishing; counts to stderr")
