@@ -1,7 +1,6 @@
 package pct
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -186,17 +185,46 @@ func primaryPractice(m *message) (org string, ok bool) {
 }
 
 // gpPractice maps the practice of PD1-3: its ODS code from XON-3 (HL7 2.3
-// and 2.4) or XON-10 (2.5), its name from XON-1 or else the practice file.
-// XON has no telecom component, so the contact comes from the local ZGP
-// segment when the sender adds one (ZGP-1, an XTN list: a phone in XTN-1, an
-// email in XTN-4, as ^NET^Internet^a@b), and otherwise from the phone number
-// the ODS practice file gives for the code.
+// and 2.4) or XON-10 (2.5), its name from XON-1. XON has no telecom
+// component, so the contact comes from the local ZGP segment when the sender
+// adds one (ZGP-1, an XTN list: a phone in XTN-1, an email in XTN-4, as
+// ^NET^Internet^a@b); the practice file fills in what the message lacks.
 func gpPractice(c *check, m *message, org string, practices *Practices) practice {
 	code := m.comp(org, 3)
 	if code == "" {
 		code = m.comp(org, 10)
 	}
-	code = c.practiceCode("PD1-3 practice code", code)
+	var phone, email string
+	for _, xtn := range m.reps(m.segment("ZGP").field(1)) {
+		if v := m.comp(xtn, 4); v != "" && email == "" {
+			email = v
+		} else if v := m.comp(xtn, 1); v != "" && phone == "" {
+			phone = v
+		}
+	}
+	return namedPractice{
+		field: "PD1-3", code: code,
+		nameField: "PD1-3.1 practice name", name: m.comp(org, 1),
+		contactField: "ZGP-1 contact of practice", phone: phone, email: email,
+		noContact: "the message has no ZGP segment",
+	}.complete(c, practices)
+}
+
+// namedPractice is a GP practice as a message names it: always by its ODS
+// code, with its name and contact when the sender gives them.
+type namedPractice struct {
+	field, code                string // where the code is, the code
+	nameField, name            string
+	contactField, phone, email string
+	noContact                  string // why the message gives no contact
+}
+
+// complete checks the practice and fills in its name and phone from the
+// practice file where the message has none. The message's contact wins: the
+// sender knows the practice's own line; the file gives its main number. A
+// practice the file lists as closed is refused, whatever the message says.
+func (n namedPractice) complete(c *check, practices *Practices) practice {
+	code := c.practiceCode(n.field+" practice code", n.code)
 	if c.err != nil {
 		return practice{}
 	}
@@ -207,53 +235,34 @@ func gpPractice(c *check, m *message, org string, practices *Practices) practice
 		ods, known, reloadErr = practices.lookup(code)
 	}
 	if known && ods.status == "C" {
-		c.fail("PD1-3 practice %s is closed in the practice file (epraccur status C)", code)
+		c.fail("%s practice %s is closed in the practice file (epraccur status C)", n.field, code)
 		return practice{}
 	}
-	var phone, email string
-	for _, xtn := range m.reps(m.segment("ZGP").field(1)) {
-		if v := m.comp(xtn, 4); v != "" && email == "" {
-			email = v
-		} else if v := m.comp(xtn, 1); v != "" && phone == "" {
-			phone = v
-		}
-	}
-	field := "ZGP-1 contact of practice " + code
+	phone, email, field := n.phone, n.email, n.contactField+" "+code
 	if phone == "" && email == "" {
 		phone, field = ods.phone, "phone of practice "+code+" in the practice file"
 		switch {
 		case !known:
-			c.fail("PD1-3 practice %s has no contact: the message has no ZGP segment and %s", code, notInFile(code, practices, reloadErr))
+			c.fail("%s practice %s has no contact: %s and %s", n.field, code, n.noContact, notInFile(code, practices, reloadErr))
 			return practice{}
 		case phone == "":
-			c.fail("PD1-3 practice %s has no contact: the message has no ZGP segment and the practice file gives no phone (column 18) for it", code)
+			c.fail("%s practice %s has no contact: %s and the practice file gives no phone (column 18) for it", n.field, code, n.noContact)
 			return practice{}
 		}
 	}
-	name := m.comp(org, 1)
+	name := n.name
 	if name == "" {
 		name = ods.name
 	}
 	if name == "" {
-		c.fail("PD1-3.1 practice name is empty and %s", notInFile(code, practices, reloadErr))
+		c.fail("%s is empty and %s", n.nameField, notInFile(code, practices, reloadErr))
 		return practice{}
 	}
 	return practice{
-		Name:    c.text("PD1-3.1 practice name", name),
+		Name:    c.text(n.nameField, name),
 		Code:    code,
 		Contact: c.contact(field, phone, email),
 	}
-}
-
-// notInFile says why the practice file could not help with code.
-func notInFile(code string, practices *Practices, reloadErr error) string {
-	switch {
-	case practices == nil:
-		return "no practice file was given (--practices epraccur.csv)"
-	case reloadErr != nil:
-		return fmt.Sprintf("%s is not in the practice file as last read (reading it again failed: %v)", code, reloadErr)
-	}
-	return code + " is not in the practice file"
 }
 
 // hl7Date is the date part of an HL7 DTM, YYYYMMDD[HHMM...].

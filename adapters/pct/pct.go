@@ -25,10 +25,11 @@ type Agency struct {
 // Name returns "pct".
 func (Agency) Name() string { return agency }
 
-// Open chooses the format by hint: a name ending in .hl7 is HL7 v2, a .csv
+// Open chooses the format by hint: a name ending in .hl7 is HL7 v2, one
+// ending in .json or .ndjson FHIR R4 (UK Core Patients and Bundles), a .csv
 // whose name contains "involvements" the health visitor involvements CSV,
-// whose header row Open reads; the bare names "hl7" and "involvements" choose
-// the same.
+// whose header row Open reads; the bare names "hl7", "fhir" and
+// "involvements" choose the same.
 func (a Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, error) {
 	if !areaRE.MatchString(area) {
 		return nil, fmt.Errorf("pct: area %q is not an area slug (like leeds)", area)
@@ -39,8 +40,10 @@ func (a Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, er
 		return newHL7Reader(r, area, a.Practices), nil
 	case name == "involvements" || strings.HasSuffix(name, ".csv") && strings.Contains(name, "involvements"):
 		return newInvolvementsReader(r, area)
+	case name == "fhir" || strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".ndjson"):
+		return newFHIRReader(r, area, a.Practices), nil
 	}
-	return nil, fmt.Errorf("pct: %s is neither HL7 (*.hl7) nor an involvements CSV (*involvements*.csv)", hint)
+	return nil, fmt.Errorf("pct: %s is neither HL7 (*.hl7), FHIR JSON (*.json) nor an involvements CSV (*involvements*.csv)", hint)
 }
 
 var _ adapters.Agency = Agency{}

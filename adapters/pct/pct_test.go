@@ -37,6 +37,10 @@ func FuzzHL7(f *testing.F) {
 	adaptertest.Fuzz(f, pct.Agency{}, "fuzz.hl7", seeds(f, "*.hl7")...)
 }
 
+func FuzzFHIR(f *testing.F) {
+	adaptertest.Fuzz(f, pct.Agency{}, "fuzz.json", seeds(f, "*.json")...)
+}
+
 func FuzzInvolvementsCSV(f *testing.F) {
 	adaptertest.Fuzz(f, pct.Agency{}, "fuzz-involvements.csv", seeds(f, "*involvements*.csv")...)
 }
@@ -44,7 +48,7 @@ func FuzzInvolvementsCSV(f *testing.F) {
 // seeds are the good and bad samples matching pattern.
 func seeds(f *testing.F, pattern string) [][]byte {
 	var out [][]byte
-	for _, dir := range []string{"testdata", "testdata/bad"} {
+	for _, dir := range []string{"testdata", "testdata/bad", "testdata/ods", "testdata/ods/bad"} {
 		paths, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, p := range paths {
 			b, err := os.ReadFile(p)
@@ -312,5 +316,87 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := (pct.Agency{}).Open("adt.hl7", strings.NewReader(""), "Leeds City"); err == nil {
 		t.Error("Open with area \"Leeds City\" = nil error, want an error")
+	}
+}
+
+// TestFHIR covers the FHIR mappings the samples do not show.
+func TestFHIR(t *testing.T) {
+	const verified = `{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"4010234563","extension":[{"url":"https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus","valueCodeableConcept":{"coding":[{"code":"01"}]}}]}`
+	patient := func(extra string) string {
+		return `{"resourceType":"Patient","id":"p","meta":{"lastUpdated":"2025-03-03T09:15:02Z"},"identifier":[` + verified + `],` +
+			`"name":[{"use":"old","family":"SMITH","given":["Amy"]},{"use":"usual","family":"OKAFOR","given":["Amelia"]}],"birthDate":"2021-03-14",` +
+			`"address":[{"use":"home","line":["14 Harehills Lane"],"city":"Leeds","postalCode":"LS8 4HS"}]` + extra + `}`
+	}
+	tests := []struct {
+		name, export string
+		want         []string
+		reject       string
+	}{
+		{
+			name:   "usual name when there is no official one; no gender is unknown",
+			export: patient(""),
+			want:   []string{`2025-03-03T09:15:02Z index.child.registered {"name":{"given":"Amelia","family":"OKAFOR"},"dob":"2021-03-14","gender":"unknown","address":{"lines":["14 Harehills Lane","Leeds"],"postcode":"LS8 4HS"},"area":"leeds"}`},
+		},
+		{
+			name:   "very restricted",
+			export: patient(`,"meta":{"lastUpdated":"2025-03-03T09:15:02Z","security":[{"system":"http://terminology.hl7.org/CodeSystem/v3-Confidentiality","code":"V"}]}`),
+			reject: "line 1: the patient is restricted (meta.security V): address, GP practice and phone are never published, and a registration needs an address, so nothing is; tell children's social care by the agreed secure route",
+		},
+		{
+			name:   "a security label of another system is no restriction",
+			export: patient(`,"meta":{"lastUpdated":"2025-03-03T09:15:02Z","security":[{"system":"http://example.org/labels","code":"R"}]}`),
+			want:   []string{"index.child.registered"},
+		},
+		{
+			name:   "a GP period that has ended is no registration",
+			export: patient(`,"generalPractitioner":[{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"B86642","period":{"end":"2024-01-01"}}}]`),
+			want:   []string{"index.child.registered"},
+		},
+		{
+			name:   "without a practice file the GP is left out",
+			export: patient(`,"generalPractitioner":[{"identifier":{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"B86642"}}]`),
+			want:   []string{"index.child.registered"},
+			reject: "line 1: index.gp.recorded left out: generalPractitioner practice B86642 has no contact: no Organization with a telecom comes with the Patient and no practice file was given (--practices epraccur.csv)",
+		},
+		{
+			name:   "an unknown verification status",
+			export: strings.Replace(patient(""), `"code":"01"`, `"code":"99"`, 1),
+			reject: `line 1: the NHS number's verification status is "99" (not a known status), not 01 (number present and verified)`,
+		},
+		{
+			name:   "a field of the wrong JSON type",
+			export: `{"resourceType":"Patient","birthDate":20210314}`,
+			reject: "line 1: Patient: birthDate is a JSON number where FHIR has another type",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			events, rejects := readAll(t, pct.Agency{}, "fhir", tt.export)
+			if got := strings.Join(rejects, "\n"); got != tt.reject {
+				t.Errorf("rejects\n%s\nwant\n%s", got, tt.reject)
+			}
+			if len(events) != len(tt.want) {
+				t.Fatalf("%d events %q, want %d", len(events), events, len(tt.want))
+			}
+			for i, got := range events {
+				if !strings.Contains(got, tt.want[i]) {
+					t.Errorf("event %d is\n%s\nwant it to contain\n%s", i, got, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
+// JSON that breaks off stops the reader after the resources before it.
+func TestFHIRBrokenJSON(t *testing.T) {
+	r, err := pct.Agency{}.Open("patients.ndjson", strings.NewReader(`{"resourceType":"Observation"}`+"\n"+`{"resourceType":`), "leeds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(); err == nil || !strings.Contains(err.Error(), "line 1: resourceType") {
+		t.Fatalf("first Next() = %v, want the Observation rejected", err)
+	}
+	if _, err := r.Next(); err == nil || !strings.HasPrefix(err.Error(), "reading FHIR JSON after resource 1:") {
+		t.Fatalf("second Next() = %v, want the export broken off after resource 1", err)
 	}
 }

@@ -143,3 +143,14 @@ func column(row []string, i int) string {
 	}
 	return strings.TrimSpace(row[i])
 }
+
+// notInFile says why the practice file could not help with code.
+func notInFile(code string, practices *Practices, reloadErr error) string {
+	switch {
+	case practices == nil:
+		return "no practice file was given (--practices epraccur.csv)"
+	case reloadErr != nil:
+		return fmt.Sprintf("%s is not in the practice file as last read (reading it again failed: %v)", code, reloadErr)
+	}
+	return code + " is not in the practice file"
+}

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -391,3 +394,60 @@ func (s *syncBuffer) String() string {
 }
 
 var _ io.Writer = (*syncBuffer)(nil)
+
+// FHIR over the HTTP source: a UK Core Bundle posted with ?format=fhir is
+// answered once its events are in the broker, parts left out listed.
+func TestFHIROverHTTP(t *testing.T) {
+	env := testenv.Start(t, "")
+	practices, err := pct.LoadPractices("../pct/testdata/reference/epraccur.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := run.NewNATSPublisher(wire.IngestSpace("leeds/pct"), run.NATSOptions{URL: env.Broker.NATSURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	r, err := run.New(run.Options{Agency: pct.Agency{Practices: practices}, Area: "leeds", Publisher: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := run.NewHTTPSource(run.HTTPSourceOptions{Addr: "127.0.0.1:0"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, src) }()
+	defer func() { cancel(); <-done }()
+
+	for _, tt := range []struct {
+		file                 string
+		code, published, rej int
+	}{
+		{"../pct/testdata/ods/uk-core-patients.json", 200, 6, 0},
+		{"../pct/testdata/ods/bad/fhir-rejects.json", 200, 5, 7},
+	} {
+		body, err := os.ReadFile(tt.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Post("http://"+src.Addr()+"/v1/records?format=fhir", "application/fhir+json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a struct {
+			Published int      `json:"published"`
+			Rejects   []string `json:"rejects"`
+		}
+		json.NewDecoder(resp.Body).Decode(&a)
+		resp.Body.Close()
+		if resp.StatusCode != tt.code || a.Published != tt.published || len(a.Rejects) != tt.rej {
+			t.Errorf("%s: %d, %d published, rejects %q; want %d, %d, %d rejects", tt.file, resp.StatusCode, a.Published, a.Rejects, tt.code, tt.published, tt.rej)
+		}
+	}
+	if n := ingested(t, env); n != 11 {
+		t.Errorf("the stream holds %d events, want 11", n)
+	}
+	env.WaitIdle()
+	if dls := env.DeadLetters(); len(dls) != 0 {
+		t.Errorf("the broker refused %d FHIR events: %v", len(dls), dls[0].Reasons)
+	}
+}
