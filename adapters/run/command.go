@@ -42,6 +42,9 @@ type Config struct {
 
 	// DryRun prints the events to Stdout and publishes nothing.
 	DryRun bool
+	// AllowRejects lets files and stdin with rejected records end without
+	// an error, as a partial export accepted.
+	AllowRejects bool
 
 	// NATS, unless BrokerURL is set.
 	Server, Creds, User, Password, NATSToken string
@@ -60,8 +63,9 @@ type Config struct {
 }
 
 // Main runs the adapter as configured until its input ends (stdin, files)
-// or ctx does (watch, http). An error means it could not run or not every
-// export went through: some could not be read or had every record rejected.
+// or ctx does (watch, http, mllp). An error means it could not run or, for
+// stdin and files, not every record went through: an export could not be
+// read, or a record was rejected (unless AllowRejects).
 func Main(ctx context.Context, c Config) error {
 	if c.In == nil {
 		c.In = os.Stdin
@@ -131,8 +135,11 @@ func Main(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	if once && t.Failed > 0 {
+	switch {
+	case once && t.Failed > 0:
 		return fmt.Errorf("%d of %d export(s) failed, see the rejects", t.Failed, t.Exports)
+	case once && t.Rejected > 0 && !c.AllowRejects:
+		return fmt.Errorf("%d record(s) rejected, see the rejects (--allow-rejects accepts a partial export)", t.Rejected)
 	}
 	return nil
 }
