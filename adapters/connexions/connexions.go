@@ -11,6 +11,9 @@
 //   - kind adviser_ended → index.practitioner.ended {practitioner {name}}
 //
 // A record's Line is its line number; blank lines are skipped but counted.
+//
+// Every field, code and reject reason, for the agencies' IT teams:
+// docs/formats/connexions.md.
 package connexions
 
 import (

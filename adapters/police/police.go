@@ -16,6 +16,9 @@
 // incident itself rejects the incident. Incidents are decoded one at a time;
 // a document that is not JSON stops the reader after the incidents before
 // the fault.
+//
+// Every field, code and reject reason, for the agencies' IT teams:
+// docs/formats/police.md.
 package police
 
 import (

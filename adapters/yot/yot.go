@@ -20,6 +20,9 @@
 // record; its Line is the line where <case> starts. The export is streamed a
 // case at a time; a malformed document stops the reader after the cases
 // before the fault.
+//
+// Every field, code and reject reason, for the agencies' IT teams:
+// docs/formats/yot.md.
 package yot
 
 import (
