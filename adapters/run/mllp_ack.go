@@ -217,9 +217,11 @@ func hl7Escape(s string) string {
 	return b.String()
 }
 
+// clipRunes cuts s to n characters, ending "..." when cut (ASCII: engines
+// that read ACKs as ISO-8859-1 show it as written).
 func clipRunes(s string, n int) string {
 	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
+		return string(r[:n-3]) + "..."
 	}
 	return s
 }
