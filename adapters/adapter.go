@@ -3,7 +3,9 @@
 // events from native records. Each agency has its own package below this one
 // (adapters/pct, adapters/lea, ...) that turns its export formats into
 // CloudEvents; cmd/ecm-adapter reads exports, maps them with an Agency and
-// publishes the events to the broker.
+// publishes the events to the broker. What each adapter reads, field by
+// field, and every reject reason: docs/formats/. Code books (codebook.go)
+// keep an agency's native codes as data.
 package adapters
 
 import (

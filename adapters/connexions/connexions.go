@@ -11,6 +11,9 @@
 //   - kind adviser_ended → index.practitioner.ended {practitioner {name}}
 //
 // A record's Line is its line number; blank lines are skipped but counted.
+//
+// Every field, code and reject reason, for the agencies' IT teams:
+// docs/formats/connexions.md.
 package connexions
 
 import (
@@ -28,15 +31,20 @@ import (
 // caseload record comes near it, and the reader must not grow without limit.
 const maxLine = 1 << 20
 
-// Agency is the Connexions service.
-type Agency struct{}
+// Agency is the Connexions service. Its zero value reads statuses with the
+// shipped code book, codes/ccis-status.csv.
+type Agency struct {
+	// Statuses, if set, replaces the shipped status code book
+	// (ecm-adapter --codes FILE); its codes map to one of Statuses.
+	Statuses *adapters.CodeBook
+}
 
 // Name is the agency kind of the domain spec.
 func (Agency) Name() string { return "connexions" }
 
 // Open recognises a JSON lines export by its extension (.jsonl, .ndjson) or
 // the bare format name jsonl.
-func (Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, error) {
+func (a Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, error) {
 	switch strings.ToLower(hint) {
 	case "jsonl", "ndjson":
 	default:
@@ -49,13 +57,18 @@ func (Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, erro
 	if area == "" {
 		return nil, fmt.Errorf("connexions: no area given")
 	}
-	return &reader{in: bufio.NewReader(r), area: area}, nil
+	statuses := a.Statuses
+	if statuses == nil {
+		statuses = defaultStatuses
+	}
+	return &reader{in: bufio.NewReader(r), area: area, statuses: statuses}, nil
 }
 
 type reader struct {
-	in   *bufio.Reader
-	area string
-	line int // the last line read
+	in       *bufio.Reader
+	area     string
+	statuses *adapters.CodeBook
+	line     int // the last line read
 }
 
 func (r *reader) Next() (adapters.Record, error) {
@@ -77,7 +90,7 @@ func (r *reader) Next() (adapters.Record, error) {
 		if len(text) == 0 {
 			continue
 		}
-		return mapRecord(text, r.line, r.area)
+		return mapRecord(text, r.line, r.area, r.statuses)
 	}
 }
 

@@ -96,7 +96,7 @@ func TestMapping(t *testing.T) {
 		{
 			name:    "CCIS not-known code is rejected",
 			export:  `{"record_id":"A",` + good + `,"kind":"status_change","status":"810","since":"2026-03-01",` + at + "}\n",
-			rejects: []string{"line 1: record A: status 810 is a CCIS activity code that is neither NEET (5xx, 6xx) nor EET (1xx-3xx)"},
+			rejects: []string{`line 1: record A: status "810" is not in the code book ccis-status.csv: add it there, mapped to one of neet, eet`},
 		},
 		{
 			name:   "status words in any case",

@@ -1,11 +1,11 @@
 package connexions
 
 import (
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -79,7 +79,7 @@ type (
 )
 
 // mapRecord maps one JSON line to its event, or rejects it.
-func mapRecord(text []byte, line int, area string) (adapters.Record, error) {
+func mapRecord(text []byte, line int, area string, statuses *adapters.CodeBook) (adapters.Record, error) {
 	var n native
 	if err := json.Unmarshal(text, &n); err != nil {
 		// After a type error Unmarshal has filled the other fields: name
@@ -108,7 +108,7 @@ func mapRecord(text []byte, line int, area string) (adapters.Record, error) {
 	var data any
 	switch kind := strings.TrimSpace(n.Kind); kind {
 	case "status_change":
-		status, err := neetStatus(string(n.Status))
+		status, err := neetStatus(statuses, string(n.Status))
 		if err != nil {
 			return reject(err)
 		}
@@ -163,32 +163,31 @@ func adviserName(n native) (string, error) {
 	return adapters.ShortField("adviser name", n.Adviser.Name)
 }
 
-// neetStatus maps a status to the catalogue's neet or eet. It takes the words
-// NEET and EET in any case, and three-digit CCIS current-activity codes by
-// their group: 1xx education, 2xx employment and 3xx training are eet; 5xx and
-// 6xx (seeking or not ready for EET, not available to the labour market) are
-// neet. Other groups (custody, not known, left the cohort) say nothing about
-// NEET and are rejected.
-func neetStatus(s string) (string, error) {
+// statuses is the default status code book, codes/ccis-status.csv: the
+// words NEET and EET, and the three-digit CCIS current-activity codes by
+// their group: 1xx education, 2xx employment and 3xx training are eet; 5xx
+// and 6xx (seeking or not ready for EET, not available to the labour market)
+// are neet. Other groups (custody, not known, left the cohort) say nothing
+// about NEET and are not listed, so they are rejected.
+//
+//go:embed codes/ccis-status.csv
+var statusCSV []byte
+
+// Statuses are the catalogue's connexions.neet statuses, what a code may map to.
+var Statuses = []string{"neet", "eet"}
+
+var defaultStatuses = adapters.MustParseCodeBook("ccis-status.csv", statusCSV, Statuses...)
+
+// neetStatus maps a status to the catalogue's neet or eet by the book.
+func neetStatus(book *adapters.CodeBook, s string) (string, error) {
 	s = strings.TrimSpace(s)
-	switch strings.ToUpper(s) {
-	case "":
+	if s == "" {
 		return "", errors.New("status is missing")
-	case "NEET":
-		return "neet", nil
-	case "EET":
-		return "eet", nil
 	}
-	if code, err := strconv.Atoi(s); err == nil && len(s) == 3 {
-		switch code / 100 {
-		case 1, 2, 3:
-			return "eet", nil
-		case 5, 6:
-			return "neet", nil
-		}
-		return "", fmt.Errorf("status %s is a CCIS activity code that is neither NEET (5xx, 6xx) nor EET (1xx-3xx)", s)
+	if v, ok := book.Lookup(s); ok {
+		return v, nil
 	}
-	return "", fmt.Errorf("status %q is not NEET, EET or a CCIS activity code", adapters.Clip(s))
+	return "", book.Unknown("status", s)
 }
 
 // jsonReason words a JSON decoding error for a reject.

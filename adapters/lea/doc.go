@@ -1,5 +1,7 @@
 // Package lea is the adapter for the local education authority: its school
-// census and its records of exclusions and children missing education.
+// census and its records of exclusions and children missing education. Every
+// format, field and reject reason, for the agencies' IT teams:
+// docs/formats/lea.md.
 //
 // Two exports enter, both CSV with a header row:
 //

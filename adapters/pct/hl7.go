@@ -14,10 +14,12 @@ import (
 // message is an MSH segment with the segments up to the next MSH. A record's
 // Line is the line of its MSH segment, counting each segment as a line.
 type hl7Reader struct {
-	s       *bufio.Scanner
-	area    string
-	line    int     // line of the last segment scanned
-	pending *rawSeg // an MSH read ahead: the first segment of the next message
+	s         *bufio.Scanner
+	area      string
+	practices *Practices              // nil when none was given
+	line      int                     // line of the last segment scanned
+	pending   *rawSeg                 // an MSH read ahead: the first segment of the next message
+	leftOut   []*adapters.RecordError // parts of the last message not mapped
 }
 
 type rawSeg struct {
@@ -25,23 +27,40 @@ type rawSeg struct {
 	text string
 }
 
-func newHL7Reader(r io.Reader, area string) *hl7Reader {
+func newHL7Reader(r io.Reader, area string, practices *Practices) *hl7Reader {
 	s := bufio.NewScanner(r)
 	s.Buffer(nil, 1<<20)
 	s.Split(splitSegments)
-	return &hl7Reader{s: s, area: area}
+	return &hl7Reader{s: s, area: area, practices: practices}
 }
 
+// Next returns a message's record, then one reject per part of it that could
+// not be mapped (all with the message's line), as the police adapter does
+// for the children of an incident.
 func (r *hl7Reader) Next() (adapters.Record, error) {
-	segs, err := r.readMessage()
-	if err != nil {
-		return adapters.Record{}, err
+	for {
+		if len(r.leftOut) > 0 {
+			re := r.leftOut[0]
+			r.leftOut = r.leftOut[1:]
+			return adapters.Record{}, re
+		}
+		segs, err := r.readMessage()
+		if err != nil {
+			return adapters.Record{}, err
+		}
+		m, reject := parseMessage(segs)
+		if reject != nil {
+			return adapters.Record{}, reject
+		}
+		rec, leftOut, err := mapMessage(m, r.area, r.practices)
+		if err != nil {
+			return adapters.Record{}, err
+		}
+		r.leftOut = leftOut
+		if len(rec.Events) > 0 || len(leftOut) == 0 {
+			return rec, nil
+		}
 	}
-	m, reject := parseMessage(segs)
-	if reject != nil {
-		return adapters.Record{}, reject
-	}
-	return mapMessage(m, r.area)
 }
 
 // readMessage returns the segments of the next message, or a stray segment

@@ -64,7 +64,7 @@ func TestComp(t *testing.T) {
 // Records carry the line of their MSH, whatever ends the segments.
 func TestMessageLines(t *testing.T) {
 	export := "FHS|^~\\&\r\nMSH|^~\\&|A\rPID|1\nMSH|^~\\&|B\r\n\r\nPID|1\r\n" + "\x0bMSH|^~\\&|C\x1c\r"
-	r := newHL7Reader(strings.NewReader(export), "leeds")
+	r := newHL7Reader(strings.NewReader(export), "leeds", nil)
 	var lines []int
 	for {
 		segs, err := r.readMessage()

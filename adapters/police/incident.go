@@ -1,6 +1,7 @@
 package police
 
 import (
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,7 +39,7 @@ type incidentData struct {
 // mapIncident maps incident number n to a record of its children's events
 // and a reject for each child that cannot be published. err rejects the
 // whole incident.
-func mapIncident(raw json.RawMessage, n int, area string) (rec adapters.Record, rejects []*adapters.RecordError, err error) {
+func mapIncident(raw json.RawMessage, n int, area string, kinds *adapters.CodeBook) (rec adapters.Record, rejects []*adapters.RecordError, err error) {
 	var in native
 	if err := json.Unmarshal(raw, &in); err != nil {
 		if id, idErr := adapters.ShortField("incident_id", in.IncidentID); idErr == nil {
@@ -53,7 +54,7 @@ func mapIncident(raw json.RawMessage, n int, area string) (rec adapters.Record, 
 	reject := func(err error) (adapters.Record, []*adapters.RecordError, error) {
 		return adapters.Record{}, nil, adapters.Rejectf(n, "incident %s: %v", id, err)
 	}
-	kind, err := incidentKind(in.Kind)
+	kind, err := incidentKind(kinds, in.Kind)
 	if err != nil {
 		return reject(err)
 	}
@@ -116,55 +117,27 @@ func mapIncident(raw json.RawMessage, n int, area string) (rec adapters.Record, 
 	return rec, rejects, nil
 }
 
-// incidentKinds maps a force's incident categories, normalised by
-// normalise, to the catalogue's kinds. A category not listed is rejected
-// rather than guessed: a domestic abuse incident published as "other" would
-// not reach the child's school (rule 7).
-var incidentKinds = map[string]string{
-	"DOMESTIC ABUSE":            "domestic_abuse",
-	"DOMESTIC VIOLENCE":         "domestic_abuse",
-	"DOMESTIC INCIDENT":         "domestic_abuse",
-	"DOMESTIC":                  "domestic_abuse",
-	"MISSING PERSON":            "missing_person",
-	"MISSING":                   "missing_person",
-	"MISPER":                    "missing_person",
-	"ABSENT":                    "missing_person",
-	"OTHER":                     "other",
-	"CONCERN FOR WELFARE":       "other",
-	"CHILD CONCERN":             "other",
-	"ASSAULT":                   "other",
-	"SEXUAL OFFENCE":            "other",
-	"ANTI SOCIAL BEHAVIOUR":     "other",
-	"ASB":                       "other",
-	"PUBLIC ORDER":              "other",
-	"CRIMINAL DAMAGE":           "other",
-	"THEFT":                     "other",
-	"BURGLARY":                  "other",
-	"ROBBERY":                   "other",
-	"DRUGS":                     "other",
-	"WEAPONS":                   "other",
-	"ROAD TRAFFIC COLLISION":    "other",
-	"RTC":                       "other",
-	"ONLINE SAFETY":             "other",
-	"EXPLOITATION":              "other",
-	"CHILD SEXUAL EXPLOITATION": "other",
-}
+// kinds is the default incident kinds code book, codes/incident-kinds.csv:
+// a force's incident categories mapped to the catalogue's kinds. A category
+// it does not list is rejected rather than guessed: a domestic abuse
+// incident published as "other" would not reach the child's school (rule 7).
+//
+//go:embed codes/incident-kinds.csv
+var kindsCSV []byte
 
-func incidentKind(s string) (string, error) {
+// Kinds are the catalogue's police.incident kinds, what a code may map to.
+var Kinds = []string{"domestic_abuse", "missing_person", "other"}
+
+var defaultKinds = adapters.MustParseCodeBook("incident-kinds.csv", kindsCSV, Kinds...)
+
+func incidentKind(book *adapters.CodeBook, s string) (string, error) {
 	if strings.TrimSpace(s) == "" {
 		return "", errors.New("kind is missing")
 	}
-	if k, ok := incidentKinds[normalise(s)]; ok {
+	if k, ok := book.Lookup(s); ok {
 		return k, nil
 	}
-	return "", fmt.Errorf("kind %q is not an incident category this adapter knows: it needs mapping to domestic_abuse, missing_person or other", adapters.Clip(strings.TrimSpace(s)))
-}
-
-// normalise upper-cases a code and makes _, - and runs of spaces one space,
-// so that "DOMESTIC ABUSE", "domestic_abuse" and "Domestic-Abuse" agree.
-func normalise(s string) string {
-	s = strings.NewReplacer("_", " ", "-", " ").Replace(strings.ToUpper(s))
-	return strings.Join(strings.Fields(s), " ")
+	return "", book.Unknown("kind", s)
 }
 
 // jsonReason words a JSON decoding error of an incident or a child entry

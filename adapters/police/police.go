@@ -16,6 +16,9 @@
 // incident itself rejects the incident. Incidents are decoded one at a time;
 // a document that is not JSON stops the reader after the incidents before
 // the fault.
+//
+// Every field, code and reject reason, for the agencies' IT teams:
+// docs/formats/police.md.
 package police
 
 import (
@@ -31,21 +34,30 @@ import (
 	"github.com/ecm-broker/ecm-broker/adapters"
 )
 
-// Agency is the chief officer of police for the area.
-type Agency struct{}
+// Agency is the chief officer of police for the area. Its zero value reads
+// incident categories with the shipped code book, codes/incident-kinds.csv.
+type Agency struct {
+	// Kinds, if set, replaces the shipped incident kinds code book
+	// (ecm-adapter --codes FILE); its codes map to one of Kinds.
+	Kinds *adapters.CodeBook
+}
 
 // Name is the agency kind of the domain spec.
 func (Agency) Name() string { return "police" }
 
 // Open recognises a JSON export by its extension or the bare format name json.
-func (Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, error) {
+func (a Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, error) {
 	if !strings.EqualFold(hint, "json") && !strings.EqualFold(filepath.Ext(hint), ".json") {
 		return nil, fmt.Errorf("police: export %q not recognised: want JSON incident notifications (.json)", hint)
 	}
 	if area == "" {
 		return nil, fmt.Errorf("police: no area given")
 	}
-	return &reader{in: bufio.NewReader(r), area: area}, nil
+	kinds := a.Kinds
+	if kinds == nil {
+		kinds = defaultKinds
+	}
+	return &reader{in: bufio.NewReader(r), area: area, kinds: kinds}, nil
 }
 
 type reader struct {
@@ -53,6 +65,7 @@ type reader struct {
 	dec     *json.Decoder // nil until the document's shape is known
 	array   bool          // the document is an array of incidents
 	area    string
+	kinds   *adapters.CodeBook
 	n       int                     // incidents read
 	pending []*adapters.RecordError // rejected children of incident n
 	err     error                   // the fatal error, once met
@@ -77,7 +90,7 @@ func (r *reader) Next() (adapters.Record, error) {
 			return adapters.Record{}, r.err
 		}
 		r.n++
-		rec, rejects, err := mapIncident(raw, r.n, r.area)
+		rec, rejects, err := mapIncident(raw, r.n, r.area, r.kinds)
 		if err != nil {
 			return adapters.Record{}, err
 		}

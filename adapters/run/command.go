@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,18 +28,23 @@ type Config struct {
 	Agency adapters.Agency
 	Area   string
 
-	// Exactly one source: Watch, Stdin, HTTP or Files.
-	Watch     string        // drop folder
-	Poll      time.Duration // how often Watch is looked at
-	Stdin     bool
-	Format    string // stdin's format hint
-	Rejects   string // stdin's rejects file; default <Format>.rejects
-	HTTP      string // address of the export endpoint
-	HTTPToken string // bearer token the endpoint requires, if any
-	Files     []string
+	// Exactly one source: Watch, Stdin, HTTP, MLLP or Files.
+	Watch       string        // drop folder
+	Poll        time.Duration // how often Watch is looked at
+	Stdin       bool
+	Format      string // stdin's format hint; MLLP's, default hl7
+	Rejects     string // stdin's rejects file; default <Format>.rejects
+	HTTP        string // address of the export endpoint
+	HTTPToken   string // bearer token the endpoint requires, if any
+	MLLP        string // address of the HL7 v2 MLLP listener
+	MLLPTimeout time.Duration
+	Files       []string
 
 	// DryRun prints the events to Stdout and publishes nothing.
 	DryRun bool
+	// AllowRejects lets files and stdin with rejected records end without
+	// an error, as a partial export accepted.
+	AllowRejects bool
 
 	// NATS, unless BrokerURL is set.
 	Server, Creds, User, Password, NATSToken string
@@ -57,8 +63,9 @@ type Config struct {
 }
 
 // Main runs the adapter as configured until its input ends (stdin, files)
-// or ctx does (watch, http). An error means it could not run or not every
-// export went through: some could not be read or had every record rejected.
+// or ctx does (watch, http, mllp). An error means it could not run or, for
+// stdin and files, not every record went through: an export could not be
+// read, or a record was rejected (unless AllowRejects).
 func Main(ctx context.Context, c Config) error {
 	if c.In == nil {
 		c.In = os.Stdin
@@ -114,6 +121,9 @@ func Main(ctx context.Context, c Config) error {
 		src, once = NewStdinSource(c.In, c.Format, rejects, dryRejects), true
 	case c.HTTP != "":
 		src = NewHTTPSource(HTTPSourceOptions{Addr: c.HTTP, Token: c.HTTPToken, Logger: log})
+	case c.MLLP != "":
+		src = NewMLLPSource(MLLPSourceOptions{Addr: c.MLLP, Format: c.Format, Timeout: c.MLLPTimeout,
+			DryRunRejects: dryRejects, Metrics: metrics, Logger: log})
 	default:
 		src, once = NewFilesSource(c.Files, dryRejects), true
 	}
@@ -125,8 +135,11 @@ func Main(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	if once && t.Failed > 0 {
+	switch {
+	case once && t.Failed > 0:
 		return fmt.Errorf("%d of %d export(s) failed, see the rejects", t.Failed, t.Exports)
+	case once && t.Rejected > 0 && !c.AllowRejects:
+		return fmt.Errorf("%d record(s) rejected, see the rejects (--allow-rejects accepts a partial export)", t.Rejected)
 	}
 	return nil
 }
@@ -139,13 +152,22 @@ func (c *Config) check() error {
 		return fmt.Errorf("--area %q must be an area slug like leeds", c.Area)
 	}
 	sources := 0
-	for _, set := range []bool{c.Watch != "", c.Stdin, c.HTTP != "", len(c.Files) > 0} {
+	for _, set := range []bool{c.Watch != "", c.Stdin, c.HTTP != "", c.MLLP != "", len(c.Files) > 0} {
 		if set {
 			sources++
 		}
 	}
 	if sources != 1 {
-		return errors.New("give exactly one input: --watch DIR, --stdin, --http ADDR or files")
+		return errors.New("give exactly one input: --watch DIR, --stdin, --http ADDR, --mllp ADDR or files")
+	}
+	if c.MLLP != "" {
+		format := c.Format
+		if format == "" {
+			format = "hl7"
+		}
+		if _, err := c.Agency.Open(format, strings.NewReader(""), c.Area); err != nil {
+			return fmt.Errorf("--mllp carries HL7 v2, which this agency does not read: %w", err)
+		}
 	}
 	if c.Stdin && c.Format == "" {
 		return errors.New("--stdin needs --format (e.g. hl7, census.csv)")

@@ -21,8 +21,8 @@ func TestDryRun(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	err := Main(context.Background(), Config{Agency: fakeAgency{}, Area: testArea, Files: []string{path},
 		DryRun: true, Server: s.ClientURL(), Stdout: &stdout, Stderr: &stderr})
-	if err != nil {
-		t.Fatal(err)
+	if err == nil || err.Error() != "1 record(s) rejected, see the rejects (--allow-rejects accepts a partial export)" {
+		t.Fatalf("Main = %v, want the rejected record reported", err)
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
 	if len(lines) != 3 {
@@ -67,9 +67,10 @@ func TestStdin(t *testing.T) {
 	rejects := filepath.Join(t.TempDir(), "out.rejects")
 	var stderr bytes.Buffer
 	err := Main(context.Background(), Config{Agency: fakeAgency{}, Area: testArea, Stdin: true, Format: "fake",
-		Rejects: rejects, In: strings.NewReader("one\nbad x\ntwo\n"), Server: s.ClientURL(), Stderr: &stderr})
+		Rejects: rejects, In: strings.NewReader("one\nbad x\ntwo\n"), Server: s.ClientURL(), Stderr: &stderr,
+		AllowRejects: true})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("with --allow-rejects a partial export is no error: %v", err)
 	}
 	if n := len(stored(t, st)); n != 2 {
 		t.Errorf("stream holds %d, want 2", n)
@@ -85,6 +86,15 @@ func TestStdin(t *testing.T) {
 	}
 	if got := read(t, rejects); got != "line 1: y\n" {
 		t.Errorf("rejects of the second run %q", got)
+	}
+	// Some rejected, without --allow-rejects: an error too, the others stored.
+	err = Main(context.Background(), Config{Agency: fakeAgency{}, Area: testArea, Stdin: true, Format: "fake",
+		Rejects: rejects, In: strings.NewReader("three\nbad z\n"), Server: s.ClientURL(), Stderr: &stderr})
+	if err == nil || !strings.Contains(err.Error(), "1 record(s) rejected") {
+		t.Errorf("a partial export without --allow-rejects: %v, want an error", err)
+	}
+	if n := len(stored(t, st)); n != 3 {
+		t.Errorf("stream holds %d, want 3", n)
 	}
 }
 

@@ -3,11 +3,15 @@
 // adapters.Agency and stores the events in the broker, losing nothing.
 //
 // Data enters through a Source (source_*.go): a drop folder, files given on
-// the command line, stdin, or an HTTP endpoint. Each yields Exports in the
-// benthos input shape — Read returns an export and an AckFunc — and the
-// runner calls the AckFunc only once every record of the export is durably
-// in the broker (or rejected), so the source may then forget it: the folder
-// moves the file to done/ or failed/, the HTTP endpoint answers 200.
+// the command line, stdin, an HTTP endpoint, or an HL7 v2 MLLP listener.
+// Each yields Exports in the benthos input shape — Read returns an export and
+// an AckFunc — and the runner calls the AckFunc only once every record of the
+// export is durably in the broker (or rejected), so the source may then
+// forget it: the folder moves the file to done/ or failed/, the HTTP endpoint
+// answers 200, the MLLP listener answers the message with an HL7 ACK (AA
+// stored, AE rejected, AR send again; mllp_ack.go). Exports are processed one
+// at a time, except those of a source whose clients each wait for their own
+// answer (the MLLP listener), which are processed side by side.
 //
 // Data leaves through a Publisher (publisher_*.go): JetStream publish acks
 // on the broker's ingest subject (ecm.ingest.<area>.<agency>), the broker's

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,7 +106,9 @@ func (r *Runner) Totals() Totals {
 }
 
 // Run reads exports from src until it has no more (nil), ctx ends (nil) or
-// the runner cannot go on (the error).
+// the runner cannot go on (the error). Exports are processed one after
+// another, in the order the source gives them, except from a source whose
+// exports are independent of one another (concurrentSource).
 func (r *Runner) Run(ctx context.Context, src Source) error {
 	if err := src.Connect(ctx); err != nil {
 		return fmt.Errorf("starting source: %w", err)
@@ -117,6 +120,9 @@ func (r *Runner) Run(ctx context.Context, src Source) error {
 			r.log.Warn("closing source", zap.Error(err))
 		}
 	}()
+	if cs, ok := src.(concurrentSource); ok && cs.Concurrency() > 1 {
+		return r.runConcurrent(ctx, src, cs.Concurrency())
+	}
 	for {
 		exp, ack, err := src.Read(ctx)
 		switch {
@@ -127,20 +133,70 @@ func (r *Runner) Run(ctx context.Context, src Source) error {
 		case err != nil:
 			return fmt.Errorf("reading source: %w", err)
 		}
-		res := r.Process(ctx, exp)
-		if err := ack(context.WithoutCancel(ctx), res); err != nil {
-			r.log.Error("source could not settle export", zap.String("export", exp.Name), zap.Error(err))
-		}
-		switch {
-		case res.Incomplete == nil:
-		case ctx.Err() != nil:
-			return nil
-		case errors.Is(res.Incomplete, context.Canceled):
-			// That export's client went away; others may come.
-		default:
-			return res.Incomplete
+		if err := r.settle(ctx, exp, ack, r.Process(ctx, exp)); err != nil {
+			return err
 		}
 	}
+}
+
+// runConcurrent is Run with up to n exports in process at once. It returns
+// only once every export it took is acknowledged.
+func (r *Runner) runConcurrent(parent context.Context, src Source, n int) error {
+	ctx, stop := context.WithCancelCause(parent)
+	defer stop(nil)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, n)
+	stopped := func() error {
+		if parent.Err() != nil {
+			return nil
+		}
+		return context.Cause(ctx) // an export the runner cannot go on after
+	}
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return stopped()
+		}
+		exp, ack, err := src.Read(ctx)
+		switch {
+		case errors.Is(err, ErrEndOfInput):
+			wg.Wait()
+			return stopped()
+		case ctx.Err() != nil:
+			wg.Wait()
+			return stopped()
+		case err != nil:
+			return fmt.Errorf("reading source: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			if err := r.settle(ctx, exp, ack, r.Process(ctx, exp)); err != nil {
+				stop(err)
+			}
+		}()
+	}
+}
+
+// settle acknowledges an export to its source and returns the error the
+// runner must stop for, if any: one that will not go away by itself, such
+// as credentials the broker refuses.
+func (r *Runner) settle(ctx context.Context, exp *Export, ack AckFunc, res Result) error {
+	if err := ack(context.WithoutCancel(ctx), res); err != nil {
+		r.log.Error("source could not settle export", zap.String("export", exp.Name), zap.Error(err))
+	}
+	switch {
+	case res.Incomplete == nil, ctx.Err() != nil:
+		return nil
+	case errors.Is(res.Incomplete, context.Canceled):
+		// That export's client went away, or its time ran out; others may come.
+		return nil
+	}
+	return res.Incomplete
 }
 
 // batch is a run of records published together.

@@ -52,7 +52,7 @@ func TestFolder(t *testing.T) {
 	write(t, filepath.Join(dir, ".hidden.fake"), "five\n")
 	stop := watch(t, r, dir)
 	eventually(t, "both files to be settled", func() bool {
-		return exists(filepath.Join(dir, "done", "mixed.fake")) && exists(filepath.Join(dir, "failed", "allbad.fake"))
+		return exists(filepath.Join(dir, "partial", "mixed.fake")) && exists(filepath.Join(dir, "failed", "allbad.fake"))
 	})
 	stop()
 
@@ -78,7 +78,7 @@ func TestFolder(t *testing.T) {
 		t.Errorf("data %s, want %s", m.Data, want.Data())
 	}
 
-	if got, want := read(t, filepath.Join(dir, "done", "mixed.fake.rejects")), "line 2: no uin\nline 6: date 2026-13-01\n"; got != want {
+	if got, want := read(t, filepath.Join(dir, "partial", "mixed.fake.rejects")), "line 2: no uin\nline 6: date 2026-13-01\n"; got != want {
 		t.Errorf("mixed rejects:\n%s\nwant\n%s", got, want)
 	}
 	if got, want := read(t, filepath.Join(dir, "failed", "allbad.fake.rejects")), "line 1: a\nline 2: b\n"; got != want {
@@ -113,17 +113,22 @@ func TestFolderSameNameTwice(t *testing.T) {
 	stop := watch(t, r, dir)
 	defer stop()
 	write(t, filepath.Join(dir, "daily.fake"), "a\nbad x\n")
-	eventually(t, "first file", func() bool { return exists(filepath.Join(dir, "done", "daily.fake")) })
-	write(t, filepath.Join(dir, "daily.fake"), "b\n")
-	eventually(t, "second file", func() bool { return exists(filepath.Join(dir, "done", "daily.2.fake")) })
-	if got := read(t, filepath.Join(dir, "done", "daily.fake.rejects")); got != "line 2: x\n" {
+	eventually(t, "first file", func() bool { return exists(filepath.Join(dir, "partial", "daily.fake")) })
+	write(t, filepath.Join(dir, "daily.fake"), "b\nbad y\n")
+	eventually(t, "second file", func() bool { return exists(filepath.Join(dir, "partial", "daily.2.fake")) })
+	if got := read(t, filepath.Join(dir, "partial", "daily.fake.rejects")); got != "line 2: x\n" {
 		t.Errorf("first rejects %q", got)
 	}
-	if exists(filepath.Join(dir, "done", "daily.2.fake.rejects")) {
-		t.Error("second file has rejects")
+	if got := read(t, filepath.Join(dir, "partial", "daily.2.fake.rejects")); got != "line 2: y\n" {
+		t.Errorf("second rejects %q", got)
 	}
-	if n := len(stored(t, st)); n != 2 {
-		t.Errorf("stream holds %d, want 2", n)
+	write(t, filepath.Join(dir, "daily.fake"), "c\n")
+	eventually(t, "third file", func() bool { return exists(filepath.Join(dir, "done", "daily.fake")) })
+	if exists(filepath.Join(dir, "done", "daily.fake.rejects")) {
+		t.Error("third file has rejects")
+	}
+	if n := len(stored(t, st)); n != 3 {
+		t.Errorf("stream holds %d, want 3", n)
 	}
 }
 
@@ -181,7 +186,7 @@ func TestResume(t *testing.T) {
 	write(t, filepath.Join(dir, "big.fake.rejects"), "line 2: x\nline 4: y\n")
 	r := newRunner(t, natsPub(t, s.ClientURL()), 1)
 	stop := watch(t, r, dir)
-	eventually(t, "file done", func() bool { return exists(filepath.Join(dir, "done", "big.fake")) })
+	eventually(t, "file done", func() bool { return exists(filepath.Join(dir, "partial", "big.fake")) })
 	stop()
 
 	msgs := stored(t, st)
@@ -192,7 +197,7 @@ func TestResume(t *testing.T) {
 	if len(msgs) != 2 || !strings.Contains(keys[0], "three") || !strings.Contains(keys[1], "four") {
 		t.Errorf("stored %v, want only three and four", keys)
 	}
-	if got, want := read(t, filepath.Join(dir, "done", "big.fake.rejects")), "line 2: x\nline 4: y\n"; got != want {
+	if got, want := read(t, filepath.Join(dir, "partial", "big.fake.rejects")), "line 2: x\nline 4: y\n"; got != want {
 		t.Errorf("rejects %q, want %q", got, want)
 	}
 	if tot := r.Totals(); tot.Read != 3 || tot.Published != 2 || tot.Rejected != 1 {

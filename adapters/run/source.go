@@ -51,3 +51,12 @@ type Export struct {
 	// the export (an HTTP body must not be read after the handler returns).
 	interrupt func()
 }
+
+// concurrentSource is a Source whose exports are independent of one another
+// and each awaited by its own client (an MLLP connection waiting for its
+// ACK): the runner processes up to Concurrency of them at once instead of
+// one after another, so that one slow export holds up no other client.
+type concurrentSource interface {
+	Source
+	Concurrency() int
+}

@@ -34,16 +34,19 @@ const DefaultPoll = time.Second
 
 // Sub-folders of the drop folder.
 const (
-	doneDir   = "done"
-	failedDir = "failed"
+	doneDir    = "done"    // every record stored
+	partialDir = "partial" // some records rejected, the others stored
+	failedDir  = "failed"  // unreadable, or every record rejected
 )
 
 // folderSource takes files dropped in a folder. A file is taken once its size
 // and modification time have not changed between two looks, so that one
 // still being copied in is left alone; dotfiles and names ending .tmp, .part
-// or .rejects are never taken. A finished file goes to done/ (or failed/, if
-// it could not be read or every record in it was rejected) with its rejects;
-// an interrupted one stays, and its progress says where to resume.
+// or .rejects are never taken. A finished file goes with its rejects to
+// done/ when every record is stored, partial/ when some were rejected and
+// the others stored, failed/ when it could not be read or every record in it
+// was rejected; an interrupted one stays, and its progress says where to
+// resume.
 type folderSource struct {
 	o    FolderOptions
 	log  *zap.Logger
@@ -78,7 +81,7 @@ func (s *folderSource) Connect(context.Context) error {
 		return fmt.Errorf("%s is not a folder", s.o.Dir)
 	}
 	if !s.o.DryRun {
-		for _, d := range []string{doneDir, failedDir, progressDir} {
+		for _, d := range []string{doneDir, partialDir, failedDir, progressDir} {
 			if err := os.MkdirAll(filepath.Join(s.o.Dir, d), 0o700); err != nil {
 				return err
 			}
@@ -182,7 +185,7 @@ func (s *folderSource) open(name string) (*Export, AckFunc, error) {
 		case res.Incomplete != nil:
 			return err // the file stays, with its progress
 		default:
-			if err = errors.Join(err, s.settle(name, res.Failed(), fe)); err == nil {
+			if err = errors.Join(err, s.settle(name, res, fe)); err == nil {
 				return nil
 			}
 		}
@@ -195,17 +198,21 @@ func (s *folderSource) open(name string) (*Export, AckFunc, error) {
 	return exp, ack, nil
 }
 
-// settle moves a finished file with its rejects to done/ or failed/. Its
-// progress goes first: a crash before the move reads the file again from the
-// start, which the broker's deduplication makes harmless, whereas progress
-// left behind could skip records of a new file of the same name.
-func (s *folderSource) settle(name string, failed bool, fe *fileExport) error {
+// settle moves a finished file with its rejects to done/, partial/ or
+// failed/. Its progress goes first: a crash before the move reads the file
+// again from the start, which the broker's deduplication makes harmless,
+// whereas progress left behind could skip records of a new file of the same
+// name.
+func (s *folderSource) settle(name string, res Result, fe *fileExport) error {
 	if err := fe.forget(); err != nil {
 		return fmt.Errorf("removing progress of %s: %w", name, err)
 	}
 	dest := filepath.Join(s.o.Dir, doneDir)
-	if failed {
+	switch {
+	case res.Failed():
 		dest = filepath.Join(s.o.Dir, failedDir)
+	case res.Rejected > 0:
+		dest = filepath.Join(s.o.Dir, partialDir)
 	}
 	final := freeName(dest, name)
 	src := filepath.Join(s.o.Dir, name)

@@ -1,6 +1,7 @@
 package yot
 
 import (
+	_ "embed"
 	"fmt"
 	"strings"
 
@@ -65,7 +66,7 @@ type (
 
 // mapCase maps one case to its events, or rejects the whole case: a case
 // whose order or worker cannot be read is not published by halves.
-func mapCase(c xmlCase, line int, area, exported string) (adapters.Record, error) {
+func mapCase(c xmlCase, line int, area, exported string, orders *adapters.CodeBook) (adapters.Record, error) {
 	id, err := adapters.ShortField("case id attribute", c.ID)
 	if err != nil {
 		return adapters.Record{}, adapters.Rejectf(line, "%v", err)
@@ -124,7 +125,7 @@ func mapCase(c xmlCase, line int, area, exported string) (adapters.Record, error
 		if oid := strings.TrimSpace(x.ID); oid != "" {
 			label = "order " + adapters.Clip(oid)
 		}
-		code, err := orderCode(label, x.Type)
+		code, err := orderCode(orders, label, x.Type)
 		if err != nil {
 			return reject("%v", err)
 		}
@@ -166,34 +167,25 @@ func mapCase(c xmlCase, line int, area, exported string) (adapters.Record, error
 	return rec, nil
 }
 
-// orderCodes maps the names and abbreviations of the youth court orders a
-// YOT supervises, normalised by normalise, to the catalogue's order codes.
-var orderCodes = map[string]string{
-	"REFERRAL ORDER":               "referral_order",
-	"RO":                           "referral_order",
-	"REPARATION ORDER":             "reparation_order",
-	"YOUTH REHABILITATION ORDER":   "youth_rehabilitation_order",
-	"YRO":                          "youth_rehabilitation_order",
-	"DETENTION AND TRAINING ORDER": "detention_and_training_order",
-	"DTO":                          "detention_and_training_order",
-	"LONG TERM DETENTION":          "long_term_detention",
-	"SECTION 91 DETENTION":         "long_term_detention",
-	"SECTION 250 DETENTION":        "long_term_detention",
-}
+// orderTypes is the default order types code book, codes/order-types.csv:
+// the names and abbreviations of the youth court orders a YOT supervises,
+// mapped to the catalogue's order codes.
+//
+//go:embed codes/order-types.csv
+var orderTypesCSV []byte
 
-func orderCode(label, s string) (string, error) {
+// Orders are the catalogue's youthjustice.order codes, what a code may map to.
+var Orders = []string{"referral_order", "reparation_order", "youth_rehabilitation_order",
+	"detention_and_training_order", "long_term_detention"}
+
+var defaultOrders = adapters.MustParseCodeBook("order-types.csv", orderTypesCSV, Orders...)
+
+func orderCode(book *adapters.CodeBook, label, s string) (string, error) {
 	if strings.TrimSpace(s) == "" {
 		return "", fmt.Errorf("%s type is missing", label)
 	}
-	if code, ok := orderCodes[normalise(s)]; ok {
+	if code, ok := book.Lookup(s); ok {
 		return code, nil
 	}
-	return "", fmt.Errorf("%s type %q is not a youth court order (referral, reparation, youth rehabilitation, detention and training, long-term detention)", label, adapters.Clip(strings.TrimSpace(s)))
-}
-
-// normalise upper-cases a code and makes _, - and runs of spaces one space,
-// so that "Referral Order", "REFERRAL_ORDER" and "referral-order" agree.
-func normalise(s string) string {
-	s = strings.NewReplacer("_", " ", "-", " ").Replace(strings.ToUpper(s))
-	return strings.Join(strings.Fields(s), " ")
+	return "", book.Unknown(label+" type", s)
 }

@@ -20,6 +20,9 @@
 // record; its Line is the line where <case> starts. The export is streamed a
 // case at a time; a malformed document stops the reader after the cases
 // before the fault.
+//
+// Every field, code and reject reason, for the agencies' IT teams:
+// docs/formats/yot.md.
 package yot
 
 import (
@@ -33,14 +36,19 @@ import (
 	"github.com/ecm-broker/ecm-broker/adapters"
 )
 
-// Agency is the youth offending team.
-type Agency struct{}
+// Agency is the youth offending team. Its zero value reads order types with
+// the shipped code book, codes/order-types.csv.
+type Agency struct {
+	// Orders, if set, replaces the shipped order types code book
+	// (ecm-adapter --codes FILE); its codes map to one of Orders.
+	Orders *adapters.CodeBook
+}
 
 // Name is the agency kind of the domain spec.
 func (Agency) Name() string { return "yot" }
 
 // Open recognises an XML export by its extension or the bare format name xml.
-func (Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, error) {
+func (a Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, error) {
 	if !strings.EqualFold(hint, "xml") && !strings.EqualFold(filepath.Ext(hint), ".xml") {
 		return nil, fmt.Errorf("yot: export %q not recognised: want a case-management XML export (.xml)", hint)
 	}
@@ -49,12 +57,17 @@ func (Agency) Open(hint string, r io.Reader, area string) (adapters.Reader, erro
 	}
 	d := xml.NewDecoder(r)
 	d.CharsetReader = charsetReader
-	return &reader{d: d, area: area}, nil
+	orders := a.Orders
+	if orders == nil {
+		orders = defaultOrders
+	}
+	return &reader{d: d, area: area, orders: orders}, nil
 }
 
 type reader struct {
 	d        *xml.Decoder
 	area     string
+	orders   *adapters.CodeBook
 	root     bool   // the root element has been read
 	exported string // the root's exported attribute: the fallback event time
 	err      error  // the fatal error, once met
@@ -89,7 +102,7 @@ func (r *reader) Next() (adapters.Record, error) {
 			if err := r.d.DecodeElement(&c, &start); err != nil {
 				return r.fail(err)
 			}
-			return mapCase(c, line, r.area, r.exported)
+			return mapCase(c, line, r.area, r.exported, r.orders)
 		}
 	}
 }

@@ -4,18 +4,27 @@
 //	ecm-adapter --agency pct --area leeds --watch /srv/drop/pct
 //	ecm-adapter --agency lea --area leeds --stdin --format census.csv < census.csv
 //	ecm-adapter --agency police --area leeds --http 127.0.0.1:8090
+//	ecm-adapter --agency pct --area leeds --mllp 0.0.0.0:2575 --practices epraccur.csv
 //	ecm-adapter --agency yot --area leeds --dry-run caseload.csv
 //
 // Exactly one input: --watch DIR (a drop folder, looked at every --poll;
-// finished files move to DIR/done or DIR/failed with their rejects),
-// --stdin with --format, --http ADDR (POST /v1/records?format=...), or files
-// named as arguments (each read once, then the command exits; non-zero if one
-// could not be read or had every record rejected). Events go over NATS
-// (--server, --creds, --user/--password, --token, as the nats CLI; NATS_URL,
-// NATS_CREDS, NATS_USER, NATS_PASSWORD, NATS_TOKEN) to ecm.ingest.<area>.<agency>, or,
+// finished files move with their rejects to DIR/done, DIR/partial when some
+// records were rejected, or DIR/failed when none went), --stdin with
+// --format, --http ADDR (POST /v1/records?format=...), --mllp ADDR (HL7 v2
+// over MLLP, each message answered with an HL7 ACK: AA stored, AE rejected,
+// AR send again), or files named as arguments (each read once, then the
+// command exits; non-zero if one could not be read or a record was rejected,
+// unless --allow-rejects). Events go over NATS (--server, --creds,
+// --user/--password, --token, as the nats CLI; NATS_URL, NATS_CREDS,
+// NATS_USER, NATS_PASSWORD, NATS_TOKEN) to ecm.ingest.<area>.<agency>, or,
 // with --broker-url, to the broker's HTTP ingest with the participant token
 // from --broker-token or the variable named by --token-env. --dry-run prints
 // the events, one JSON object a line, and publishes nothing.
+//
+// --practices FILE (pct) is the NHS ODS practice file, epraccur.csv, giving
+// GP practices' names and phone numbers by code; --codes FILE (police, yot,
+// connexions) replaces the agency's shipped code book. Every format, field,
+// code and reject reason: docs/formats/<agency>.md.
 //
 // To time a 100,000-record export (a PCT involvements CSV with valid UINs)
 // against a broker started with `go run ./cmd/ecm-broker --demo --data /tmp/ecm`:
@@ -44,6 +53,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/ecm-broker/ecm-broker/adapters"
 	"github.com/ecm-broker/ecm-broker/adapters/connexions"
@@ -64,7 +74,7 @@ var agencies = map[string]adapters.Agency{
 
 func main() {
 	var c run.Config
-	var agency, tokenEnv, httpTokenEnv string
+	var agency, tokenEnv, httpTokenEnv, practices, codes string
 	flag.StringVar(&agency, "agency", "", "agency kind: "+strings.Join(names(), ", "))
 	flag.StringVar(&c.Area, "area", "", "area slug, e.g. leeds")
 
@@ -74,7 +84,12 @@ func main() {
 	flag.StringVar(&c.Format, "format", "", "format of stdin, as a file name or format the agency knows (hl7, census.csv)")
 	flag.StringVar(&c.Rejects, "rejects", "", "rejects file for --stdin (default <format>.rejects)")
 	flag.StringVar(&c.HTTP, "http", "", "accept exports on POST http://ADDR/v1/records?format=...")
+	flag.StringVar(&c.MLLP, "mllp", "", "pct: accept HL7 v2 messages over MLLP on ADDR (e.g. 0.0.0.0:2575), answering each with an HL7 ACK")
+	flag.DurationVar(&c.MLLPTimeout, "mllp-timeout", 20*time.Second, "how long a message over MLLP may take to be stored before it is answered AR (send again)")
 	flag.StringVar(&httpTokenEnv, "http-token-env", "", "environment variable holding the bearer token --http requires (none: no token)")
+	flag.StringVar(&practices, "practices", "", "pct: the NHS ODS GP practice file (epraccur.csv) giving practices' names and phones by code; reloaded when it changes")
+	flag.StringVar(&codes, "codes", "", "police, yot, connexions: a code book (CSV: code,maps_to) replacing the shipped one (adapters/<agency>/codes/)")
+	flag.BoolVar(&c.AllowRejects, "allow-rejects", false, "files and --stdin: exit 0 when some records were rejected (a partial export accepted)")
 	flag.BoolVar(&c.DryRun, "dry-run", false, "print the events (one JSON object a line) instead of publishing; counts to stderr")
 
 	flag.StringVar(&c.Server, "server", env("NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL(s) (NATS_URL)")
@@ -112,6 +127,23 @@ func main() {
 		}
 		c.Agency = a
 	}
+	if codes != "" {
+		a, err := withCodeBook(agency, codes)
+		if err != nil {
+			fail(err)
+		}
+		c.Agency = a
+	}
+	if practices != "" {
+		if agency != "pct" {
+			fail(fmt.Errorf("--practices is for --agency pct"))
+		}
+		p, err := pct.LoadPractices(practices)
+		if err != nil {
+			fail(err)
+		}
+		c.Agency = pct.Agency{Practices: p}
+	}
 	if c.BrokerToken == "" && tokenEnv != "" {
 		c.BrokerToken = os.Getenv(tokenEnv)
 	}
@@ -125,6 +157,32 @@ func main() {
 	if err := run.Main(ctx, c); err != nil {
 		fail(err)
 	}
+}
+
+// withCodeBook is the agency reading its codes with the book in path.
+func withCodeBook(agency, path string) (adapters.Agency, error) {
+	var values []string
+	switch agency {
+	case "police":
+		values = police.Kinds
+	case "yot":
+		values = yot.Orders
+	case "connexions":
+		values = connexions.Statuses
+	default:
+		return nil, fmt.Errorf("--codes is for --agency police, yot or connexions")
+	}
+	book, err := adapters.LoadCodeBook(path, values...)
+	if err != nil {
+		return nil, err
+	}
+	switch agency {
+	case "police":
+		return police.Agency{Kinds: book}, nil
+	case "yot":
+		return yot.Agency{Orders: book}, nil
+	}
+	return connexions.Agency{Statuses: book}, nil
 }
 
 func names() []string {

@@ -11,6 +11,9 @@
 //	testdata/bad/<sample>.rejects   its rejects, one "line N: reason" per line
 //	testdata/bad/<sample>.golden.jsonl  the events of its good records (may be empty)
 //
+// A record may yield events and rejects both (a message mapped in parts):
+// its rejects carry the record's line.
+//
 // The sample's file name is the hint given to Agency.Open. After a deliberate
 // change of mapping, rewrite the goldens with
 //
@@ -48,9 +51,17 @@ const (
 // them as exports of area.
 func Run(t *testing.T, a adapters.Agency, area string) {
 	t.Helper()
-	good := samples(t, "testdata")
+	RunDir(t, a, area, "testdata")
+}
+
+// RunDir is Run on the samples in dir and dir/bad: samples that need the
+// agency configured otherwise than in Run (the PCT's read with an ODS
+// practice file) go in a folder of their own below testdata/.
+func RunDir(t *testing.T, a adapters.Agency, area, dir string) {
+	t.Helper()
+	good := samples(t, dir)
 	if len(good) == 0 {
-		t.Fatal("no samples in testdata/: every adapter needs at least one good export")
+		t.Fatalf("no samples in %s/: every adapter needs at least one good export", dir)
 	}
 	for _, path := range good {
 		t.Run(filepath.Base(path), func(t *testing.T) {
@@ -61,7 +72,7 @@ func Run(t *testing.T, a adapters.Agency, area string) {
 			checkOutput(t, a, path, area, out)
 		})
 	}
-	for _, path := range samples(t, filepath.Join("testdata", "bad")) {
+	for _, path := range samples(t, filepath.Join(dir, "bad")) {
 		t.Run("bad/"+filepath.Base(path), func(t *testing.T) {
 			out := readSample(t, a, path, area)
 			if len(out.rejects) == 0 {
