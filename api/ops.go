@@ -132,6 +132,11 @@ type SubjectAccess struct {
 	// Disclosures are the allowed decisions, one per copy a participant
 	// received: the disclosures of the child's data.
 	Disclosures []Disclosure `json:"disclosures"`
+	// Gaps say, in words, what this report should hold but cannot show:
+	// audit records the store lost (a damaged block), decided events whose
+	// decision record is missing, a broken audit chain. Empty when the
+	// report is complete as far as the broker can tell.
+	Gaps []string `json:"gaps"`
 }
 
 // HeldEvent is one stored event.

@@ -25,8 +25,11 @@ type Deps struct {
 	Ops      *ops.Ops
 	Audit    *audit.Writer
 	AuditLog *audit.Reader
-	Metrics  *pipeline.Metrics
-	Log      *zap.Logger
+	// AuditMonitor is the background verification of the audit: /readyz
+	// reports what it found, a full verification by an operator updates it.
+	AuditMonitor *audit.Monitor
+	Metrics      *pipeline.Metrics
+	Log          *zap.Logger
 }
 
 // Server is the broker's HTTP API.
@@ -42,6 +45,7 @@ type Server struct {
 	ops      *ops.Ops
 	audit    *audit.Writer
 	auditLog *audit.Reader
+	auditMon *audit.Monitor
 	metrics  *pipeline.Metrics
 	log      *zap.Logger
 }
@@ -49,5 +53,6 @@ type Server struct {
 // New builds the API; Handler serves it.
 func New(d Deps) *Server {
 	return &Server{nc: d.NC, js: d.JS, cfg: d.Config, registry: d.Registry, children: d.Children, decider: d.Decider,
-		reloader: d.Reloader, pipe: d.Pipeline, ops: d.Ops, audit: d.Audit, auditLog: d.AuditLog, metrics: d.Metrics, log: d.Log}
+		reloader: d.Reloader, pipe: d.Pipeline, ops: d.Ops, audit: d.Audit, auditLog: d.AuditLog, auditMon: d.AuditMonitor,
+		metrics: d.Metrics, log: d.Log}
 }

@@ -1,0 +1,225 @@
+package e2e
+
+// Damage is visible (issue 11, section 6): a byte changed in an audit block
+// on disk shows on /readyz and in the metrics, and a subject access report
+// answers at once with the gap named; heads kept outside the broker find a
+// cut tail; the demo run twice on one store adds nothing the second time.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/natsauth"
+	"github.com/ecm-broker/ecm-broker/demo"
+	"github.com/ecm-broker/ecm-broker/test/testenv"
+	"github.com/ecm-broker/ecm-broker/wire"
+	"github.com/nats-io/nats.go"
+)
+
+// degradedReadiness is /readyz with the degraded flag.
+type degradedReadiness struct {
+	Ready    bool              `json:"ready"`
+	Degraded bool              `json:"degraded"`
+	Checks   map[string]string `json:"checks"`
+}
+
+func readyzDegraded(t *testing.T, env *testenv.Env) (int, degradedReadiness) {
+	t.Helper()
+	r := env.Do("GET", "/readyz", "", "", nil)
+	var out degradedReadiness
+	r.JSON(t, &out)
+	return r.Code, out
+}
+
+// metric is the value of a series without labels, as /metrics gives it.
+func metric(t *testing.T, env *testenv.Env, name string) string {
+	t.Helper()
+	r := env.Do("GET", "/metrics", "", "", nil)
+	for _, l := range strings.Split(string(r.Body), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			return v
+		}
+	}
+	t.Fatalf("no series %s in /metrics", name)
+	return ""
+}
+
+// A byte flipped in one audit record on disk: JetStream drops the record on
+// restart without a word. The broker's own verification finds it (/readyz
+// degraded but still ready, ecm_audit_chain_broken 1), and the child's
+// subject access report and disclosures answer at once, naming the missing
+// decision record, instead of a 503 after 20 s.
+func TestDamagedAuditIsVisible(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *testenv.Env {
+		return testenv.StartWith(t, broker.Options{Embedded: natsauth.EmbeddedOptions{StoreDir: dir}})
+	}
+	env := open()
+	amy := demo.Children["Amy (4)"]
+	var firstID string
+	for _, s := range demo.Steps() {
+		ev := testenv.Event(s.From, s.Name, demo.Children[s.Child], s.Data)
+		if s.Override != "" {
+			ev["override"] = s.Override
+		}
+		if firstID == "" && s.Child == "Amy (4)" {
+			firstID = ev["id"].(string)
+		}
+		env.MustPublish(s.From, ev)
+	}
+	env.WaitIdle()
+	ctx := context.Background()
+	if st := env.Broker.AuditMonitor().Check(ctx); st.State != "whole" {
+		t.Fatalf("untouched audit: %+v", st)
+	}
+	if code, r := readyzDegraded(t, env); code != http.StatusOK || !r.Ready || r.Degraded || !strings.HasPrefix(r.Checks["audit_chain"], "whole") {
+		t.Fatalf("untouched audit: /readyz %d %+v", code, r)
+	}
+	if v := metric(t, env, "ecm_audit_verify_last_success_timestamp_seconds"); v == "0" {
+		t.Errorf("ecm_audit_verify_last_success_timestamp_seconds %s after a check that found the chain whole", v)
+	}
+	key := env.Broker.ChildKey(amy)
+	env.Broker.Close()
+
+	// Change one byte inside Amy's first audit record (its first decision).
+	blocks, _ := filepath.Glob(filepath.Join(dir, "jetstream", "*", "streams", wire.StreamAudit, "msgs", "*.blk"))
+	if len(blocks) == 0 {
+		t.Fatal("no block of the audit stream on disk")
+	}
+	damaged := false
+	for _, name := range blocks {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.Index(data, []byte(`"child_key":"`+key+`"`)); i >= 0 && !damaged {
+			data[i+1] = 'C' // "Child_key": still JSON, no longer the bytes stored
+			if err := os.WriteFile(name, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			damaged = true
+		}
+	}
+	if !damaged {
+		t.Fatal("no record of Amy's in the audit blocks")
+	}
+
+	env = open()
+	if st := env.Broker.AuditMonitor().Check(ctx); st.State != "broken" || st.FirstBreak == nil {
+		t.Fatalf("damaged audit: background check found %+v", st)
+	}
+	code, r := readyzDegraded(t, env)
+	if code != http.StatusOK || !r.Ready || !r.Degraded || !strings.HasPrefix(r.Checks["audit_chain"], "broken") ||
+		!strings.Contains(r.Checks["audit_chain"], "missing") {
+		t.Errorf("damaged audit: /readyz %d %+v", code, r)
+	}
+	if v := metric(t, env, "ecm_audit_chain_broken"); v != "1" {
+		t.Errorf("ecm_audit_chain_broken %s, want 1", v)
+	}
+	if v := metric(t, env, "ecm_audit_chain_problems"); v == "0" {
+		t.Errorf("ecm_audit_chain_problems %s", v)
+	}
+
+	start := time.Now()
+	sr := env.Do("GET", "/v1/sar?child="+amy, demo.OperatorToken, "", nil)
+	took := time.Since(start)
+	var sa api.SubjectAccess
+	if sr.Code != http.StatusOK {
+		t.Fatalf("subject access after %v: %d %s", took, sr.Code, sr.Body)
+	}
+	sr.JSON(t, &sa)
+	if took > 5*time.Second {
+		t.Errorf("subject access took %v", took)
+	}
+	gaps := strings.Join(sa.Gaps, "\n")
+	// (The store may also say, on the first read only, that it counted a
+	// record it could not return: "could not be read".)
+	for _, want := range []string{"event " + firstID, "decision record is missing", "not as written"} {
+		if !strings.Contains(gaps, want) {
+			t.Errorf("gaps do not say %q:\n%s", want, gaps)
+		}
+	}
+	if len(sa.Events) == 0 || len(sa.Decisions) == 0 {
+		t.Errorf("the report holds %d events and %d decisions: what the store still has must be in it", len(sa.Events), len(sa.Decisions))
+	}
+
+	start = time.Now()
+	dr := env.Do("GET", "/v1/disclosures?child="+amy, demo.Token("leeds/pct"), "", nil)
+	var disc struct {
+		Events []api.EventDisclosures `json:"events"`
+		Gaps   []string               `json:"gaps"`
+	}
+	if dr.Code != http.StatusOK || time.Since(start) > 5*time.Second {
+		t.Fatalf("disclosures after %v: %d %s", time.Since(start), dr.Code, dr.Body)
+	}
+	dr.JSON(t, &disc)
+	if !strings.Contains(strings.Join(disc.Gaps, "\n"), "not as written") {
+		t.Errorf("disclosures name no gap: %s", dr.Body)
+	}
+
+	// An operator's full verification says the same.
+	var rep api.VerifyReport
+	vr := env.Do("GET", "/v1/audit/verify", demo.OperatorToken, "", nil)
+	for _, line := range bytes.Split(bytes.TrimSpace(vr.Body), []byte("\n")) {
+		var l struct {
+			Result *api.VerifyReport `json:"result"`
+		}
+		if json.Unmarshal(line, &l) == nil && l.Result != nil {
+			rep = *l.Result
+		}
+	}
+	if rep.OK || rep.BreakCount == 0 {
+		t.Errorf("verification of the damaged audit: %s", vr.Body)
+	}
+}
+
+// Heads saved outside the broker (ecmctl audit verify --save-heads) find a
+// tail cut from a chain together with the checkpoint that named it, which
+// the copy alone does not show (--expect-head).
+func TestAuditVerifyExpectHead(t *testing.T) {
+	env := runDemo(t)
+	if err := env.Broker.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	heads := filepath.Join(t.TempDir(), "heads.json")
+	out, errOut, code := cli(t, env, demo.OperatorToken, "audit", "verify", "--save-heads", heads)
+	if code != 0 || !strings.Contains(errOut, "saved") {
+		t.Fatalf("--save-heads: %d\n%s%s", code, out, errOut)
+	}
+	var saved api.AuditHeads
+	if data, err := os.ReadFile(heads); err != nil || json.Unmarshal(data, &saved) != nil || len(saved.Heads) == 0 {
+		t.Fatalf("heads file: %v %+v", err, saved)
+	}
+	if out, errOut, code := cli(t, env, demo.OperatorToken, "audit", "verify", "--expect-head", heads); code != 0 || !strings.Contains(out, "still reaches") {
+		t.Fatalf("--expect-head on the audit as saved: %d\n%s%s", code, out, errOut)
+	}
+
+	// A copy without the newest record of one chain and without the
+	// checkpoint that named it.
+	msgs := auditMsgs(t, env.Broker.JetStream())
+	recs := chainRecords(msgs)
+	newest := recs[len(recs)-1]
+	var cut []*nats.Msg
+	for i, m := range msgs {
+		if i != newest && m.Subject != wire.AuditCheckpointSubject {
+			cut = append(cut, m)
+		}
+	}
+	copyAudit(t, env.Broker.JetStream(), "ECM_AUDIT_CUT", cut)
+	if out, errOut, code := cli(t, env, demo.OperatorToken, "audit", "verify", "--stream", "ECM_AUDIT_CUT"); code != 0 {
+		t.Fatalf("the cut copy without saved heads was expected to pass (the documented limit): %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = cli(t, env, demo.OperatorToken, "audit", "verify", "--stream", "ECM_AUDIT_CUT", "--expect-head", heads)
+	if code != 1 || !strings.Contains(errOut, "a cut tail") || !strings.Contains(out, "BROKEN") {
+		t.Errorf("the cut copy with saved heads: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+}
