@@ -73,6 +73,7 @@ type pass struct {
 	order      []string
 	futures    []jetstream.PubAckFuture // audit records and dead letters: stored first
 	deliveries []*nats.Msg              // copies: published once the audit holds their records
+	resent     []uint64                 // second copies of events already applied (resent.go): removed
 }
 
 type cachedState struct {
@@ -91,6 +92,9 @@ func (b *Pipeline) processBatch(ctx context.Context, msgs []jetstream.Msg) error
 	// Fail closed: a copy goes out only once the audit record that says why
 	// is stored. If the audit cannot be written, nothing is delivered.
 	if err := b.await(ctx, p.futures); err != nil {
+		return err
+	}
+	if err := b.dropResent(ctx, p.resent); err != nil {
 		return err
 	}
 	deliveries := make([]jetstream.PubAckFuture, 0, len(p.deliveries))
@@ -212,6 +216,9 @@ func (b *Pipeline) process(ctx context.Context, p *pass, m jetstream.Msg) error 
 	}
 	if cs.state.LastSeq >= seq {
 		return nil // applied before a crash or a lost ack: everything it caused is stored
+	}
+	if first, ok := cs.state.Sent(ev.Source, ev.ID); ok {
+		return b.resent(ctx, p, msg, ev, publisher, seq, first) // sent again after the duplicate window
 	}
 	before := cs.state
 	if err := b.decideAndDeliver(ctx, p, ev, before.Index, before.Consent, seq, key); err != nil {
