@@ -111,7 +111,11 @@ func runSAR(ctx context.Context, a *app, c *command, args []string) error {
 	if a.conn.json {
 		return writeRaw(a.stdout, raw)
 	}
-	return printSAR(a, out)
+	if err := printSAR(a, out); err != nil {
+		return err
+	}
+	printGaps(a, raw) // gaps.go
+	return nil
 }
 
 func printSAR(a *app, s sarExport) error {

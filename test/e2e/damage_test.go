@@ -167,6 +167,13 @@ func TestDamagedAuditIsVisible(t *testing.T) {
 		t.Errorf("disclosures name no gap: %s", dr.Body)
 	}
 
+	// ecmctl ends the report with the gaps and warns.
+	out, errOut, code := cli(t, env, demo.OperatorToken, "sar", "--child", amy)
+	if code != 0 || !strings.Contains(out, "INCOMPLETE: the broker cannot show everything") ||
+		!strings.Contains(out, "decision record is missing") || !strings.Contains(errOut, "incomplete") {
+		t.Errorf("ecmctl sar: exit %d\n%s\n%s", code, out, errOut)
+	}
+
 	// An operator's full verification says the same.
 	var rep api.VerifyReport
 	vr := env.Do("GET", "/v1/audit/verify", demo.OperatorToken, "", nil)
