@@ -230,7 +230,7 @@ func (v *Verifier) checkpoint(m Msg) {
 				v.broken(m.Seq, h.Chain, h.Index, "checkpoint %s/%d: record %d of chain %s is not the record signed (changed)", cp.Instance, cp.N, h.Index, h.Chain)
 			}
 			c.covered = max(c.covered, h.Index)
-			if s := v.signed[h.Chain]; h.Index >= s.Index {
+			if s := v.signed[h.Chain]; got == h.Hash && h.Index >= s.Index {
 				v.signed[h.Chain] = h
 			}
 			if c.covered == c.index {
