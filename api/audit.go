@@ -156,4 +156,47 @@ type VerifyReport struct {
 	FirstBreak  *ChainBreak  `json:"first_break,omitempty"`
 	Breaks      []ChainBreak `json:"breaks,omitempty"` // the first 100
 	BreakCount  int          `json:"break_count"`
+	// ExpectedHeads counts the heads kept outside the broker that the
+	// stream was checked against (VerifyRequest.ExpectHeads).
+	ExpectedHeads int `json:"expected_heads,omitempty"`
+	// SignedHeads are, per chain, the highest head a trusted checkpoint
+	// names: given when asked (VerifyRequest.Heads), to keep outside the
+	// broker as AuditHeads.
+	SignedHeads []ChainHead `json:"signed_heads,omitempty"`
+}
+
+// VerifyRequest is the body of POST /v1/audit/verify (GET takes the same
+// as query parameters, without ExpectHeads).
+type VerifyRequest struct {
+	Stream    string `json:"stream,omitempty"`     // ECM_AUDIT (default) or a copy ECM_AUDIT_...
+	PublicKey string `json:"public_key,omitempty"` // trust only this key
+	// ExpectHeads are heads saved outside the broker: the stream must still
+	// reach each, with the same record there.
+	ExpectHeads []ChainHead `json:"expect_heads,omitempty"`
+	// Heads asks for the report's SignedHeads.
+	Heads bool `json:"heads,omitempty"`
+}
+
+// AuditHeads is the file `ecmctl audit verify --save-heads` writes and
+// --expect-head reads: the signed chain heads of an audit that verified,
+// kept where the broker's operators cannot change them.
+type AuditHeads struct {
+	Stream         string      `json:"stream"`
+	SavedAt        string      `json:"saved_at"`
+	LastCheckpoint string      `json:"last_checkpoint,omitempty"`
+	Records        int         `json:"records"`
+	Heads          []ChainHead `json:"heads"`
+}
+
+// AuditChainStatus is what the broker's own verification of its audit
+// found last (the background check every audit_verify_every, or an
+// operator's full verification): /readyz shows it, the metrics count it.
+type AuditChainStatus struct {
+	State      string      `json:"state"` // unverified, whole, broken
+	CheckedAt  string      `json:"checked_at,omitempty"`
+	LastWhole  string      `json:"last_whole,omitempty"` // when a check last found it whole
+	Records    int         `json:"records"`
+	BreakCount int         `json:"break_count"`
+	FirstBreak *ChainBreak `json:"first_break,omitempty"`
+	Error      string      `json:"error,omitempty"` // the last check could not run
 }

@@ -173,6 +173,11 @@ type SubjectAccess struct {
 	// with the reason: nothing of them was disclosed, unless a later replay
 	// delivered them (ResolvedBy; that copy is then in Disclosures).
 	Refused []Disclosure `json:"refused"`
+	// Gaps say, in words, what this report should hold but cannot show:
+	// audit records the store lost (a damaged block), decided events whose
+	// decision record is missing, a broken audit chain. Empty when the
+	// report is complete as far as the broker can tell.
+	Gaps []string `json:"gaps"`
 }
 
 // HeldEvent is one stored event.
@@ -258,4 +263,7 @@ type DisclosureList struct {
 	Child       string             `json:"child"`
 	Participant string             `json:"participant"`
 	Events      []EventDisclosures `json:"events"`
+	// Gaps name what the list cannot show (a record lost from the audit, a
+	// broken chain); empty when it is complete as far as the broker can tell.
+	Gaps []string `json:"gaps"`
 }

@@ -24,6 +24,10 @@ func (b *Broker) AuditLog() *audit.Reader { return b.auditLog }
 // AuditWriter writes the audit, for tools in the same process.
 func (b *Broker) AuditWriter() *audit.Writer { return b.audit }
 
+// AuditMonitor verifies the audit in the background, for tools in the
+// same process (Check runs a check now).
+func (b *Broker) AuditMonitor() *audit.Monitor { return b.auditMon }
+
 // TrustedKeys are the public keys whose audit checkpoints verify.
 func (b *Broker) TrustedKeys() map[string]bool { return b.audit.TrustedKeys(b.cfg) }
 

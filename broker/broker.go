@@ -73,6 +73,7 @@ type Broker struct {
 	pipe     *pipeline.Pipeline
 	audit    *audit.Writer // links audit records into chains, signs checkpoints
 	auditLog *audit.Reader
+	auditMon *audit.Monitor // verifies the audit in the background: /readyz, metrics
 	ops      *ops.Ops
 
 	httpLn     net.Listener
@@ -158,6 +159,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		return nil, err
 	}
 	b.auditLog = audit.NewReader(b.js)
+	b.auditMon = audit.NewMonitor(b.auditLog, b.audit.TrustedKeys(b.cfg), b.cfg.AuditVerifyEvery, b.log, b.metrics.AuditChecked)
 	if err := store.ApplyRetention(ctx, b.js, b.cfg); err != nil {
 		b.Close()
 		return nil, err
@@ -185,11 +187,11 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	b.pipe = pipeline.New(pipeline.Deps{JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children, Decider: b.decider,
 		Audit: b.audit, Metrics: b.metrics, Log: b.log, AfterStored: o.AfterStored})
 	b.ops = ops.New(ops.Deps{JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children, Decider: b.decider,
-		Audit: b.audit, AuditLog: b.auditLog, Log: b.log})
+		Audit: b.audit, AuditLog: b.auditLog, AuditMonitor: b.auditMon, Log: b.log})
 	b.log.Info("policy loaded", zap.String("revision", pol.Revision))
 	api := httpapi.New(httpapi.Deps{NC: b.nc, JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children,
 		Decider: b.decider, Reloader: b.reloader, Pipeline: b.pipe, Ops: b.ops, Audit: b.audit, AuditLog: b.auditLog,
-		Metrics: b.metrics, Log: b.log, Limits: o.HTTPLimits})
+		AuditMonitor: b.auditMon, Metrics: b.metrics, Log: b.log, Limits: o.HTTPLimits})
 	if err := b.listenHTTP(o, api); err != nil { // edge.go
 		b.Close()
 		return nil, err
@@ -219,8 +221,9 @@ func (b *Broker) ChildKey(uin string) string { return b.children.Key(uin) }
 func (b *Broker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
-	b.wg.Add(3)
+	b.wg.Add(4)
 	go func() { defer b.wg.Done(); b.audit.Run(ctx) }()                     // audit chains and checkpoints
+	go func() { defer b.wg.Done(); b.auditMon.Run(ctx) }()                  // audit verified in the background
 	go func() { defer b.wg.Done(); b.ops.RunRetention(ctx) }()              // retention sweep
 	go func() { defer b.wg.Done(); b.reloader.Watch(ctx, 2*time.Second) }() // policy hot reload
 	b.wg.Add(1)

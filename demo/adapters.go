@@ -88,6 +88,7 @@ func feedAdapters(ctx context.Context, out io.Writer, b *broker.Broker) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	news := 0
 	for _, id := range ids {
 		var parts []string
 		for k, n := range after[id] {
@@ -98,10 +99,14 @@ func feedAdapters(ctx context.Context, out io.Writer, b *broker.Broker) error {
 		if len(parts) == 0 {
 			continue
 		}
+		news++
 		sort.Strings(parts)
 		fmt.Fprintf(tw, "   %s\t%s\n", id, strings.Join(parts, ", "))
 	}
 	tw.Flush()
+	if news == 0 {
+		fmt.Fprintln(out, "   nothing new: these exports were published to this store before, and the broker stored each event once")
+	}
 	fmt.Fprintln(out)
 	return nil
 }

@@ -125,8 +125,16 @@ func NewReader(js jetstream.JetStream) *Reader { return &Reader{js: js} }
 // Child reads every audit record of a child (by child key; "_ops" for the
 // operator actions that concern no single child), oldest first.
 func (r *Reader) Child(ctx context.Context, key string) ([]api.AuditRecord, error) {
+	recs, _, err := r.ChildRecords(ctx, key)
+	return recs, err
+}
+
+// ChildRecords is Child, and says how many records the stream counts for the
+// child but could not return (lost from a damaged block): a report built
+// from the records names that gap rather than waiting for them.
+func (r *Reader) ChildRecords(ctx context.Context, key string) ([]api.AuditRecord, uint64, error) {
 	var out []api.AuditRecord
-	err := store.Scan(ctx, r.js, wire.StreamAudit, store.ScanOpts{Filter: []string{wire.AuditSubject(key)}}, func(m store.Msg) error {
+	lost, err := store.ScanCounting(ctx, r.js, wire.StreamAudit, store.ScanOpts{Filter: []string{wire.AuditSubject(key)}}, func(m store.Msg) error {
 		var rec api.AuditRecord
 		if err := json.Unmarshal(m.Data, &rec); err != nil {
 			return nil // not a record this version reads; verification reports it
@@ -134,20 +142,43 @@ func (r *Reader) Child(ctx context.Context, key string) ([]api.AuditRecord, erro
 		out = append(out, rec)
 		return nil
 	})
-	return out, err
+	return out, lost, err
 }
 
 // Verify walks an audit stream (ECM_AUDIT, or a copy of it) and reports every
 // broken link. progress, when given, is called now and then with the records
 // read so far.
 func (r *Reader) Verify(ctx context.Context, stream string, keys map[string]bool, progress func(done, total uint64)) (api.VerifyReport, error) {
-	v := chain.NewVerifier(stream, keys)
-	err := store.Scan(ctx, r.js, stream, store.ScanOpts{Progress: progress}, func(m store.Msg) error {
+	return r.VerifyWith(ctx, stream, VerifyOptions{Keys: keys, Progress: progress})
+}
+
+// VerifyOptions say what VerifyWith checks and answers.
+type VerifyOptions struct {
+	Keys        map[string]bool // trusted checkpoint keys
+	ExpectHeads []api.ChainHead // heads kept outside the broker (chain.ExpectHeads)
+	Heads       bool            // answer with the signed heads reached
+	Progress    func(done, total uint64)
+}
+
+// VerifyWith walks an audit stream as Verify does, against heads saved
+// outside the broker when given. ECM_AUDIT itself is also checked for
+// missing sequences (it refuses deletes: a gap is a message the store lost).
+func (r *Reader) VerifyWith(ctx context.Context, stream string, o VerifyOptions) (api.VerifyReport, error) {
+	opts := []chain.Option{chain.ExpectHeads(o.ExpectHeads)}
+	if stream == wire.StreamAudit {
+		opts = append(opts, chain.Contiguous())
+	}
+	v := chain.NewVerifier(stream, o.Keys, opts...)
+	err := store.Scan(ctx, r.js, stream, store.ScanOpts{Progress: o.Progress}, func(m store.Msg) error {
 		v.Add(chain.Msg{Seq: m.Seq, Subject: m.Subject, Header: m.Header, Data: m.Data})
 		return nil
 	})
 	if err != nil {
 		return api.VerifyReport{}, err
 	}
-	return v.Report(), nil
+	rep := v.Report()
+	if o.Heads {
+		rep.SignedHeads = v.SignedHeads()
+	}
+	return rep, nil
 }

@@ -1,6 +1,8 @@
 package child
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"slices"
 	"time"
@@ -22,6 +24,29 @@ type State struct {
 	// Events are the ingest sequences of every event about the child, so
 	// its history is read without scanning the stream (replay, SAR).
 	Events []uint64 `json:"events,omitempty"`
+	// IDs name those events, one for one (EventKey: a short hash of the
+	// source and id, no child data), so that an event sent again after
+	// JetStream's duplicate window is recognised as one already applied
+	// (Sent) rather than decided and delivered a second time.
+	IDs []string `json:"ids,omitempty"`
+}
+
+// EventKey names an event by its source and id in IDs.
+func EventKey(source, id string) string {
+	sum := sha256.Sum256([]byte(source + "\x00" + id))
+	return hex.EncodeToString(sum[:8])
+}
+
+// Sent returns the ingest sequence of the event from source with id that
+// was applied to the child, if one was.
+func (s State) Sent(source, id string) (uint64, bool) {
+	k := EventKey(source, id)
+	for i, v := range s.IDs {
+		if v == k && i < len(s.Events) {
+			return s.Events[i], true
+		}
+	}
+	return 0, false
 }
 
 // Apply returns the state after event e (ingest sequence seq) and what it
@@ -31,6 +56,7 @@ type State struct {
 func (s State) Apply(e *event.Event, seq uint64) (State, Applied) {
 	next := s.clone()
 	next.LastSeq = seq
+	next.IDs = append(padIDs(next.IDs, len(next.Events)), EventKey(e.Source, e.ID))
 	next.Events = append(next.Events, seq)
 	at := e.Time.UTC().Format(time.RFC3339)
 	d := e.Data
@@ -175,6 +201,7 @@ func InvolvedWith(x *api.IndexRecord, participant string) bool {
 func (s State) clone() State {
 	c := s
 	c.Events = slices.Clone(s.Events)
+	c.IDs = slices.Clone(s.IDs)
 	if s.Index != nil {
 		x := *s.Index
 		x.Carers, x.Involvements, x.Concerns = slices.Clone(x.Carers), slices.Clone(x.Involvements), slices.Clone(x.Concerns)
@@ -186,6 +213,18 @@ func (s State) clone() State {
 		c.Consent = &k
 	}
 	return c
+}
+
+// padIDs keeps IDs one for one with Events: a record written before IDs
+// were kept has none for its earlier events.
+func padIDs(ids []string, n int) []string {
+	if len(ids) > n {
+		return ids[:n]
+	}
+	for len(ids) < n {
+		ids = append(ids, "")
+	}
+	return ids
 }
 
 func samePerson(a, b map[string]any) bool { return a != nil && b != nil && a["name"] == b["name"] }

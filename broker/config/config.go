@@ -77,6 +77,11 @@ type Config struct {
 	// AuditCheckpointEvery is how often each instance signs its chain heads.
 	// Default 1m.
 	AuditCheckpointEvery time.Duration `yaml:"audit_checkpoint_every"`
+	// AuditVerifyEvery is how often each instance verifies what was added
+	// to the audit since its last check (the whole audit at start and once
+	// a day): /readyz and ecm_audit_chain_broken report a broken chain.
+	// Default 5m.
+	AuditVerifyEvery time.Duration `yaml:"audit_verify_every"`
 	// Retention says how long personal data is kept.
 	Retention Retention `yaml:"retention"`
 	// --- end operations ---

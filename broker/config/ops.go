@@ -88,6 +88,12 @@ func (c *Config) checkOps() error {
 	if c.AuditCheckpointEvery < time.Second {
 		return bad("audit_checkpoint_every", "must be at least 1s")
 	}
+	if c.AuditVerifyEvery == 0 {
+		c.AuditVerifyEvery = 5 * time.Minute
+	}
+	if c.AuditVerifyEvery < time.Second {
+		return bad("audit_verify_every", "must be at least 1s")
+	}
 	r := &c.Retention
 	if r.IndexUntilAge == 0 {
 		r.IndexUntilAge = 24

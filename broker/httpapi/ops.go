@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
@@ -67,33 +68,57 @@ func (b *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// handleVerify is GET /v1/audit/verify[?stream=NAME][&public_key=B64]
-// (operators): NDJSON progress lines, then the report.
+// handleVerify is GET /v1/audit/verify[?stream=NAME][&public_key=B64][&heads=true]
+// and POST /v1/audit/verify with an api.VerifyRequest (which can carry heads
+// saved outside the broker) (operators): NDJSON progress lines, then the
+// report. A full verification of ECM_AUDIT with the broker's own keys is
+// also what /readyz reports until the next background check.
 func (b *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	op, ok := b.operatorName(w, r)
 	if !ok {
 		return
 	}
-	stream := r.URL.Query().Get("stream")
-	if stream == "" {
-		stream = wire.StreamAudit
+	var req api.VerifyRequest
+	if r.Method == http.MethodPost {
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "body: {\"stream\", \"public_key\", \"expect_heads\": [{\"chain\", \"index\", \"hash\"}], \"heads\"}: "+err.Error())
+			return
+		}
+	} else {
+		q := r.URL.Query()
+		req.Stream, req.PublicKey, req.Heads = q.Get("stream"), q.Get("public_key"), q.Get("heads") == "true"
 	}
-	if !strings.HasPrefix(stream, wire.StreamAudit) {
+	if req.Stream == "" {
+		req.Stream = wire.StreamAudit
+	}
+	if !strings.HasPrefix(req.Stream, wire.StreamAudit) {
 		writeError(w, http.StatusBadRequest, "stream: only "+wire.StreamAudit+" or a copy named "+wire.StreamAudit+"_... can be verified")
 		return
 	}
+	for i, h := range req.ExpectHeads {
+		if h.Chain == "" || h.Index == 0 || len(h.Hash) != 64 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("expect_heads[%d]: a head needs a chain, an index from 1 and a SHA-256 hash (64 hex digits)", i))
+			return
+		}
+	}
 	keys := b.audit.TrustedKeys(b.cfg)
-	if k := r.URL.Query().Get("public_key"); k != "" {
-		keys = map[string]bool{k: true}
+	if req.PublicKey != "" {
+		keys = map[string]bool{req.PublicKey: true}
 	}
 	out := newProgressWriter(w)
-	b.log.Info("audit verification", zap.String("operator", op), zap.String("stream", stream))
-	rep, err := b.auditLog.Verify(r.Context(), stream, keys, func(done, total uint64) {
-		out.progress(map[string]any{"phase": "verify", "done": done, "total": total})
-	})
+	b.log.Info("audit verification", zap.String("operator", op), zap.String("stream", req.Stream), zap.Int("expected_heads", len(req.ExpectHeads)))
+	rep, err := b.auditLog.VerifyWith(r.Context(), req.Stream, audit.VerifyOptions{Keys: keys, ExpectHeads: req.ExpectHeads, Heads: req.Heads,
+		Progress: func(done, total uint64) {
+			out.progress(map[string]any{"phase": "verify", "done": done, "total": total})
+		}})
 	if err != nil {
 		out.fail(err)
 		return
+	}
+	if req.Stream == wire.StreamAudit && req.PublicKey == "" && len(req.ExpectHeads) == 0 {
+		b.auditMon.Observe(rep)
 	}
 	out.result(rep)
 }
@@ -239,12 +264,12 @@ func (b *Server) handleDisclosures(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "child: "+err.Error())
 		return
 	}
-	out, err := b.ops.Disclosures(r.Context(), p.ID, child)
+	out, gaps, err := b.ops.Disclosures(r.Context(), p.ID, child)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, api.DisclosureList{Child: child, Participant: p.ID, Events: out})
+	writeJSON(w, http.StatusOK, api.DisclosureList{Child: child, Participant: p.ID, Events: out, Gaps: gaps})
 }
 
 // handleErase is POST /v1/erase (operators).

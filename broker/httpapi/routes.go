@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -58,11 +60,45 @@ func (b *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	if r := b.reloader.Refused(); r != "" {
 		checks["policy_reload"] = "refused: " + r
 	}
+	chain, degraded := auditChainCheck(b.auditMon.Status())
+	checks["audit_chain"] = chain
 	code := http.StatusOK
 	if !ready {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{"ready": ready, "checks": checks})
+	writeJSON(w, code, map[string]any{"ready": ready, "degraded": degraded, "checks": checks})
+}
+
+// auditChainCheck words what the audit's verification found for /readyz. A
+// broken chain leaves the instance ready (degraded): taking it out of
+// service or restarting it repairs nothing in the store, and would stop
+// every agency's events about every child; an operator must act
+// (docs/operations.md, "A damaged audit"), alerted by ecm_audit_chain_broken.
+func auditChainCheck(s api.AuditChainStatus) (string, bool) {
+	var out string
+	degraded := false
+	switch s.State {
+	case audit.ChainWhole:
+		out = fmt.Sprintf("whole: %d records verified (checked %s)", s.Records, s.CheckedAt)
+	case audit.ChainBroken:
+		degraded = true
+		out = fmt.Sprintf("broken: %d problem(s) in %d records (checked %s", s.BreakCount, s.Records, s.CheckedAt)
+		if s.LastWhole != "" {
+			out += ", last whole " + s.LastWhole
+		}
+		out += ")"
+		if f := s.FirstBreak; f != nil {
+			out += fmt.Sprintf("; first at sequence %d: %s", f.Seq, f.Problem)
+		}
+		out += `; deliveries continue; see docs/operations.md, "A damaged audit"`
+	default:
+		out = "not verified yet"
+	}
+	if s.Error != "" {
+		degraded = true
+		out += "; the last check could not read the audit: " + s.Error
+	}
+	return out, degraded
 }
 
 // handleReload is POST /v1/policy/reload (operators): read the policy
@@ -208,6 +244,7 @@ func errField(err error) zap.Field { return zap.Error(err) }
 // opsRoutes registers the operator and IG-lead endpoints.
 func (b *Server) opsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/audit/verify", b.operatorOnly(config.RoleRead, b.handleVerify))
+	mux.HandleFunc("POST /v1/audit/verify", b.operatorOnly(config.RoleRead, b.handleVerify))
 	mux.HandleFunc("POST /v1/replay", b.operatorOnly(config.RoleReplay, b.handleReplay))
 	// A backfill discloses under today's policy what was never disclosed:
 	// whoever may change the policy decides it (issue 11, section 3).

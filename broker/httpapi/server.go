@@ -26,8 +26,11 @@ type Deps struct {
 	Ops      *ops.Ops
 	Audit    *audit.Writer
 	AuditLog *audit.Reader
-	Metrics  *pipeline.Metrics
-	Log      *zap.Logger
+	// AuditMonitor is the background verification of the audit: /readyz
+	// reports what it found, a full verification by an operator updates it.
+	AuditMonitor *audit.Monitor
+	Metrics      *pipeline.Metrics
+	Log          *zap.Logger
 	// Limits: the failed-authentication throttle and the NDJSON line
 	// timeout are applied here (server_limits.go); zero takes the defaults.
 	Limits Limits
@@ -46,6 +49,7 @@ type Server struct {
 	ops      *ops.Ops
 	audit    *audit.Writer
 	auditLog *audit.Reader
+	auditMon *audit.Monitor
 	metrics  *pipeline.Metrics
 	log      *zap.Logger
 
@@ -57,7 +61,8 @@ type Server struct {
 // New builds the API; Handler serves it.
 func New(d Deps) *Server {
 	s := &Server{nc: d.NC, js: d.JS, cfg: d.Config, registry: d.Registry, children: d.Children, decider: d.Decider,
-		reloader: d.Reloader, pipe: d.Pipeline, ops: d.Ops, audit: d.Audit, auditLog: d.AuditLog, metrics: d.Metrics, log: d.Log}
+		reloader: d.Reloader, pipe: d.Pipeline, ops: d.Ops, audit: d.Audit, auditLog: d.AuditLog, auditMon: d.AuditMonitor,
+		metrics: d.Metrics, log: d.Log}
 	s.limits = d.Limits.WithDefaults()
 	s.throttle = newThrottle(s.limits.AuthFailures)
 	s.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecm_http_auth_failures_total",

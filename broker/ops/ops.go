@@ -20,7 +20,10 @@ type Deps struct {
 	Decider  *policy.Decider
 	Audit    *audit.Writer
 	AuditLog *audit.Reader
-	Log      *zap.Logger
+	// AuditMonitor says what the last verification of the audit found; a
+	// subject access report names a broken chain as a gap.
+	AuditMonitor *audit.Monitor
+	Log          *zap.Logger
 }
 
 // Ops are the operator and IG-lead operations of one broker instance.
@@ -32,6 +35,7 @@ type Ops struct {
 	decider  *policy.Decider
 	audit    *audit.Writer
 	auditLog *audit.Reader
+	auditMon *audit.Monitor
 	log      *zap.Logger
 	impactMu sync.Mutex // one impact analysis at a time
 }
@@ -39,5 +43,5 @@ type Ops struct {
 // New builds the operations.
 func New(d Deps) *Ops {
 	return &Ops{js: d.JS, cfg: d.Config, registry: d.Registry, children: d.Children, decider: d.Decider,
-		audit: d.Audit, auditLog: d.AuditLog, log: d.Log}
+		audit: d.Audit, auditLog: d.AuditLog, auditMon: d.AuditMonitor, log: d.Log}
 }

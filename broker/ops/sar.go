@@ -117,6 +117,9 @@ func nonNil(s []string) []string {
 type childMessages struct {
 	ingest      []store.Msg
 	deadLetters []store.Msg
+	// Messages of the child's ingest partition and of the dead letters
+	// that the store counts but could not return (a damaged block).
+	lostIngest, lostDeadLetters uint64
 }
 
 // findChild reads the ingest partition the child's events are published to
@@ -125,7 +128,8 @@ type childMessages struct {
 func (b *Ops) findChild(ctx context.Context, child string) (childMessages, error) {
 	var out childMessages
 	part := uin.Partition(child)
-	err := store.Scan(ctx, b.js, wire.StreamIngest, store.ScanOpts{Filter: wire.IngestPartitionFilters(part)},
+	var err error
+	out.lostIngest, err = store.ScanCounting(ctx, b.js, wire.StreamIngest, store.ScanOpts{Filter: wire.IngestPartitionFilters(part)},
 		func(m store.Msg) error {
 			raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
 			if s, _ := raw.String("subject"); s == child || err != nil && bytes.Contains(m.Data, []byte(child)) {
@@ -136,7 +140,7 @@ func (b *Ops) findChild(ctx context.Context, child string) (childMessages, error
 	if err != nil {
 		return out, err
 	}
-	err = store.Scan(ctx, b.js, wire.StreamDeadLetter, store.ScanOpts{}, func(m store.Msg) error {
+	out.lostDeadLetters, err = store.ScanCounting(ctx, b.js, wire.StreamDeadLetter, store.ScanOpts{}, func(m store.Msg) error {
 		if namesChild(m.Data, child) {
 			out.deadLetters = append(out.deadLetters, m)
 		}
@@ -166,7 +170,7 @@ func (b *Ops) SubjectAccess(ctx context.Context, operator, child string) (*api.S
 	if err != nil {
 		return nil, err
 	}
-	recs, err := b.auditLog.Child(ctx, key)
+	recs, lost, err := b.auditLog.ChildRecords(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +179,8 @@ func (b *Ops) SubjectAccess(ctx context.Context, operator, child string) (*api.S
 		return nil, err
 	}
 	sa := &api.SubjectAccess{Child: child, ChildKey: key, GeneratedAt: time.Now().UTC().Format(time.RFC3339Nano), GeneratedBy: operator,
-		Index: st.Index, Consent: st.Consent, Events: []api.HeldEvent{}, Rejected: []api.HeldRejection{}, Decisions: []api.AuditRecord{}}
+		Index: st.Index, Consent: st.Consent, Events: []api.HeldEvent{}, Rejected: []api.HeldRejection{}, Decisions: []api.AuditRecord{},
+		Gaps: b.gaps(st, recs, lost, found)}
 	for _, m := range found.ingest {
 		publisher, _ := wire.ParseIngestSubject(m.Subject)
 		sa.Events = append(sa.Events, api.HeldEvent{Seq: m.Seq, Recorded: m.Time.UTC().Format(time.RFC3339Nano),
@@ -197,6 +202,9 @@ func (b *Ops) SubjectAccess(ctx context.Context, operator, child string) (*api.S
 		PolicyRevision: b.decider.Policy().Revision, Outcome: "subject-access", Decisions: []api.Decision{},
 		Action: &api.AuditAction{Kind: "subject-access", ID: randomHex(8), By: operator,
 			Counts: map[string]int{"events": len(sa.Events), "decisions": len(sa.Decisions), "disclosures": len(sa.Disclosures), "refused": len(sa.Refused)}}}
+	if len(sa.Gaps) > 0 {
+		rec.Action.Counts["gaps"] = len(sa.Gaps)
+	}
 	if err := b.audit.Action(ctx, rec, "sar", rec.Action.ID); err != nil {
 		return nil, err // not exported unless the export is audited
 	}
@@ -229,11 +237,12 @@ func structured(m store.Msg) json.RawMessage {
 
 // Disclosures lists participant's own events about child and who received
 // each (replays included), as stored, with the copies refused apart; nothing
-// about other publishers' events.
-func (b *Ops) Disclosures(ctx context.Context, participant, child string) ([]api.EventDisclosures, error) {
-	recs, err := b.auditLog.Child(ctx, b.children.Key(child))
+// about other publishers' events. The gaps name what the list cannot show (a
+// record lost from the audit, a broken chain).
+func (b *Ops) Disclosures(ctx context.Context, participant, child string) ([]api.EventDisclosures, []string, error) {
+	recs, lost, err := b.auditLog.ChildRecords(ctx, b.children.Key(child))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	source := "/" + participant
 	byID := map[string]*api.EventDisclosures{}
@@ -277,5 +286,5 @@ func (b *Ops) Disclosures(ctx context.Context, participant, child string) ([]api
 		})
 		out = append(out, *e)
 	}
-	return out, nil
+	return out, b.auditGaps(lost), nil
 }

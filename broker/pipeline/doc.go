@@ -6,4 +6,6 @@
 // and only then acknowledges the events. A stage returns what it wants stored
 // and the batch awaits all of it: nothing is acknowledged before everything it
 // caused is durable. Rejected input goes to the dead letters with its reasons.
+// An event sent again after JetStream's duplicate window is recognised from
+// the child's record and not decided again (resent.go).
 package pipeline

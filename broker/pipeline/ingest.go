@@ -42,6 +42,9 @@ func (b *Pipeline) Ingest(ctx context.Context, p config.Participant, m *nats.Msg
 		}
 		return res
 	}
+	if res, ok := b.alreadyApplied(ctx, p.ID, m, ev); ok { // sent again after the duplicate window (resent.go)
+		return res
+	}
 	m.Subject = wire.IngestSubject(p.ID, ev.Subject)
 	msgID := cenats.MsgID(ev.Source, ev.ID)
 	m.Header.Set(jetstream.MsgIDHeader, msgID)

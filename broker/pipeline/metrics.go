@@ -1,6 +1,9 @@
 package pipeline
 
 import (
+	"time"
+
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -21,6 +24,14 @@ type Metrics struct {
 	// read from the stream at each scrape (deliveryCollector).
 	deliveryRefused *prometheus.CounterVec
 	lastRead        *prometheus.GaugeVec
+	// The audit's own verification (audit.Monitor): whether the chain is
+	// broken, how many problems, when a check last ran and last found it
+	// whole, and checks that could not read the audit.
+	chainBroken     prometheus.Gauge
+	chainBreaks     prometheus.Gauge
+	verifyLastRun   prometheus.Gauge
+	verifyLastWhole prometheus.Gauge
+	verifyErrors    prometheus.Counter
 }
 
 // NewMetrics registers every series in a new registry.
@@ -46,9 +57,19 @@ func NewMetrics() *Metrics {
 			[]string{"participant"}),
 		lastRead: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ecm_delivery_last_read_timestamp_seconds",
 			Help: "When the participant last read its deliveries over HTTP (Unix time)."}, []string{"participant"}),
+		chainBroken: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ecm_audit_chain_broken",
+			Help: "1 when the last verification of the audit found it not as written (docs/operations.md, \"A damaged audit\"), else 0."}),
+		chainBreaks: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ecm_audit_chain_problems",
+			Help: "Problems the last verification of the audit found."}),
+		verifyLastRun: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ecm_audit_verify_last_run_timestamp_seconds",
+			Help: "When a verification of the audit last completed, whatever it found (Unix time)."}),
+		verifyLastWhole: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ecm_audit_verify_last_success_timestamp_seconds",
+			Help: "When a verification of the audit last completed and found every link whole (Unix time)."}),
+		verifyErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ecm_audit_verify_errors_total",
+			Help: "Background verifications of the audit that could not read it."}),
 	}
 	m.Registry.MustRegister(m.eventsIn, m.delivered, m.denied, m.deadLettered, m.policyErrors, m.decisionSeconds, m.policyReloads,
-		m.deliveryRefused, m.lastRead,
+		m.deliveryRefused, m.lastRead, m.chainBroken, m.chainBreaks, m.verifyLastRun, m.verifyLastWhole, m.verifyErrors,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -59,4 +80,31 @@ func (m *Metrics) PolicyReloaded(outcome string) { m.policyReloads.WithLabelValu
 // Read records that participant read its deliveries now.
 func (m *Metrics) Read(participant string) {
 	m.lastRead.WithLabelValues(participant).SetToCurrentTime()
+}
+
+// AuditChecked sets the audit verification series from a status of the
+// audit's monitor.
+func (m *Metrics) AuditChecked(s api.AuditChainStatus) {
+	if s.Error != "" {
+		m.verifyErrors.Inc()
+	}
+	unix := func(v string) float64 {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return 0
+		}
+		return float64(t.Unix())
+	}
+	if s.CheckedAt != "" {
+		m.verifyLastRun.Set(unix(s.CheckedAt))
+	}
+	if s.LastWhole != "" {
+		m.verifyLastWhole.Set(unix(s.LastWhole))
+	}
+	m.chainBreaks.Set(float64(s.BreakCount))
+	if s.State == "broken" {
+		m.chainBroken.Set(1)
+	} else {
+		m.chainBroken.Set(0)
+	}
 }

@@ -75,6 +75,7 @@ type pass struct {
 	deliveries []*nats.Msg              // copies: published once the audit holds their records
 	copyOf     []copyRef                // for each delivery, where its outcome is recorded
 	copies     []*api.AuditRecord       // records of copies, written once the copies resolved
+	resent     []uint64                 // second copies of events already applied (resent.go): removed
 }
 
 // copyRef is the entry of one copy in its event's record of copies.
@@ -99,6 +100,9 @@ func (b *Pipeline) processBatch(ctx context.Context, msgs []jetstream.Msg) error
 	// Fail closed: a copy goes out only once the audit record that says why
 	// is stored. If the audit cannot be written, nothing is delivered.
 	if err := b.await(ctx, p.futures); err != nil {
+		return err
+	}
+	if err := b.dropResent(ctx, p.resent); err != nil {
 		return err
 	}
 	deliveries := make([]jetstream.PubAckFuture, 0, len(p.deliveries))
@@ -259,6 +263,9 @@ func (b *Pipeline) process(ctx context.Context, p *pass, m jetstream.Msg) error 
 	}
 	if cs.state.LastSeq >= seq {
 		return nil // applied before a crash or a lost ack: everything it caused is stored
+	}
+	if first, ok := cs.state.Sent(ev.Source, ev.ID); ok {
+		return b.resent(ctx, p, msg, ev, publisher, seq, first) // sent again after the duplicate window
 	}
 	before := cs.state
 	step := before.Next(ev, seq, b.Registry.Serves)

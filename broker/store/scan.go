@@ -34,18 +34,31 @@ type ScanOpts struct {
 // Scan calls fn for each message of stream that o selects, in
 // sequence order, up to the stream's last message when it began. It reads
 // through an ephemeral consumer, so JetStream skips to the selected subjects
-// through its subject index.
+// through its subject index. A message the index counts but the store cannot
+// return (a damaged block, see ScanCounting) is skipped, not waited for.
 func Scan(ctx context.Context, js jetstream.JetStream, stream string, o ScanOpts, fn func(Msg) error) error {
+	_, err := ScanCounting(ctx, js, stream, o, fn)
+	return err
+}
+
+// ScanCounting is Scan, and says how many of the messages the stream's
+// index counted for the selection could not be read. After a damaged block
+// is recovered JetStream drops the damaged messages but may still count
+// them; a reader that waited for them would wait for ever, so the scan
+// ends as soon as the consumer has nothing more to give and reports the
+// shortfall instead: a caller that must be complete says so (the subject
+// access report names the gap).
+func ScanCounting(ctx context.Context, js jetstream.JetStream, stream string, o ScanOpts, fn func(Msg) error) (unreadable uint64, err error) {
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
-		return fmt.Errorf("opening stream %s: %w", stream, err)
+		return 0, fmt.Errorf("opening stream %s: %w", stream, err)
 	}
 	last := s.CachedInfo().State.LastSeq
 	if o.LastSeq > 0 && o.LastSeq < last {
 		last = o.LastSeq
 	}
 	if s.CachedInfo().State.Msgs == 0 || last == 0 || o.StartSeq > last {
-		return nil
+		return 0, nil
 	}
 	cfg := jetstream.ConsumerConfig{AckPolicy: jetstream.AckNonePolicy, FilterSubjects: o.Filter, HeadersOnly: o.HeadersOnly,
 		InactiveThreshold: time.Minute, MemoryStorage: true, DeliverPolicy: jetstream.DeliverAllPolicy}
@@ -58,7 +71,7 @@ func Scan(ctx context.Context, js jetstream.JetStream, stream string, o ScanOpts
 	}
 	cons, err := js.CreateConsumer(ctx, stream, cfg)
 	if err != nil {
-		return fmt.Errorf("reading stream %s: %w", stream, err)
+		return 0, fmt.Errorf("reading stream %s: %w", stream, err)
 	}
 	defer func() {
 		// Not waited for: an unused consumer goes away by itself after
@@ -71,89 +84,126 @@ func Scan(ctx context.Context, js jetstream.JetStream, stream string, o ScanOpts
 	}()
 	total := cons.CachedInfo().NumPending
 	if total == 0 {
-		return nil
+		return 0, nil
 	}
-	if total <= 1024 {
-		// A few messages (one child's subject): one fetch, no streaming pull.
-		var done uint64
-		for done < total {
-			batch, err := cons.Fetch(int(total-done), jetstream.FetchMaxWait(10*time.Second))
-			if err != nil {
-				return fmt.Errorf("reading stream %s: %w", stream, err)
-			}
-			n := 0
-			for m := range batch.Messages() {
-				n++
-				meta, err := m.Metadata()
-				if err != nil {
-					return err
-				}
-				if meta.Sequence.Stream > last {
-					return nil
-				}
-				if err := fn(Msg{Seq: meta.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Time: meta.Timestamp}); err != nil {
-					return err
-				}
-				done++
-				if meta.NumPending == 0 || meta.Sequence.Stream >= last {
-					return nil
-				}
-			}
-			if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-				return fmt.Errorf("reading stream %s: %w", stream, err)
-			}
-			if n == 0 {
-				return fmt.Errorf("reading stream %s: no message for 10s at %d of %d", stream, done, total)
-			}
-		}
-		return nil
-	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(4096))
-	if err != nil {
-		return fmt.Errorf("reading stream %s: %w", stream, err)
-	}
-	defer iter.Stop()
 	var done uint64
-	tick := time.Now()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		m, err := iter.Next(jetstream.NextMaxWait(10 * time.Second))
-		if err != nil {
-			if errors.Is(err, nats.ErrTimeout) {
-				return fmt.Errorf("reading stream %s: no message for 10s at %d of %d", stream, done, total)
-			}
-			return fmt.Errorf("reading stream %s: %w", stream, err)
-		}
+	finished := false
+	handle := func(m jetstream.Msg) error {
 		meta, err := m.Metadata()
 		if err != nil {
 			return err
 		}
 		if meta.Sequence.Stream > last {
+			finished = true
 			return nil
 		}
 		if err := fn(Msg{Seq: meta.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Time: meta.Timestamp}); err != nil {
 			return err
 		}
 		done++
-		if o.Progress != nil && time.Since(tick) > 500*time.Millisecond {
-			tick = time.Now()
+		finished = meta.NumPending == 0 || meta.Sequence.Stream >= last
+		return nil
+	}
+	if total <= 1024 {
+		// A few messages (one child's subject): fetches, no streaming pull.
+		for done < total && !finished {
+			n, err := fetch(ctx, cons, int(total-done), handle)
+			if err != nil {
+				return 0, fmt.Errorf("reading stream %s: %w", stream, err)
+			}
+			if n == 0 {
+				if exhausted(ctx, cons) {
+					return total - done, nil
+				}
+				return 0, fmt.Errorf("reading stream %s: no message for %s at %d of %d", stream, fetchWait, done, total)
+			}
+		}
+		return 0, nil
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(4096))
+	if err != nil {
+		return 0, fmt.Errorf("reading stream %s: %w", stream, err)
+	}
+	defer iter.Stop()
+	tick := time.Now()
+	progress := func() {
+		if o.Progress != nil {
 			o.Progress(done, total)
 		}
-		if meta.NumPending == 0 || meta.Sequence.Stream >= last {
-			if o.Progress != nil {
-				o.Progress(done, total)
+	}
+	for !finished {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		m, err := iter.Next(jetstream.NextMaxWait(fetchWait))
+		if err != nil {
+			if errors.Is(err, nats.ErrTimeout) {
+				if exhausted(ctx, cons) {
+					progress()
+					return total - done, nil
+				}
+				return 0, fmt.Errorf("reading stream %s: no message for %s at %d of %d", stream, fetchWait, done, total)
 			}
-			return nil
+			return 0, fmt.Errorf("reading stream %s: %w", stream, err)
+		}
+		if err := handle(m); err != nil {
+			return 0, err
+		}
+		if time.Since(tick) > 500*time.Millisecond {
+			tick = time.Now()
+			progress()
 		}
 	}
+	progress()
+	return 0, nil
+}
+
+// fetchWait is how long a read waits for a message the stream says it holds
+// before it gives up (the consumer still counting it) with an error.
+const fetchWait = 10 * time.Second
+
+// fetch takes up to n messages from cons and hands each to fn: first what
+// the consumer has at once (no wait), and only when that is nothing, a
+// fetch that waits up to fetchWait. It returns how many it handed over.
+func fetch(ctx context.Context, cons jetstream.Consumer, n int, fn func(jetstream.Msg) error) (int, error) {
+	got := 0
+	take := func(batch jetstream.MessageBatch, err error) error {
+		if err != nil {
+			return err
+		}
+		for m := range batch.Messages() {
+			got++
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+			return err
+		}
+		return nil
+	}
+	if err := take(cons.FetchNoWait(n)); err != nil || got > 0 {
+		return got, err
+	}
+	if exhausted(ctx, cons) {
+		return 0, nil
+	}
+	err := take(cons.Fetch(n, jetstream.FetchMaxWait(fetchWait)))
+	return got, err
+}
+
+// exhausted reports whether the consumer has delivered everything its
+// stream holds for it: what it still counts then is lost from the store.
+func exhausted(ctx context.Context, cons jetstream.Consumer) bool {
+	info, err := cons.Info(ctx)
+	return err == nil && info.NumPending == 0
 }
 
 // ReadSubject reads up to limit messages on subject with a stream sequence
 // above after, with an ordered consumer that starts at after+1 (JetStream
 // skips to the subject through its per-subject index). The consumer says how
-// many messages match, so the fetch waits for exactly those and no longer.
+// many messages match, so the fetch asks for exactly those; one the index
+// counts but the store lost is not waited for (see ScanCounting).
 func ReadSubject(ctx context.Context, js jetstream.JetStream, stream, subject string, after uint64, limit int) ([]Msg, error) {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}, DeliverPolicy: jetstream.DeliverAllPolicy}
 	if after > 0 {
@@ -177,20 +227,13 @@ func ReadSubject(ctx context.Context, js jetstream.JetStream, stream, subject st
 	want := int(min(uint64(limit), info.NumPending))
 	out := make([]Msg, 0, want)
 	for len(out) < want {
-		batch, err := cons.Fetch(min(want-len(out), 1000), jetstream.FetchMaxWait(5*time.Second))
-		if err != nil {
-			return nil, err
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			meta, err := m.Metadata()
-			if err != nil {
-				continue
+		n, err := fetch(ctx, cons, min(want-len(out), 1000), func(m jetstream.Msg) error {
+			if meta, err := m.Metadata(); err == nil {
+				out = append(out, Msg{Seq: meta.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Time: meta.Timestamp})
 			}
-			out = append(out, Msg{Seq: meta.Sequence.Stream, Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Time: meta.Timestamp})
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 		if n == 0 {

@@ -55,5 +55,6 @@ func runDisclosures(ctx context.Context, a *app, c *command, args []string) erro
 			return err
 		}
 	}
+	printGaps(a, raw) // gaps.go
 	return nil
 }

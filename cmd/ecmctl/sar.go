@@ -51,7 +51,11 @@ func runSAR(ctx context.Context, a *app, c *command, args []string) error {
 	if err := printSAR(a, out); err != nil {
 		return err
 	}
-	return printRefusedCopies(a, raw) // copies.go
+	if err := printRefusedCopies(a, raw); err != nil { // copies.go
+		return err
+	}
+	printGaps(a, raw) // gaps.go
+	return nil
 }
 
 func printSAR(a *app, s api.SubjectAccess) error {

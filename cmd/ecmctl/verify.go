@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 
 	"github.com/ecm-broker/ecm-broker/api"
 )
@@ -16,7 +14,7 @@ var verifyCmd = &command{
 	name:    "audit verify",
 	summary: "walk the audit's hash chains and signed checkpoints; exit 1 at a broken link (operator token)",
 	usage: `
-audit verify [--stream NAME] [--public-key KEY]
+audit verify [--stream NAME] [--public-key KEY] [--save-heads FILE] [--expect-head FILE]
 
 Every audit record carries the hash of the record before it in its writer's
 chain, and each broker instance signs its chains' heads (Ed25519) every
@@ -29,10 +27,18 @@ link, and exits with status 1 when there is one.
 --public-key trusts only that key (base64), rather than the broker's own
 signing key: give the key from your records to check the broker too.
 
+--save-heads writes, after a verification that passes, the signed head of
+every chain to FILE; keep it where the broker's operators cannot change it.
+--expect-head checks that the audit still reaches the heads in FILE: records
+cut from the end of a chain together with the checkpoints that named them
+are found only this way.
+
 Examples:
   ecmctl audit verify
   ecmctl audit verify --stream ECM_AUDIT_COPY --public-key "$AUDIT_PUBLIC_KEY"
-  ecmctl audit verify --json | jq .first_break`,
+  ecmctl audit verify --json | jq .first_break
+  ecmctl audit verify --save-heads heads-2026-12-01.json
+  ecmctl audit verify --expect-head heads-2026-12-01.json`,
 	run: runVerify,
 }
 
@@ -43,6 +49,8 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.flagSet(c)
 	stream := fs.String("stream", "", "the audit stream, or a copy of it (`NAME`, default ECM_AUDIT)")
 	key := fs.String("public-key", "", "trust only checkpoints signed with this base64 Ed25519 public `KEY`")
+	save := fs.String("save-heads", "", "after a verification that passes, write the signed chain heads to `FILE`")
+	expect := fs.String("expect-head", "", "check that the audit still reaches the chain heads saved in `FILE` by --save-heads")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
@@ -53,14 +61,7 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) error {
 	if err := a.needToken(); err != nil {
 		return err
 	}
-	q := url.Values{}
-	if *stream != "" {
-		q.Set("stream", *stream)
-	}
-	if *key != "" {
-		q.Set("public_key", *key)
-	}
-	raw, err := a.stream(ctx, http.MethodGet, "/v1/audit/verify", q, nil)
+	raw, err := a.verifyAnswer(ctx, *stream, *key, *save != "", *expect) // heads.go
 	if err != nil {
 		return tokenError(err, "an operator", "an operator token")
 	}
@@ -79,7 +80,7 @@ func runVerify(ctx context.Context, a *app, c *command, args []string) error {
 		b := rep.FirstBreak
 		return fmt.Errorf("%w: %s: first broken link at sequence %d: %s", errChainBroken, rep.Stream, b.Seq, b.Problem)
 	}
-	return nil
+	return a.afterVerify(raw, *save, *expect)
 }
 
 func printVerify(a *app, r api.VerifyReport) {
