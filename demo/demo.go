@@ -194,6 +194,9 @@ func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *config.Confi
 	for _, child := range names {
 		fmt.Fprintf(out, "== %s, UIN ******%s\n", child, Children[child][6:])
 		for _, rec := range audit[child] {
+			if !isDecision(rec) {
+				continue // a record of copies, or an operator's read: the decision says who and why
+			}
 			label := labels[rec.EventID]
 			switch {
 			case label != "":
@@ -249,11 +252,17 @@ func countSteps(steps []Step, child string) int {
 func countOriginal(recs []api.AuditRecord) int {
 	n := 0
 	for _, r := range recs {
-		if r.CausedBy == "" {
+		if r.CausedBy == "" && isDecision(r) {
 			n++
 		}
 	}
 	return n
+}
+
+// isDecision reports whether rec is the decision about an event (not the
+// record of its copies, and not an operator's action).
+func isDecision(rec api.AuditRecord) bool {
+	return rec.Action == nil && rec.Outcome != "copies"
 }
 
 func post(ctx context.Context, url, token string, ev any) (int, string, error) {
