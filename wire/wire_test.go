@@ -67,3 +67,40 @@ func TestMsgIDsNameOneThingEach(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestParticipantIngestStream(t *testing.T) {
+	if got := IngestStream("leeds/la-social-care"); got != "ECM_IN_leeds_la-social-care" {
+		t.Errorf("IngestStream = %q", got)
+	}
+	subs := ParticipantIngestSubjects("york/pct")
+	if len(subs) != uin.Partitions+1 || subs[0] != "ecm.ingest.york.pct" || subs[1] != "ecm.ingest.york.pct.00" {
+		t.Fatalf("ParticipantIngestSubjects = %v", subs)
+	}
+	for _, s := range subs {
+		if pub, _ := ParseIngestSubject(s); pub != "york/pct" {
+			t.Errorf("%s parses as %q", s, pub)
+		}
+	}
+}
+
+func TestParseSourced(t *testing.T) {
+	tests := []struct {
+		name, value, stream string
+		seq                 uint64
+		ok                  bool
+	}{
+		{"2.10 form", "ECM_IN_leeds_pct 42 > > ecm.ingest.leeds.pct.03", "ECM_IN_leeds_pct", 42, true},
+		{"with identity", "ECM_IN_leeds_pct 7 > > ecm.ingest.leeds.pct.03 abc", "ECM_IN_leeds_pct", 7, true},
+		{"no sequence", "ECM_IN_leeds_pct", "", 0, false},
+		{"bad sequence", "ECM_IN_leeds_pct x > >", "", 0, false},
+		{"empty", "", "", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stream, seq, ok := ParseSourced(tc.value)
+			if stream != tc.stream || seq != tc.seq || ok != tc.ok {
+				t.Errorf("ParseSourced(%q) = %q, %d, %v", tc.value, stream, seq, ok)
+			}
+		})
+	}
+}

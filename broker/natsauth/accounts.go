@@ -26,7 +26,6 @@ import (
 	"strings"
 
 	"github.com/ecm-broker/ecm-broker/broker/config"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -84,10 +83,7 @@ func consumerSubjects(id string) (c struct{ info, next, ack string }) {
 // that a publisher that forgets the partition gets a dead letter saying so),
 // its consumer's info and next, and acknowledgements of what it was given.
 func participantPublish(id string) []string {
-	subs := []string{wire.IngestSpace(id)}
-	for p := 0; p < uin.Partitions; p++ {
-		subs = append(subs, wire.IngestSpace(id)+"."+wire.PartitionToken(p))
-	}
+	subs := wire.ParticipantIngestSubjects(id)
 	c := consumerSubjects(id)
 	return append(subs, c.info, c.next, c.ack)
 }

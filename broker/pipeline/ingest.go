@@ -22,8 +22,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// ingestOne validates one event from participant p and, when valid, stores
-// it durably in the ingest stream.
+// Ingest validates one event from participant p and, when valid, stores it
+// durably in p's own ingest stream, as if p had published it over NATS: the
+// same duplicate detection (p's own ids only) and the same sequence in the
+// answer (p's own events only, never a position in ECM_INGEST).
 func (b *Pipeline) Ingest(ctx context.Context, p config.Participant, m *nats.Msg) api.IngestResult {
 	raw, err := cenats.Decode(m)
 	var ev *event.Event
@@ -52,7 +54,7 @@ func (b *Pipeline) Ingest(ctx context.Context, p config.Participant, m *nats.Msg
 	res := api.IngestResult{ID: ev.ID, Status: http.StatusAccepted, Outcome: "accepted", Seq: ack.Sequence}
 	if ack.Duplicate {
 		res.Outcome = "duplicate"
-		if same, err := b.sameAsStored(ctx, ack.Sequence, m); err == nil && !same {
+		if same, err := b.sameAsStored(ctx, ack.Stream, ack.Sequence, m); err == nil && !same {
 			probs := []api.Problem{{Field: "id", Reason: fmt.Sprintf("was already used by %s for a different event", ev.Source)}}
 			b.Reject(ctx, p.ID, m, probs)
 			return api.IngestResult{ID: ev.ID, Status: http.StatusConflict, Outcome: "conflict", Error: "duplicate id with different content", Problems: probs}
@@ -61,9 +63,10 @@ func (b *Pipeline) Ingest(ctx context.Context, p config.Participant, m *nats.Msg
 	return res
 }
 
-// sameAsStored compares a duplicate with the stored event of that id.
-func (b *Pipeline) sameAsStored(ctx context.Context, seq uint64, m *nats.Msg) (bool, error) {
-	s, err := b.JS.Stream(ctx, wire.StreamIngest)
+// sameAsStored compares a duplicate with the stored event of that id, in
+// the stream that answered (the publisher's own).
+func (b *Pipeline) sameAsStored(ctx context.Context, stream string, seq uint64, m *nats.Msg) (bool, error) {
+	s, err := b.JS.Stream(ctx, stream)
 	if err != nil {
 		return false, err
 	}

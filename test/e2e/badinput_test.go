@@ -33,6 +33,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
@@ -587,8 +588,12 @@ func badWaitIdle(env *testenv.Env, d time.Duration) bool {
 	defer cancel()
 	badJSON := env.Broker.JetStream()
 	for ctx.Err() == nil {
-		idle := true
+		n, err := store.IngestPending(ctx, badJSON) // also what is not yet sourced from the publishers' streams
+		idle := err == nil && n == 0
 		for _, name := range wire.IngestConsumers() {
+			if !idle {
+				break
+			}
 			c, err := badJSON.Consumer(ctx, wire.StreamIngest, name)
 			if err != nil {
 				idle = false
