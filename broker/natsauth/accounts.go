@@ -7,7 +7,9 @@ package natsauth
 // may use, under the same subjects, and nothing else crosses accounts:
 //
 //   - publish its own ingest subjects (ecm.ingest.<area>.<agency>[.<partition>]),
-//     with the JetStream acknowledgement coming back;
+//     which only its own stream ECM_IN_<area>_<agency> holds, with the
+//     JetStream acknowledgement coming back (its own sequences and duplicates
+//     only: wire.IngestStream);
 //   - its own durable pull consumer on ECM_DELIVERY (deliver-<area>-<agency>,
 //     filtered to ecm.deliver.<area>.<agency>): info, next, ack.
 //

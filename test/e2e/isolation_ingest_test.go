@@ -223,6 +223,10 @@ func TestIsolationIngestSequencesOwn(t *testing.T) {
 		jetstream.ExpectedLastSubjSeqSubjHeader, policeSubject); !strings.HasSuffix(d, ": 0") {
 		t.Errorf("Nats-Expected-Last-Subject-Sequence on leeds/police's subject: %q, want 0", d)
 	}
+	// Nothing on its stream acts on other messages: roll-ups (a purge) and
+	// per-message TTLs are refused.
+	expectErr("roll-up", "Nats-Rollup", "sub")
+	expectErr("TTL", "Nats-TTL", "1s")
 	// leeds/police's id, published by york/pct on its own subject: stored
 	// (and dead-lettered), not an answer saying whether leeds/police used it.
 	probe := nats.NewMsg(wire.IngestSubject("york/pct", dana))
