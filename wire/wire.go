@@ -151,16 +151,28 @@ func PartitionConsumers() (names, filters []string) {
 	return names, filters
 }
 
-// ParticipantIngestSubjects are the subjects of participant's own ingest
-// stream: its bare subject (whose events are refused for want of a
-// partition) and one per partition. A publish anywhere else finds no stream
-// and fails at once.
+// ParticipantIngestSubjects are the subjects participant publishes events
+// on: its bare subject (whose events are refused for want of a partition)
+// and one per partition. Its NATS permissions allow exactly these.
 func ParticipantIngestSubjects(participant string) []string {
 	subs := []string{IngestSpace(participant)}
 	for p := 0; p < uin.Partitions; p++ {
 		subs = append(subs, IngestSpace(participant)+"."+PartitionToken(p))
 	}
 	return subs
+}
+
+// IngestStreamSubjects are the subjects of participant's own ingest stream:
+// its bare subject and any one token below it. Two wildcards rather than the
+// seventeen subjects above, because nats-server compares every subject of a
+// new or updated stream with every subject of every other stream of the
+// account: with 900 participants, seventeen subjects each made creating the
+// streams take 20 s of CPU. A token that is not a partition is refused by
+// the participant's permissions (ParticipantIngestSubjects); without
+// isolation (development) such an event is stored but no partition consumer
+// reads it.
+func IngestStreamSubjects(participant string) []string {
+	return []string{IngestSpace(participant), IngestSpace(participant) + ".*"}
 }
 
 // IngestConsumers lists the durable consumers of the ingest stream: one per

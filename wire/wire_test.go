@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -76,11 +78,32 @@ func TestParticipantIngestStream(t *testing.T) {
 	if len(subs) != uin.Partitions+1 || subs[0] != "ecm.ingest.york.pct" || subs[1] != "ecm.ingest.york.pct.00" {
 		t.Fatalf("ParticipantIngestSubjects = %v", subs)
 	}
+	stream := IngestStreamSubjects("york/pct")
 	for _, s := range subs {
 		if pub, _ := ParseIngestSubject(s); pub != "york/pct" {
 			t.Errorf("%s parses as %q", s, pub)
 		}
+		if !slices.ContainsFunc(stream, func(f string) bool { return matches(f, s) }) {
+			t.Errorf("%s is in no subject of the participant's stream %v", s, stream)
+		}
 	}
+	if slices.ContainsFunc(stream, func(f string) bool { return matches(f, IngestSubject("york/police", "9434765919")) }) {
+		t.Errorf("york/pct's stream %v takes york/police's events", stream)
+	}
+}
+
+// matches reports whether subject s matches filter f, whose tokens may be *.
+func matches(f, s string) bool {
+	ft, st := strings.Split(f, "."), strings.Split(s, ".")
+	if len(ft) != len(st) {
+		return false
+	}
+	for i := range ft {
+		if ft[i] != "*" && ft[i] != st[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func TestParseSourced(t *testing.T) {

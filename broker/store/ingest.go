@@ -60,7 +60,7 @@ func ensureIngest(ctx context.Context, js jetstream.JetStream, c *config.Config)
 	for _, p := range c.Participants {
 		sc := jetstream.StreamConfig{
 			Name:        wire.IngestStream(p.ID),
-			Subjects:    wire.ParticipantIngestSubjects(p.ID),
+			Subjects:    wire.IngestStreamSubjects(p.ID),
 			Description: "events as " + p.ID + " published them: its own sequences and duplicate detection; sourced into " + wire.StreamIngest,
 			Storage:     jetstream.FileStorage,
 			Replicas:    c.Replicas,
