@@ -102,15 +102,36 @@ func withMeta(m map[string]string, k, v string) map[string]string {
 
 // IngestPending counts the events published that the broker has not yet
 // acknowledged: those in the participants' streams not yet sourced into
-// ECM_INGEST, and those ECM_INGEST's consumers have not delivered or that
-// are delivered and not yet acknowledged. Zero means every event published
-// before the call has been taken through the pipeline.
-//
-// The events still to be sourced are counted as the participants' streams'
-// last sequences less what ECM_INGEST has received since it began sourcing:
-// every message of those streams is sourced once, and a deletion in either
-// changes no last sequence.
+// ECM_INGEST (Unsourced), and those ECM_INGEST's consumers have not delivered
+// or that are delivered and not yet acknowledged. Zero means every event
+// published before the call has been taken through the pipeline.
 func IngestPending(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	pending, err := Unsourced(ctx, js)
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range wire.IngestConsumers() {
+		c, err := js.Consumer(ctx, wire.StreamIngest, name)
+		if err != nil {
+			return 0, err
+		}
+		ci, err := c.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		pending += ci.NumPending + uint64(ci.NumAckPending)
+	}
+	return pending, nil
+}
+
+// Unsourced counts the events the participants' own streams hold that
+// ECM_INGEST has not taken in yet: the participants' streams' last sequences
+// less what ECM_INGEST has received since it began sourcing (every message of
+// those streams is sourced once, and a deletion in either changes no last
+// sequence). It stays above zero while ECM_INGEST cannot take a participant's
+// events, and those events expire unread once they are older than the
+// duplicate window: ecm_ingest_unsourced, an alert (docs/operations.md).
+func Unsourced(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 	var published uint64
 	list := js.ListStreams(ctx, jetstream.WithStreamListSubject(wire.IngestFilter))
 	for info := range list.Info() {
@@ -125,20 +146,8 @@ func IngestPending(ctx context.Context, js jetstream.JetStream) (uint64, error) 
 	}
 	info := agg.CachedInfo()
 	base, _ := strconv.ParseUint(info.Config.Metadata[sourcedAfter], 10, 64)
-	var pending uint64
 	if received := info.State.LastSeq - min(base, info.State.LastSeq); published > received {
-		pending = published - received
+		return published - received, nil
 	}
-	for _, name := range wire.IngestConsumers() {
-		c, err := js.Consumer(ctx, wire.StreamIngest, name)
-		if err != nil {
-			return 0, err
-		}
-		ci, err := c.Info(ctx)
-		if err != nil {
-			return 0, err
-		}
-		pending += ci.NumPending + uint64(ci.NumAckPending)
-	}
-	return pending, nil
+	return 0, nil
 }

@@ -307,3 +307,55 @@ func TestIngestUpgradeFromSingleStream(t *testing.T) {
 		t.Errorf("the first event after the upgrade: decided at ingest sequence %d, want 4", got)
 	}
 }
+
+// While ECM_INGEST cannot take a participant's events, the participant's
+// own stream has acknowledged them and ecm_ingest_unsourced counts them (they
+// would expire unread after the duplicate window: an operator must see it);
+// once ECM_INGEST can again, they are taken in and decided, in order.
+func TestIngestUnsourcedIsVisible(t *testing.T) {
+	env := testenv.Start(t, "")
+	ctx := t.Context()
+	js := env.Broker.JetStream()
+	dana := child(31)
+	referral := map[string]any{"category": "neglect", "summary": "Held back.", "significant_harm": true}
+	first := testenv.Event("leeds/police", "safeguarding.referral", dana, referral)
+	env.MustPublish("leeds/police", first)
+	env.WaitIdle()
+	s, err := js.Stream(ctx, wire.StreamIngest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	refusing := cfg
+	refusing.MaxMsgs, refusing.Discard = 1, jetstream.DiscardNew // full: sourcing fails and is retried
+	if _, err := js.UpdateStream(ctx, refusing); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{first["id"].(string)}
+	for i := 0; i < 3; i++ {
+		ev := testenv.Event("leeds/police", "safeguarding.referral", dana, referral)
+		env.MustPublish("leeds/police", ev) // 202: stored in leeds/police's own stream
+		ids = append(ids, ev["id"].(string))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, env, "ecm_ingest_unsourced") != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("ecm_ingest_unsourced = %v while ECM_INGEST refuses, want 3", metricValue(t, env, "ecm_ingest_unsourced"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	env.WaitIdle()
+	if v := metricValue(t, env, "ecm_ingest_unsourced"); v != 0 {
+		t.Errorf("ecm_ingest_unsourced = %v after ECM_INGEST takes events again", v)
+	}
+	var decided []string
+	for _, r := range env.Audit(dana) {
+		decided = append(decided, r.EventID)
+	}
+	if strings.Join(decided, ",") != strings.Join(ids, ",") {
+		t.Errorf("decided %v, want %v in order", decided, ids)
+	}
+}
