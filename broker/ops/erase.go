@@ -3,8 +3,8 @@ package ops
 // Erasure (docs/operations.md, "Erasure"): remove a child's personal data
 // from the index, the consent history, the ingest streams (ECM_INGEST and the
 // publisher's own, which keeps an event for the duplicate window), the
-// delivery stream and the dead letters, with JetStream's secure delete (the stored bytes are
-// overwritten, not only marked deleted). The audit is not touched: its
+// delivery stream and the dead letters, with JetStream's secure delete (the
+// stored bytes are overwritten, not only marked deleted). The audit is not touched: its
 // records hold the child only as its keyed hash, never the UIN or any event
 // data, so the chain stays verifiable and the disclosures stay accountable.
 // The erasure itself is audited on the child's audit subject.

@@ -130,7 +130,7 @@ func IngestPending(ctx context.Context, js jetstream.JetStream) (uint64, error) 
 // those streams is sourced once, and a deletion in either changes no last
 // sequence). It stays above zero while ECM_INGEST cannot take a participant's
 // events, and those events expire unread once they are older than the
-// duplicate window: ecm_ingest_unsourced, an alert (docs/operations.md).
+// duplicate window: ecm_ingest_unsourced, an alert (docs/durability.md).
 func Unsourced(ctx context.Context, js jetstream.JetStream) (uint64, error) {
 	var published uint64
 	list := js.ListStreams(ctx, jetstream.WithStreamListSubject(wire.IngestFilter))
