@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/natsauth"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/cenats"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
@@ -357,5 +358,41 @@ func TestIngestUnsourcedIsVisible(t *testing.T) {
 	}
 	if strings.Join(decided, ",") != strings.Join(ids, ",") {
 		t.Errorf("decided %v, want %v in order", decided, ids)
+	}
+}
+
+// An HTTP answer orders the event before anything published after it,
+// whoever publishes it: participants publishing one after another, each
+// waiting for its answer, are taken into ECM_INGEST (and decided) in that
+// order. Each participant's stream is taken in side by side with the
+// others', so without the broker waiting for its event to be taken in
+// before answering, events published right after the start (before the
+// sources are set up) were taken in one participant at a time.
+func TestIngestOrderAcrossPublishers(t *testing.T) {
+	env := testenv.Start(t, "")
+	dana := child(41)
+	from := []string{"leeds/pct", "leeds/police", "leeds/lea", "york/pct"}
+	referral := map[string]any{"category": "neglect", "summary": "In order.", "significant_harm": false}
+	var want []string
+	for i := 0; i < 24; i++ {
+		p := from[i%len(from)]
+		ev := testenv.Event(p, "safeguarding.referral", dana, referral)
+		env.MustPublish(p, ev)
+		want = append(want, ev["id"].(string))
+	}
+	env.WaitIdle()
+	var got []string
+	err := store.Scan(t.Context(), env.Broker.JetStream(), wire.StreamIngest, store.ScanOpts{}, func(m store.Msg) error {
+		var ev map[string]any
+		if json.Unmarshal(m.Data, &ev) == nil {
+			got = append(got, ev["id"].(string))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("ECM_INGEST took the events in as\n%v\nthey were answered as\n%v", got, want)
 	}
 }
