@@ -12,7 +12,10 @@ type Delivery struct {
 	Event json.RawMessage `json:"event"`
 }
 
-// IngestResult is the answer for one event.
+// IngestResult is the answer for one event. Seq is the event's sequence
+// among the publisher's own events (its ingest stream,
+// ECM_IN_<area>_<agency>): 1, 2, 3 ... whatever others publish, the sequence
+// a NATS acknowledgement carries too.
 type IngestResult struct {
 	Index    int       `json:"index"`
 	ID       string    `json:"id,omitempty"`

@@ -139,6 +139,7 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		return nil, err
 	}
 	b.metrics.Registry.MustRegister(store.NewDeliveryCollector(b.js, b.cfg)) // ecm_delivery_held, ecm_delivery_limit
+	b.metrics.Registry.MustRegister(store.NewIngestCollector(b.js))          // ecm_ingest_unsourced
 	if err := store.EnsureDeliveryConsumers(ctx, b.js, b.cfg); err != nil {
 		b.Close()
 		return nil, err

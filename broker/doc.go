@@ -3,9 +3,12 @@
 // the work is done in the sub-packages (docs/architecture.md).
 //
 // An event's path: a participant publishes a CloudEvent over HTTP
-// (httpapi → pipeline.Ingest, stored in ECM_INGEST once JetStream acknowledges
-// it) or straight to its NATS ingest subject (natsauth lets it reach only its
-// own). pipeline.Consume takes it from its partition's consumer, event.Validate
+// (httpapi → pipeline.Ingest) or straight to its NATS ingest subject
+// (natsauth lets it reach only its own): either way it is stored in the
+// participant's own stream, ECM_IN_<area>_<agency>, which JetStream
+// acknowledges and which alone detects the participant's duplicates, and
+// ECM_INGEST sources it from there (store.Ensure). pipeline.Consume takes it
+// from its partition's consumer on ECM_INGEST, event.Validate
 // checks it (or it goes to the dead letters with every reason), policy.Decider
 // decides once who receives it against the child's state (child.Store), and
 // the batch stores the audit records (audit.Writer) before the copies

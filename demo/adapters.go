@@ -22,7 +22,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/adapters/run"
 	"github.com/ecm-broker/ecm-broker/adapters/yot"
 	"github.com/ecm-broker/ecm-broker/broker"
-	"github.com/ecm-broker/ecm-broker/wire"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 )
 
 // sample is one agency's embedded sample exports.
@@ -159,22 +159,11 @@ func received(ctx context.Context, b *broker.Broker) (map[string]map[string]int,
 func waitIdle(ctx context.Context, b *broker.Broker) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		idle := true
-		for _, name := range wire.IngestConsumers() {
-			c, err := b.JetStream().Consumer(ctx, wire.StreamIngest, name)
-			if err != nil {
-				return err
-			}
-			info, err := c.Info(ctx)
-			if err != nil {
-				return err
-			}
-			if info.NumPending > 0 || info.NumAckPending > 0 {
-				idle = false
-				break
-			}
+		n, err := store.IngestPending(ctx, b.JetStream())
+		if err != nil {
+			return err
 		}
-		if idle {
+		if n == 0 {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond)

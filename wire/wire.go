@@ -10,6 +10,7 @@ package wire
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -18,13 +19,50 @@ import (
 // Streams and buckets. Named to read well in `nats stream ls`: one stream per
 // stage, subjects that say who they are for.
 const (
-	StreamIngest     = "ECM_INGEST"     // ecm.ingest.<area>.<agency>.<partition>: events as published
+	StreamIngest     = "ECM_INGEST"     // ecm.ingest.<area>.<agency>.<partition>: every participant's events, sourced from its ECM_IN_ stream
 	StreamDelivery   = "ECM_DELIVERY"   // ecm.deliver.<area>.<agency>: each participant's copies
 	StreamAudit      = "ECM_AUDIT"      // ecm.audit.<child key>: one record per decided event
 	StreamDeadLetter = "ECM_DEADLETTER" // ecm.deadletter.<area>.<agency>: rejected input with reasons
 	BucketChildren   = "ECM_CHILDREN"   // key <child key>: index record and consent history
 	BucketMeta       = "ECM_META"       // broker-wide settings shared by every instance
 )
+
+// A participant's events are stored first in a stream of its own,
+// ECM_IN_<area>_<agency> (IngestStream), which holds its ingest subjects. That
+// stream is what answers its publishes: JetStream's duplicate detection
+// (Nats-Msg-Id), the sequences in its acknowledgements and the
+// Nats-Expected-* checks all see only the participant's own events, so no
+// participant can have another's event taken for a duplicate or learn another's
+// sequences. ECM_INGEST has no subjects of its own: it sources every
+// participant's stream, keeping the subjects, without duplicate detection
+// (a stream with sources and no duplicate window has none), and the broker's
+// partition consumers read it in the order it took the events in.
+const IngestStreamPrefix = "ECM_IN_"
+
+// IngestStream is participant id's own ingest stream ("leeds/pct" →
+// "ECM_IN_leeds_pct").
+func IngestStream(participant string) string {
+	return IngestStreamPrefix + ParticipantAccount(participant)
+}
+
+// HeaderSourced is the header nats-server puts on a message it copies from a
+// source stream: "<stream> <sequence> <filter> <transform> <subject>"
+// (nats-server stream.go, genSourceHeader).
+const HeaderSourced = "Nats-Stream-Source"
+
+// ParseSourced reads the origin of a sourced message from its HeaderSourced
+// value: the stream it was copied from and its sequence there.
+func ParseSourced(value string) (stream string, seq uint64, ok bool) {
+	f := strings.Fields(value)
+	if len(f) < 2 {
+		return "", 0, false
+	}
+	seq, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil || seq == 0 {
+		return "", 0, false
+	}
+	return f[0], seq, true
+}
 
 // Consumers the broker instances share on ECM_INGEST: ecm-broker-p00 …
 // ecm-broker-p15, one per partition, each pinned to one instance at a time
@@ -113,12 +151,28 @@ func PartitionConsumers() (names, filters []string) {
 	return names, filters
 }
 
-// IngestSubjects are the ingest stream's subjects: each partition, and the
-// bare participant subject (whose events are refused for want of a
-// partition). A publish anywhere else finds no stream and fails at once.
-func IngestSubjects() []string {
-	_, filters := PartitionConsumers()
-	return append(filters, IngestUnrouted)
+// ParticipantIngestSubjects are the subjects participant publishes events
+// on: its bare subject (whose events are refused for want of a partition)
+// and one per partition. Its NATS permissions allow exactly these.
+func ParticipantIngestSubjects(participant string) []string {
+	subs := []string{IngestSpace(participant)}
+	for p := 0; p < uin.Partitions; p++ {
+		subs = append(subs, IngestSpace(participant)+"."+PartitionToken(p))
+	}
+	return subs
+}
+
+// IngestStreamSubjects are the subjects of participant's own ingest stream:
+// its bare subject and any one token below it. Two wildcards rather than the
+// seventeen subjects above, because nats-server compares every subject of a
+// new or updated stream with every subject of every other stream of the
+// account: with 900 participants, seventeen subjects each made creating the
+// streams take 20 s of CPU. A token that is not a partition is refused by
+// the participant's permissions (ParticipantIngestSubjects); without
+// isolation (development) such an event is stored but no partition consumer
+// reads it.
+func IngestStreamSubjects(participant string) []string {
+	return []string{IngestSpace(participant), IngestSpace(participant) + ".*"}
 }
 
 // IngestConsumers lists the durable consumers of the ingest stream: one per

@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -83,5 +85,63 @@ func TestUndeliveredMsgIDs(t *testing.T) {
 		if ok != tc.ok || resolved != tc.resolved || ok && got != copyID {
 			t.Errorf("ParseUndeliveredMsgID(%q) = %q, %v, %v", tc.id, got, resolved, ok)
 		}
+	}
+}
+
+func TestParticipantIngestStream(t *testing.T) {
+	if got := IngestStream("leeds/la-social-care"); got != "ECM_IN_leeds_la-social-care" {
+		t.Errorf("IngestStream = %q", got)
+	}
+	subs := ParticipantIngestSubjects("york/pct")
+	if len(subs) != uin.Partitions+1 || subs[0] != "ecm.ingest.york.pct" || subs[1] != "ecm.ingest.york.pct.00" {
+		t.Fatalf("ParticipantIngestSubjects = %v", subs)
+	}
+	stream := IngestStreamSubjects("york/pct")
+	for _, s := range subs {
+		if pub, _ := ParseIngestSubject(s); pub != "york/pct" {
+			t.Errorf("%s parses as %q", s, pub)
+		}
+		if !slices.ContainsFunc(stream, func(f string) bool { return matches(f, s) }) {
+			t.Errorf("%s is in no subject of the participant's stream %v", s, stream)
+		}
+	}
+	if slices.ContainsFunc(stream, func(f string) bool { return matches(f, IngestSubject("york/police", "9434765919")) }) {
+		t.Errorf("york/pct's stream %v takes york/police's events", stream)
+	}
+}
+
+// matches reports whether subject s matches filter f, whose tokens may be *.
+func matches(f, s string) bool {
+	ft, st := strings.Split(f, "."), strings.Split(s, ".")
+	if len(ft) != len(st) {
+		return false
+	}
+	for i := range ft {
+		if ft[i] != "*" && ft[i] != st[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestParseSourced(t *testing.T) {
+	tests := []struct {
+		name, value, stream string
+		seq                 uint64
+		ok                  bool
+	}{
+		{"2.10 form", "ECM_IN_leeds_pct 42 > > ecm.ingest.leeds.pct.03", "ECM_IN_leeds_pct", 42, true},
+		{"with identity", "ECM_IN_leeds_pct 7 > > ecm.ingest.leeds.pct.03 abc", "ECM_IN_leeds_pct", 7, true},
+		{"no sequence", "ECM_IN_leeds_pct", "", 0, false},
+		{"bad sequence", "ECM_IN_leeds_pct x > >", "", 0, false},
+		{"empty", "", "", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stream, seq, ok := ParseSourced(tc.value)
+			if stream != tc.stream || seq != tc.seq || ok != tc.ok {
+				t.Errorf("ParseSourced(%q) = %q, %d, %v", tc.value, stream, seq, ok)
+			}
+		})
 	}
 }

@@ -183,8 +183,10 @@ func (c *Config) Check() error {
 	if c.Duplicates == 0 {
 		c.Duplicates = 24 * time.Hour
 	}
-	if c.Duplicates < time.Minute {
-		return bad("duplicates", "must be at least 1m")
+	// Hours in production (a retried export, a redelivery after a crash);
+	// the tests of re-sends after the window use a second.
+	if c.Duplicates < time.Second {
+		return bad("duplicates", "must be at least 1s (24h is the default; keep it in hours in production)")
 	}
 	if c.Replicas == 0 {
 		c.Replicas = 1

@@ -60,15 +60,13 @@ func (b *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, api.IngestResult{Status: http.StatusRequestEntityTooLarge, Outcome: "invalid", Error: "batch too large", Problems: probs})
 		return
 	}
-	results := make([]api.IngestResult, len(items))
+	msgs := make([]*nats.Msg, len(items))
 	for i, item := range items {
-		m := nats.NewMsg("")
-		m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
-		m.Data = item
-		results[i] = b.pipe.Ingest(r.Context(), p, m)
-		results[i].Index = i
+		msgs[i] = nats.NewMsg("")
+		msgs[i].Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
+		msgs[i].Data = item
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+	writeJSON(w, http.StatusOK, map[string]any{"results": b.pipe.IngestBatch(r.Context(), p, msgs)})
 }
 
 // httpMessage turns an HTTP request into the NATS message the ingest stream

@@ -8,7 +8,9 @@ package natsauth
 // may use, under the same subjects, and nothing else crosses accounts:
 //
 //   - publish its own ingest subjects (ecm.ingest.<area>.<agency>[.<partition>]),
-//     with the JetStream acknowledgement coming back;
+//     which only its own stream ECM_IN_<area>_<agency> holds, with the
+//     JetStream acknowledgement coming back (its own sequences and duplicates
+//     only: wire.IngestStream);
 //   - its own durable pull consumer on ECM_DELIVERY (deliver-<area>-<agency>,
 //     filtered to ecm.deliver.<area>.<agency>): info, next, ack.
 //
@@ -27,7 +29,6 @@ import (
 	"strings"
 
 	"github.com/ecm-broker/ecm-broker/broker/config"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -85,10 +86,7 @@ func consumerSubjects(id string) (c struct{ info, next, ack string }) {
 // that a publisher that forgets the partition gets a dead letter saying so),
 // its consumer's info and next, and acknowledgements of what it was given.
 func participantPublish(id string) []string {
-	subs := []string{wire.IngestSpace(id)}
-	for p := 0; p < uin.Partitions; p++ {
-		subs = append(subs, wire.IngestSpace(id)+"."+wire.PartitionToken(p))
-	}
+	subs := wire.ParticipantIngestSubjects(id)
 	c := consumerSubjects(id)
 	return append(subs, c.info, c.next, c.ack)
 }

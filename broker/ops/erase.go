@@ -1,9 +1,10 @@
 package ops
 
 // Erasure (docs/operations.md, "Erasure"): remove a child's personal data
-// from the index, the consent history, the ingest and delivery streams and
-// the dead letters, with JetStream's secure delete (the stored bytes are
-// overwritten, not only marked deleted). The audit is not touched: its
+// from the index, the consent history, the ingest streams (ECM_INGEST and the
+// publisher's own, which keeps an event for the duplicate window), the
+// delivery stream and the dead letters, with JetStream's secure delete (the
+// stored bytes are overwritten, not only marked deleted). The audit is not touched: its
 // records hold the child only as its keyed hash, never the UIN or any event
 // data, so the chain stays verifiable and the disclosures stay accountable.
 // The erasure itself is audited on the child's audit subject.
@@ -107,6 +108,9 @@ func (b *Ops) erase(ctx context.Context, child, key string, res *api.ErasureResu
 		if err := secureDelete(ctx, ingest, m.Seq); err != nil {
 			return fmt.Errorf("deleting event %d: %w", m.Seq, err)
 		}
+		if err := b.deleteOrigin(ctx, m); err != nil {
+			return fmt.Errorf("deleting event %d: %w", m.Seq, err)
+		}
 		res.Ingest++
 	}
 	// Copies: found by message id (<source>#<id>@<participant>).
@@ -161,6 +165,25 @@ func (b *Ops) erase(ctx context.Context, child, key string, res *api.ErasureResu
 		return fmt.Errorf("purging the child's record: %w", err)
 	}
 	return nil
+}
+
+// deleteOrigin removes the copy of an ECM_INGEST event that its publisher's
+// own stream keeps for the duplicate window (wire.IngestStream); after the
+// window it is gone already, as is the stream of a participant an
+// administrator deleted.
+func (b *Ops) deleteOrigin(ctx context.Context, m store.Msg) error {
+	name, seq, ok := wire.ParseSourced(m.Header.Get(wire.HeaderSourced))
+	if !ok || !strings.HasPrefix(name, wire.IngestStreamPrefix) {
+		return nil // stored before the participants' streams existed
+	}
+	s, err := b.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return secureDelete(ctx, s, seq)
 }
 
 // secureDelete overwrites and removes one message; one already gone is fine.

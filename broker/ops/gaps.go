@@ -22,7 +22,7 @@ func (b *Ops) gaps(st child.State, recs []api.AuditRecord, lost uint64, found ch
 	// decision record stored before the record was written.
 	decided := map[uint64]bool{}
 	for _, r := range recs {
-		if r.Action == nil && r.CausedBy == "" {
+		if r.Action == nil && r.CausedBy == "" && r.Outcome != "copies" { // the decision, not the record of its copies
 			decided[r.IngestSeq] = true
 		}
 	}

@@ -31,8 +31,9 @@ type Deps struct {
 // Pipeline is the event path of one broker instance.
 type Pipeline struct {
 	Deps
-	auditOK   atomic.Bool
-	processed atomic.Int64 // events taken through the pipeline by this process
+	auditOK      atomic.Bool
+	processed    atomic.Int64 // events taken through the pipeline by this process
+	ingestHandle atomic.Value // jetstream.Stream of ECM_INGEST (ingest.go)
 }
 
 // New builds a pipeline; Consume runs it.

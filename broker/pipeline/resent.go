@@ -56,7 +56,7 @@ func (b *Pipeline) alreadyApplied(ctx context.Context, publisher string, m *nats
 	if !ok {
 		return api.IngestResult{}, false
 	}
-	if same, err := b.sameAsStored(ctx, first, m); err == nil && !same {
+	if same, err := b.sameAsStored(ctx, wire.StreamIngest, first, m); err == nil && !same {
 		probs := []api.Problem{{Field: "id", Reason: fmt.Sprintf("was already used by %s for a different event", ev.Source)}}
 		b.Reject(ctx, publisher, m, probs)
 		return api.IngestResult{ID: ev.ID, Status: http.StatusConflict, Outcome: "conflict", Error: "duplicate id with different content", Problems: probs}, true
@@ -67,7 +67,7 @@ func (b *Pipeline) alreadyApplied(ctx context.Context, publisher string, m *nats
 // resent handles an ingest message (seq) whose event the child's record
 // says was applied from ingest sequence first.
 func (b *Pipeline) resent(ctx context.Context, p *pass, m *nats.Msg, ev *event.Event, publisher string, seq, first uint64) error {
-	same, err := b.sameAsStored(ctx, first, m)
+	same, err := b.sameAsStored(ctx, wire.StreamIngest, first, m)
 	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("reading the event stored first: %w", err)
 	}

@@ -30,6 +30,31 @@ func NewDeliveryCollector(js jetstream.JetStream, c *config.Config) *deliveryCol
 	return d
 }
 
+// ingestCollector reads, at each scrape, how many published events
+// ECM_INGEST has not yet taken from the participants' own streams:
+// ecm_ingest_unsourced (Unsourced).
+type ingestCollector struct {
+	js        jetstream.JetStream
+	unsourced *prometheus.Desc
+}
+
+func NewIngestCollector(js jetstream.JetStream) *ingestCollector {
+	return &ingestCollector{js: js, unsourced: prometheus.NewDesc("ecm_ingest_unsourced",
+		"Events the participants' own ingest streams hold that ECM_INGEST has not taken in yet; they expire after the duplicate window.", nil, nil)}
+}
+
+func (c *ingestCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.unsourced }
+
+func (c *ingestCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := Unsourced(ctx, c.js)
+	if err != nil {
+		return // the streams cannot be read now; /readyz says why
+	}
+	ch <- prometheus.MustNewConstMetric(c.unsourced, prometheus.GaugeValue, float64(n))
+}
+
 func (d *deliveryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- d.held; ch <- d.lim }
 
 func (d *deliveryCollector) Collect(ch chan<- prometheus.Metric) {

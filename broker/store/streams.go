@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker/config"
-	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -17,8 +16,10 @@ import (
 // Ensure creates or updates the broker's streams and buckets. Every
 // instance runs it at start; it is idempotent.
 func Ensure(ctx context.Context, js jetstream.JetStream, c *config.Config) error {
+	if err := ensureIngest(ctx, js, c); err != nil {
+		return err
+	}
 	streams := []jetstream.StreamConfig{
-		{Name: wire.StreamIngest, Subjects: wire.IngestSubjects(), Description: "events as published by participants"},
 		{Name: wire.StreamDelivery, Subjects: []string{wire.DeliveryFilter}, Description: "each participant's delivered copies"},
 		{Name: wire.StreamAudit, Subjects: []string{wire.AuditFilter}, Description: "one decision record per event",
 			DenyDelete: true, DenyPurge: true},
@@ -28,7 +29,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c *config.Config) error
 		sc.Storage = jetstream.FileStorage
 		sc.Replicas = c.Replicas
 		sc.Duplicates = c.Duplicates
-		sc.MaxMsgSize = event.MaxBytes + 64*1024
+		sc.MaxMsgSize = maxMsgSize
 		if sc.Name == wire.StreamDelivery { // delivery_limits (limits.go)
 			if err := applyDeliveryLimits(ctx, js, &sc, c.DeliveryLimits); err != nil {
 				return err

@@ -148,6 +148,8 @@ for a in json.load(sys.stdin).get("account_details", []):
         for c in s.get("consumer_detail") or []:
             if c["name"].startswith("ecm-broker-"):
                 n += c["num_pending"] + c["num_ack_pending"]
+        for src in s.get("sources") or []:  # ECM_INGEST: events still to take from the participants streams
+            n += src.get("lag", 0)
 print(n)' || echo unknown
 }
 

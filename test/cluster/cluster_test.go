@@ -24,8 +24,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// The streams and buckets the broker keeps, as JetStream names them.
-var allStreams = []string{wire.StreamIngest, wire.StreamDelivery, wire.StreamAudit, wire.StreamDeadLetter,
+// publisher is the participant whose events the tests publish.
+const publisher = "leeds/lea"
+
+// The streams and buckets the broker keeps, as JetStream names them: the
+// publisher's own ingest stream among them (the other participants' hold
+// nothing).
+var allStreams = []string{wire.IngestStream(publisher), wire.StreamIngest, wire.StreamDelivery, wire.StreamAudit, wire.StreamDeadLetter,
 	"KV_" + wire.BucketChildren, "KV_" + wire.BucketMeta}
 
 // Two broker instances share a three-node cluster, every stream at three
@@ -53,7 +58,7 @@ func TestNodeLossWithTwoBrokers(t *testing.T) {
 		t.Fatalf("broker A connected to node %d, want 0", got)
 	}
 	nc, js := c.Connect()
-	for _, s := range []string{wire.StreamIngest, wire.StreamDelivery} {
+	for _, s := range []string{wire.IngestStream(publisher), wire.StreamIngest, wire.StreamDelivery} {
 		c.MoveLeader(js, nc, s, 0)
 	}
 
@@ -65,8 +70,8 @@ func TestNodeLossWithTwoBrokers(t *testing.T) {
 	go func() { defer wg.Done(); publishAll(t, c, events, &acked) }()
 
 	waitFor(t, "a third of the events published", func() bool { return acked.Load() >= int64(n/3) })
-	t.Logf("%d events acknowledged after %v; stopping %s (broker A's node, leader of %s and %s)",
-		acked.Load(), time.Since(start).Round(time.Millisecond), c.Node(0).Name, wire.StreamIngest, wire.StreamDelivery)
+	t.Logf("%d events acknowledged after %v; stopping %s (broker A's node, leader of %s, %s and %s)",
+		acked.Load(), time.Since(start).Round(time.Millisecond), c.Node(0).Name, wire.IngestStream(publisher), wire.StreamIngest, wire.StreamDelivery)
 	stopped := time.Now()
 	c.Stop(0)
 	waitFor(t, "broker A reconnected to another node", func() bool {
@@ -138,10 +143,10 @@ func referrals(n int) ([]*nats.Msg, map[string]int) {
 			continue
 		}
 		harm := len(msgs)%3 == 0
-		ev := testenv.Event("leeds/lea", "safeguarding.referral", child,
+		ev := testenv.Event(publisher, "safeguarding.referral", child,
 			map[string]any{"category": "neglect", "summary": "Referral " + strconv.Itoa(len(msgs)), "significant_harm": harm})
 		body, _ := json.Marshal(ev)
-		m := nats.NewMsg(wire.IngestSubject("leeds/lea", child))
+		m := nats.NewMsg(wire.IngestSubject(publisher, child))
 		m.Header.Set(cenats.HeaderContentType, cenats.ContentTypeStructured)
 		m.Header.Set(jetstream.MsgIDHeader, cenats.MsgID(ev["source"].(string), ev["id"].(string)))
 		m.Data = body

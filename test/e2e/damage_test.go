@@ -44,7 +44,7 @@ func readyzDegraded(t *testing.T, env *testenv.Env) (int, degradedReadiness) {
 // metric is the value of a series without labels, as /metrics gives it.
 func metric(t *testing.T, env *testenv.Env, name string) string {
 	t.Helper()
-	r := env.Do("GET", "/metrics", "", "", nil)
+	r := env.Do("GET", "/metrics", demo.OperatorToken, "", nil) // an operator's token (docs/security.md)
 	for _, l := range strings.Split(string(r.Body), "\n") {
 		if v, ok := strings.CutPrefix(l, name+" "); ok {
 			return v

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 const (
@@ -200,7 +202,12 @@ func TestNATSIngest(t *testing.T) {
 	referral := map[string]any{"category": "neglect", "summary": "No food at home.", "significant_harm": false}
 	publish(wire.IngestSubject("leeds/lea", ben), testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
 	publish(wire.IngestSubject("leeds/lea", ben), testenv.Event("leeds/police", "safeguarding.referral", ben, referral))
-	publish("ecm.ingest.nowhere.pct."+uin.Partition(ben), testenv.Event("nowhere/pct", "safeguarding.referral", ben, referral))
+	// A participant that is not configured has no ingest stream: its publish
+	// is refused at once, nothing is stored.
+	nowhere, _ := json.Marshal(testenv.Event("nowhere/pct", "safeguarding.referral", ben, referral))
+	if _, err := js.Publish(t.Context(), "ecm.ingest.nowhere.pct."+uin.Partition(ben), nowhere); !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		t.Fatalf("publishing as an unconfigured participant: %v, want no stream", err)
+	}
 	publish("ecm.ingest.leeds.lea", testenv.Event("leeds/lea", "safeguarding.referral", ben, referral))
 	wrong := "00"
 	if uin.Partition(ben) == wrong {
@@ -222,7 +229,7 @@ func TestNATSIngest(t *testing.T) {
 		field, _, _ := strings.Cut(dl.Reasons[0], ":")
 		reasons[field]++
 	}
-	if len(dls) != 5 || reasons["source"] != 1 || reasons["publisher"] != 1 || reasons["partition"] != 2 || reasons["Nats-Msg-Id"] != 1 {
+	if len(dls) != 4 || reasons["source"] != 1 || reasons["partition"] != 2 || reasons["Nats-Msg-Id"] != 1 {
 		t.Fatalf("dead letters: %+v", dls)
 	}
 }

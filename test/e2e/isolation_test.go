@@ -214,7 +214,10 @@ func participantDenials(p config.Participant, all []config.Participant) []denial
 		)...)
 		ds = append(ds, sub("ecm.deliver."+dots(o.ID), "ecm.ingest."+dots(o.ID)+".>")...)
 	}
-	streams := []string{"ECM_INGEST", "ECM_DELIVERY", "ECM_AUDIT", "ECM_DEADLETTER", "KV_ECM_CHILDREN", "KV_ECM_META"}
+	// Its own ingest stream is reached only by publishing to its subjects;
+	// another's not at all.
+	streams := []string{"ECM_INGEST", "ECM_DELIVERY", "ECM_AUDIT", "ECM_DEADLETTER", "KV_ECM_CHILDREN", "KV_ECM_META",
+		wire.IngestStream(p.ID), wire.IngestStream(otherThan(p.ID, all))}
 	for _, s := range streams {
 		ds = append(ds, pub("$JS.API.STREAM.INFO."+s, "$JS.API.STREAM.MSG.GET."+s, "$JS.API.DIRECT.GET."+s,
 			"$JS.API.STREAM.PURGE."+s, "$JS.API.STREAM.DELETE."+s, "$JS.API.STREAM.UPDATE."+s,
@@ -258,6 +261,16 @@ func participantDenials(p config.Participant, all []config.Participant) []denial
 	return ds
 }
 
+// otherThan is the first participant of all that is not id.
+func otherThan(id string, all []config.Participant) string {
+	for _, o := range all {
+		if o.ID != id {
+			return o.ID
+		}
+	}
+	return id
+}
+
 // operatorDenials is everything an operator must not do: write anything,
 // read anything other than audit, dead letters and metadata.
 func operatorDenials(all []config.Participant) []denial {
@@ -271,12 +284,13 @@ func operatorDenials(all []config.Participant) []denial {
 		pub("ecm.ingest."+dots(p.ID)+".00", "ecm.deliver."+dots(p.ID),
 			"$JS.API.CONSUMER.MSG.NEXT.ECM_DELIVERY."+wire.DeliveryConsumer(p.ID))
 	}
-	for _, s := range []string{"ECM_INGEST", "ECM_DELIVERY", "ECM_AUDIT", "ECM_DEADLETTER", "KV_ECM_CHILDREN", "KV_ECM_META"} {
+	in := wire.IngestStream(all[0].ID) // a participant's own ingest stream
+	for _, s := range []string{"ECM_INGEST", "ECM_DELIVERY", "ECM_AUDIT", "ECM_DEADLETTER", "KV_ECM_CHILDREN", "KV_ECM_META", in} {
 		pub("$JS.API.STREAM.PURGE."+s, "$JS.API.STREAM.DELETE."+s, "$JS.API.STREAM.UPDATE."+s,
 			"$JS.API.STREAM.MSG.DELETE."+s, "$JS.API.CONSUMER.CREATE."+s, "$JS.API.CONSUMER.CREATE."+s+".x.>",
 			"$JS.API.CONSUMER.DURABLE.CREATE."+s+".x", "$JS.API.CONSUMER.DELETE."+s+".x")
 	}
-	for _, s := range []string{"ECM_INGEST", "ECM_DELIVERY", "KV_ECM_CHILDREN", "KV_ECM_META"} {
+	for _, s := range []string{"ECM_INGEST", "ECM_DELIVERY", "KV_ECM_CHILDREN", "KV_ECM_META", in} {
 		pub("$JS.API.STREAM.MSG.GET."+s, "$JS.API.DIRECT.GET."+s, "$JS.API.DIRECT.GET."+s+".x")
 	}
 	pub("ecm.audit.x", "ecm.deadletter.x", "$KV.ECM_CHILDREN.x", "$KV.ECM_META.child-key-secret",
@@ -429,7 +443,7 @@ func runAllowed(t *testing.T, iso *isolated) {
 		if err != nil {
 			t.Fatalf("%s publishing %s: %v", from, m.Subject, err)
 		}
-		if ack.Stream != wire.StreamIngest || ack.Sequence == 0 {
+		if ack.Stream != wire.IngestStream(from) || ack.Sequence == 0 {
 			t.Fatalf("%s: ack %+v", from, ack)
 		}
 	}

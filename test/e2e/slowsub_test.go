@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/broker"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/uin"
@@ -139,6 +140,9 @@ func waitDecidedFirstTime(t *testing.T, env *testenv.Env) {
 					"(is the pipeline handing refused copies to holdRefusedCopy?)", name, info.NumRedelivered)
 			}
 			idle = idle && info.NumPending == 0 && info.NumAckPending == 0
+		}
+		if n, err := store.IngestPending(ctx, env.Broker.JetStream()); err != nil || n != 0 {
+			idle = false // some not yet sourced from their publishers' streams
 		}
 		if idle {
 			return

@@ -17,9 +17,9 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/natsauth"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/policies"
-	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -237,31 +237,21 @@ func (e *Env) WaitIdle() {
 	WaitIdle(e.T, e.Broker.JetStream())
 }
 
-// WaitIdle waits until the broker's consumer has nothing pending or unacknowledged.
+// WaitIdle waits until every event published so far has been sourced from
+// its publisher's stream into ECM_INGEST and acknowledged by the broker
+// (store.IngestPending).
 func WaitIdle(t testing.TB, js jetstream.JetStream) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for {
-		idle := true
-		for _, name := range wire.IngestConsumers() {
-			c, err := js.Consumer(ctx, wire.StreamIngest, name)
-			if err != nil {
-				idle = false
-				break
-			}
-			info, err := c.Info(ctx)
-			if err != nil || info.NumPending != 0 || info.NumAckPending != 0 {
-				idle = false
-				break
-			}
-		}
-		if idle {
+		n, err := store.IngestPending(ctx, js)
+		if err == nil && n == 0 {
 			return
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("broker did not become idle: %v", ctx.Err())
+			t.Fatalf("broker did not become idle (%d pending, %v): %v", n, err, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
