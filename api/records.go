@@ -66,3 +66,11 @@ type DeadLetterPage struct {
 	DeadLetters []DeadLetter `json:"deadletters"`
 	Next        uint64       `json:"next"`
 }
+
+// Error is every error answer of the HTTP API: a message a person can act
+// on, and a code a program can test (bad_request, unauthorized, forbidden,
+// conflict, too_large, unprocessable, throttled, unavailable, internal).
+type Error struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}

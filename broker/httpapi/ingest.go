@@ -15,10 +15,10 @@ import (
 
 // handleIngest is POST /v1/events: the CloudEvents HTTP binding in
 // structured, binary and batch modes.
-func (b *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	p, ok := b.participantFor(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	ct := r.Header.Get("Content-Type")
 	batch := strings.HasPrefix(ct, cenats.ContentTypeBatch)
@@ -28,21 +28,20 @@ func (b *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
-		return
+		return errorf(http.StatusBadRequest, "reading body: %v", err)
 	}
 	if int64(len(body)) > limit {
 		probs := []api.Problem{{Field: "event", Reason: fmt.Sprintf("body is over %d bytes", limit)}}
 		b.pipe.Reject(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
 		writeJSON(w, http.StatusRequestEntityTooLarge, api.IngestResult{Status: http.StatusRequestEntityTooLarge, Outcome: "invalid",
 			Error: "event too large", Problems: probs})
-		return
+		return nil
 	}
 	if !batch {
 		msg := httpMessage(r.Header, body)
 		res := b.pipe.Ingest(r.Context(), p, msg)
 		writeJSON(w, res.Status, res)
-		return
+		return nil
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(body, &items); err != nil || items == nil {
@@ -52,13 +51,13 @@ func (b *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		probs := []api.Problem{{Field: "batch", Reason: "must be a JSON array of structured events: " + cenats.DescribeJSONError(err)}}
 		b.pipe.Reject(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
 		writeJSON(w, http.StatusBadRequest, api.IngestResult{Status: http.StatusBadRequest, Outcome: "invalid", Error: "invalid batch", Problems: probs})
-		return
+		return nil
 	}
 	if len(items) > maxBatchEvents {
 		probs := []api.Problem{{Field: "batch", Reason: fmt.Sprintf("has %d events, at most %d", len(items), maxBatchEvents)}}
 		b.pipe.Reject(r.Context(), p.ID, &nats.Msg{Header: nats.Header{"Content-Type": {ct}}, Data: body}, probs)
 		writeJSON(w, http.StatusRequestEntityTooLarge, api.IngestResult{Status: http.StatusRequestEntityTooLarge, Outcome: "invalid", Error: "batch too large", Problems: probs})
-		return
+		return nil
 	}
 	msgs := make([]*nats.Msg, len(items))
 	for i, item := range items {
@@ -67,6 +66,7 @@ func (b *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		msgs[i].Data = item
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": b.pipe.IngestBatch(r.Context(), p, msgs)})
+	return nil
 }
 
 // httpMessage turns an HTTP request into the NATS message the ingest stream

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -23,49 +22,45 @@ import (
 // handleDecide is POST /v1/decide[?as_of=TIME] (operators): explain the
 // decision for one structured event. as_of replaces the event's time, so
 // ages and consent expiry are taken then.
-func (b *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleDecide(w http.ResponseWriter, r *http.Request) error {
 	op, ok := b.operatorName(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, event.MaxBytes+1))
 	if err != nil || len(body) > event.MaxBytes {
-		writeError(w, http.StatusBadRequest, "body: one structured CloudEvent of at most 1 MiB")
-		return
+		return errorf(http.StatusBadRequest, "body: one structured CloudEvent of at most 1 MiB")
 	}
 	raw, err := cenats.DecodeStructured(body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return errorf(http.StatusBadRequest, "%v", err)
 	}
 	now := time.Now()
 	if s := r.URL.Query().Get("as_of"); s != "" {
 		if now, err = time.Parse(time.RFC3339, s); err != nil {
-			writeError(w, http.StatusBadRequest, "as_of: must be an RFC 3339 time")
-			return
+			return errorf(http.StatusBadRequest, "as_of: must be an RFC 3339 time")
 		}
 		raw.Attrs["time"] = now.UTC().Format(time.RFC3339)
 	}
 	source, _ := raw.String("source")
 	publisher := strings.TrimPrefix(source, "/")
 	if _, ok := b.registry.Participant(publisher); !ok {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("source %q is not a registered participant", source))
-		return
+		return errorf(http.StatusBadRequest, "source %q is not a registered participant", source)
 	}
 	ev, probs := event.Validate(raw, publisher, now.Add(time.Minute))
 	if len(probs) > 0 {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid event", "problems": probs})
-		return
+		return nil
 	}
 	out, err := b.ops.Explain(r.Context(), ev)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
+		return errorf(http.StatusServiceUnavailable, "%v", err)
 	}
 	if !b.logDecideRead(w, r, op, ev.Subject) { // accesslog.go
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // handleVerify is GET /v1/audit/verify[?stream=NAME][&public_key=B64][&heads=true]
@@ -73,18 +68,17 @@ func (b *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 // saved outside the broker) (operators): NDJSON progress lines, then the
 // report. A full verification of ECM_AUDIT with the broker's own keys is
 // also what /readyz reports until the next background check.
-func (b *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	op, ok := b.operatorName(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	var req api.VerifyRequest
 	if r.Method == http.MethodPost {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, "body: {\"stream\", \"public_key\", \"expect_heads\": [{\"chain\", \"index\", \"hash\"}], \"heads\"}: "+err.Error())
-			return
+			return errorf(http.StatusBadRequest, "%s", "body: {\"stream\", \"public_key\", \"expect_heads\": [{\"chain\", \"index\", \"hash\"}], \"heads\"}: "+err.Error())
 		}
 	} else {
 		q := r.URL.Query()
@@ -94,13 +88,11 @@ func (b *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		req.Stream = wire.StreamAudit
 	}
 	if !strings.HasPrefix(req.Stream, wire.StreamAudit) {
-		writeError(w, http.StatusBadRequest, "stream: only "+wire.StreamAudit+" or a copy named "+wire.StreamAudit+"_... can be verified")
-		return
+		return errorf(http.StatusBadRequest, "%s", "stream: only "+wire.StreamAudit+" or a copy named "+wire.StreamAudit+"_... can be verified")
 	}
 	for i, h := range req.ExpectHeads {
 		if h.Chain == "" || h.Index == 0 || len(h.Hash) != 64 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("expect_heads[%d]: a head needs a chain, an index from 1 and a SHA-256 hash (64 hex digits)", i))
-			return
+			return errorf(http.StatusBadRequest, "expect_heads[%d]: a head needs a chain, an index from 1 and a SHA-256 hash (64 hex digits)", i)
 		}
 	}
 	keys := b.audit.TrustedKeys(b.cfg)
@@ -115,39 +107,39 @@ func (b *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 		}})
 	if err != nil {
 		out.fail(err)
-		return
+		return nil
 	}
 	if req.Stream == wire.StreamAudit && req.PublicKey == "" && len(req.ExpectHeads) == 0 {
 		b.auditMon.Observe(rep)
 	}
 	out.result(rep)
+	return nil
 }
 
 // handleReplay is POST /v1/replay (operators): a ReplaySelection in, NDJSON
 // progress lines and a ReplayResult out.
-func (b *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleReplay(w http.ResponseWriter, r *http.Request) error {
 	op, ok := b.operatorName(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	var sel api.ReplaySelection
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&sel); err != nil {
-		writeError(w, http.StatusBadRequest, "body: a replay selection: "+err.Error())
-		return
+		return errorf(http.StatusBadRequest, "body: a replay selection: %v", err)
 	}
 	if _, err := b.ops.CheckSelection(sel); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+		return errorf(http.StatusBadRequest, "%v", err)
 	}
 	out := newProgressWriter(w)
 	res, err := b.ops.Replay(r.Context(), op, sel, out.progress)
 	if err != nil {
 		out.fail(err)
-		return
+		return nil
 	}
 	out.result(res)
+	return nil
 }
 
 // handleBackfill is POST /v1/backfill (operators): a BackfillRequest in,
@@ -158,48 +150,46 @@ func (b *Server) handleReplay(w http.ResponseWriter, r *http.Request) {
 //
 // Issue 12 brings operator roles; this endpoint is then for operators with
 // the policy role (docs/operations.md, "Backfill").
-func (b *Server) handleBackfill(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleBackfill(w http.ResponseWriter, r *http.Request) error {
 	op, ok := b.operatorName(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	var req api.BackfillRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "body: a replay selection and, to send, \"confirm\": the dry run's id: "+err.Error())
-		return
+		return errorf(http.StatusBadRequest, "%s", "body: a replay selection and, to send, \"confirm\": the dry run's id: "+err.Error())
 	}
 	if _, err := b.ops.CheckBackfill(r.Context(), req); err != nil {
 		code := http.StatusBadRequest
 		if errors.Is(err, ops.ErrNoDryRun) {
 			code = http.StatusConflict
 		}
-		writeError(w, code, err.Error())
-		return
+		return errorf(code, "%v", err)
 	}
 	out := newProgressWriter(w)
 	res, err := b.ops.Backfill(r.Context(), op, req, out.progress)
 	if err != nil {
 		out.fail(err)
-		return
+		return nil
 	}
 	out.result(res)
+	return nil
 }
 
 // handleImpact is POST /v1/impact (operators): NDJSON progress, then the
 // report. One analysis runs at a time.
-func (b *Server) handleImpact(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleImpact(w http.ResponseWriter, r *http.Request) error {
 	op, ok := b.operatorName(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	var req api.ImpactRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "body: {\"modules\": {name: source}, \"from\", \"to\"}: "+err.Error())
-		return
+		return errorf(http.StatusBadRequest, "%s", "body: {\"modules\": {name: source}, \"from\", \"to\"}: "+err.Error())
 	}
 	main := map[string]string{}
 	for n, src := range req.Modules {
@@ -208,18 +198,15 @@ func (b *Server) handleImpact(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(main) == 0 {
-		writeError(w, http.StatusBadRequest, "modules: the draft has no .rego files (tests are not counted)")
-		return
+		return errorf(http.StatusBadRequest, "modules: the draft has no .rego files (tests are not counted)")
 	}
 	draft, err := policy.CompileDraft(r.Context(), main)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "the draft does not compile: "+err.Error())
-		return
+		return errorf(http.StatusUnprocessableEntity, "the draft does not compile: %v", err)
 	}
 	unlock, ok := b.ops.LockImpact()
 	if !ok {
-		writeError(w, http.StatusConflict, "an impact analysis is already running; try again when it ends")
-		return
+		return errorf(http.StatusConflict, "an impact analysis is already running; try again when it ends")
 	}
 	defer unlock()
 	out := newProgressWriter(w)
@@ -227,67 +214,64 @@ func (b *Server) handleImpact(w http.ResponseWriter, r *http.Request) {
 	rep, err := b.ops.Impact(r.Context(), draft, req, out.progress)
 	if err != nil {
 		out.fail(err)
-		return
+		return nil
 	}
 	out.result(rep)
+	return nil
 }
 
 // handleSubjectAccess is GET /v1/sar?child=UIN (operators).
-func (b *Server) handleSubjectAccess(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleSubjectAccess(w http.ResponseWriter, r *http.Request) error {
 	op, ok := b.operatorName(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	child := r.URL.Query().Get("child")
 	if err := uin.Check(child); err != nil {
-		writeError(w, http.StatusBadRequest, "child: "+err.Error())
-		return
+		return errorf(http.StatusBadRequest, "child: %v", err)
 	}
 	sa, err := b.ops.SubjectAccess(r.Context(), op, child)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
+		return errorf(http.StatusServiceUnavailable, "%v", err)
 	}
 	writeJSON(w, http.StatusOK, sa)
+	return nil
 }
 
 // handleDisclosures is GET /v1/disclosures?child=UIN (participant token):
 // the participant's own events about the child, and who received each,
 // replays included. Nothing about other publishers' events.
-func (b *Server) handleDisclosures(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleDisclosures(w http.ResponseWriter, r *http.Request) error {
 	p, ok := b.participantFor(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	child := r.URL.Query().Get("child")
 	if err := uin.Check(child); err != nil {
-		writeError(w, http.StatusBadRequest, "child: "+err.Error())
-		return
+		return errorf(http.StatusBadRequest, "child: %v", err)
 	}
 	out, gaps, err := b.ops.Disclosures(r.Context(), p.ID, child)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
+		return errorf(http.StatusServiceUnavailable, "%v", err)
 	}
 	writeJSON(w, http.StatusOK, api.DisclosureList{Child: child, Participant: p.ID, Events: out, Gaps: gaps})
+	return nil
 }
 
 // handleErase is POST /v1/erase (operators).
-func (b *Server) handleErase(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleErase(w http.ResponseWriter, r *http.Request) error {
 	op, ok := b.operatorName(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	var req api.ErasureRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "body: {\"child\": UIN, \"reason\": TEXT}: "+err.Error())
-		return
+		return errorf(http.StatusBadRequest, "%s", "body: {\"child\": UIN, \"reason\": TEXT}: "+err.Error())
 	}
 	if err := uin.Check(req.Child); err != nil {
-		writeError(w, http.StatusBadRequest, "child: "+err.Error())
-		return
+		return errorf(http.StatusBadRequest, "child: %v", err)
 	}
 	res, err := b.ops.Erase(r.Context(), op, req.Child, req.Reason)
 	switch {
@@ -298,4 +282,5 @@ func (b *Server) handleErase(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, res)
 	}
+	return nil
 }

@@ -20,17 +20,17 @@ import (
 func (b *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	// Who may call each route: participantOnly, operatorOnly(role) (auth.go).
-	mux.HandleFunc("POST /v1/events", b.participantOnly(b.handleIngest))
-	mux.HandleFunc("GET /v1/deliveries", b.participantOnly(b.handleDeliveries))
-	mux.HandleFunc("GET /v1/audit", b.operatorOnly(config.RoleRead, b.handleAudit))
-	mux.HandleFunc("GET /v1/deadletters", b.operatorOnly(config.RoleRead, b.handleDeadLetters))
-	mux.HandleFunc("POST /v1/policy/reload", b.operatorOnly(config.RolePolicy, b.handleReload))
-	mux.HandleFunc("POST /v1/decide", b.operatorOnly(config.RoleRead, b.handleDecide))
+	mux.HandleFunc("POST /v1/events", b.participantOnly(b.serve(b.handleIngest)))
+	mux.HandleFunc("GET /v1/deliveries", b.participantOnly(b.serve(b.handleDeliveries)))
+	mux.HandleFunc("GET /v1/audit", b.operatorOnly(config.RoleRead, b.serve(b.handleAudit)))
+	mux.HandleFunc("GET /v1/deadletters", b.operatorOnly(config.RoleRead, b.serve(b.handleDeadLetters)))
+	mux.HandleFunc("POST /v1/policy/reload", b.operatorOnly(config.RolePolicy, b.serve(b.handleReload)))
+	mux.HandleFunc("POST /v1/decide", b.operatorOnly(config.RoleRead, b.serve(b.handleDecide)))
 	b.opsRoutes(mux) // operations: verify, replay, backfill, impact, sar, disclosures, erase (ops.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", b.handleReady)
+	mux.HandleFunc("GET /readyz", b.serve(b.handleReady))
 	// Metrics name participants: an operator's token here, or none on the
 	// broker's own metrics address (--metrics-listen: MetricsHandler).
 	mux.HandleFunc("GET /metrics", b.operatorOnly(config.RoleRead, b.MetricsHandler().ServeHTTP))
@@ -43,7 +43,7 @@ func (b *Server) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(b.metrics.Registry, promhttp.HandlerOpts{})
 }
 
-func (b *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+func (b *Server) handleReady(w http.ResponseWriter, _ *http.Request) error {
 	checks := map[string]string{"nats": "ok", "policy": "ok", "audit": "ok"}
 	ready := true
 	if !b.nc.IsConnected() {
@@ -67,6 +67,7 @@ func (b *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, map[string]any{"ready": ready, "degraded": degraded, "checks": checks})
+	return nil
 }
 
 // auditChainCheck words what the audit's verification found for /readyz. A
@@ -103,35 +104,35 @@ func auditChainCheck(s api.AuditChainStatus) (string, bool) {
 
 // handleReload is POST /v1/policy/reload (operators): read the policy
 // source now rather than at the next poll.
-func (b *Server) handleReload(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleReload(w http.ResponseWriter, r *http.Request) error {
 	if !b.operatorFor(w, r) {
-		return
+		return nil
 	}
 	changed, err := b.reloader.Reload(r.Context())
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "policy refused, the previous one keeps serving: " + err.Error(),
 			"revision": b.decider.Policy().Revision})
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"changed": changed, "revision": b.decider.Policy().Revision})
+	return nil
 }
 
 // handleDeliveries is GET /v1/deliveries?after=SEQ&limit=N for the
 // participant whose token is given: its copies with a sequence greater than
 // after, in order. next is the cursor to pass as after on the next call.
-func (b *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) error {
 	p, ok := b.participantFor(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	after, limit, ok := paging(w, r)
 	if !ok || !b.cursorInRange(w, r, wire.StreamDelivery, after) { // cursor.go
-		return
+		return nil
 	}
 	msgs, err := store.ReadSubject(r.Context(), b.js, wire.StreamDelivery, wire.DeliverySubject(p.ID), after, limit)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
+		return errorf(http.StatusServiceUnavailable, "%v", err)
 	}
 	b.metrics.Read(p.ID) // limits.go: who has stopped reading
 	out := api.DeliveryPage{Deliveries: []api.Delivery{}, Next: after}
@@ -140,24 +141,23 @@ func (b *Server) handleDeliveries(w http.ResponseWriter, r *http.Request) {
 		out.Next = m.Seq
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // handleAudit is GET /v1/audit?child=UIN (operators): every record about
 // the child, oldest first.
-func (b *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	op, ok := b.operatorName(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	child := r.URL.Query().Get("child")
 	if err := uin.Check(child); err != nil {
-		writeError(w, http.StatusBadRequest, "child: "+err.Error())
-		return
+		return errorf(http.StatusBadRequest, "child: %v", err)
 	}
 	msgs, err := store.ReadSubject(r.Context(), b.js, wire.StreamAudit, wire.AuditSubject(b.children.Key(child)), 0, 100000)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
+		return errorf(http.StatusServiceUnavailable, "%v", err)
 	}
 	records := make([]api.AuditRecord, 0, len(msgs))
 	for _, m := range msgs {
@@ -169,25 +169,25 @@ func (b *Server) handleAudit(w http.ResponseWriter, r *http.Request) {
 		records = append(records, rec)
 	}
 	if len(records) > 0 && !b.logRead(w, r, op, b.children.Key(child), map[string]int{"records": len(records)}) { // accesslog.go
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"records": records})
+	return nil
 }
 
 // handleDeadLetters is GET /v1/deadletters?after=SEQ&limit=N (operators).
-func (b *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
+func (b *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error {
 	op, ok := b.operatorName(w, r)
 	if !ok {
-		return
+		return nil
 	}
 	after, limit, ok := paging(w, r)
 	if !ok || !b.cursorInRange(w, r, wire.StreamDeadLetter, after) {
-		return
+		return nil
 	}
 	msgs, err := store.ReadSubject(r.Context(), b.js, wire.StreamDeadLetter, wire.DeadLetterFilter, after, limit)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err.Error())
-		return
+		return errorf(http.StatusServiceUnavailable, "%v", err)
 	}
 	out := api.DeadLetterPage{DeadLetters: []api.DeadLetter{}, Next: after}
 	for _, m := range msgs {
@@ -200,9 +200,10 @@ func (b *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) {
 		out.Next = m.Seq
 	}
 	if !b.logDeadLetterRead(w, r, op, out.DeadLetters) { // accesslog.go
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 func paging(w http.ResponseWriter, r *http.Request) (after uint64, limit int, ok bool) {
@@ -235,22 +236,18 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = enc.Encode(v)
 }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
-
 func errField(err error) zap.Field { return zap.Error(err) }
 
 // opsRoutes registers the operator and IG-lead endpoints.
 func (b *Server) opsRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/audit/verify", b.operatorOnly(config.RoleRead, b.handleVerify))
-	mux.HandleFunc("POST /v1/audit/verify", b.operatorOnly(config.RoleRead, b.handleVerify))
-	mux.HandleFunc("POST /v1/replay", b.operatorOnly(config.RoleReplay, b.handleReplay))
+	mux.HandleFunc("GET /v1/audit/verify", b.operatorOnly(config.RoleRead, b.serve(b.handleVerify)))
+	mux.HandleFunc("POST /v1/audit/verify", b.operatorOnly(config.RoleRead, b.serve(b.handleVerify)))
+	mux.HandleFunc("POST /v1/replay", b.operatorOnly(config.RoleReplay, b.serve(b.handleReplay)))
 	// A backfill discloses under today's policy what was never disclosed:
 	// whoever may change the policy decides it (issue 11, section 3).
-	mux.HandleFunc("POST /v1/backfill", b.operatorOnly(config.RolePolicy, b.handleBackfill))
-	mux.HandleFunc("POST /v1/impact", b.operatorOnly(config.RolePolicy, b.handleImpact))
-	mux.HandleFunc("GET /v1/sar", b.operatorOnly(config.RoleRead, b.handleSubjectAccess))
-	mux.HandleFunc("GET /v1/disclosures", b.participantOnly(b.handleDisclosures))
-	mux.HandleFunc("POST /v1/erase", b.operatorOnly(config.RoleErase, b.handleErase))
+	mux.HandleFunc("POST /v1/backfill", b.operatorOnly(config.RolePolicy, b.serve(b.handleBackfill)))
+	mux.HandleFunc("POST /v1/impact", b.operatorOnly(config.RolePolicy, b.serve(b.handleImpact)))
+	mux.HandleFunc("GET /v1/sar", b.operatorOnly(config.RoleRead, b.serve(b.handleSubjectAccess)))
+	mux.HandleFunc("GET /v1/disclosures", b.participantOnly(b.serve(b.handleDisclosures)))
+	mux.HandleFunc("POST /v1/erase", b.operatorOnly(config.RoleErase, b.serve(b.handleErase)))
 }
