@@ -5,7 +5,8 @@ package policies
 
 import "embed"
 
-// FS holds the policy modules and their tests.
+// FS holds the policy modules and their tests, the data files they read
+// (matrix.yaml, legend.yaml) and the JSON Schemas of those (schema/).
 //
-//go:embed *.rego
+//go:embed *.rego *.yaml schema
 var FS embed.FS
