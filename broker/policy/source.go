@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/tester"
@@ -34,7 +36,8 @@ type bundleFS struct{ path string }
 
 func (bundleFS) Open(string) (fs.File, error) { return nil, fs.ErrNotExist }
 
-// ReadSource returns every .rego module of a policy source, tests included.
+// ReadSource returns every file of a policy source, tests included: its
+// .rego modules and data documents (a bundle's data as one data.json).
 func ReadSource(src fs.FS) (map[string]string, error) {
 	b, ok := src.(bundleFS)
 	if !ok {
@@ -53,29 +56,38 @@ func ReadSource(src fs.FS) (map[string]string, error) {
 	for _, m := range bdl.Modules {
 		modules[strings.TrimPrefix(m.Path, "/")] = string(m.Raw)
 	}
+	if len(bdl.Data) > 0 {
+		raw, err := json.MarshalIndent(bdl.Data, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("reading bundle %s: %w", b.path, err)
+		}
+		modules["data.json"] = string(raw)
+	}
 	return modules, nil
 }
 
 // ErrPolicyTests marks a policy refused because its own tests fail.
 var ErrPolicyTests = errors.New("policy tests failed")
 
-// Verify compiles a policy and runs its own _test.rego tests; a policy
-// that fails to compile, has no tests or fails any is refused.
+// Verify compiles a policy (its data documents must load and keep the
+// contract, policies.Data.Check) and runs its own _test.rego tests against
+// its data; a policy that fails to compile, has no tests or fails any is
+// refused. The refusal names the failing tests and what they printed (the
+// contract test prints the cells at fault).
 func Verify(ctx context.Context, modules map[string]string) (*Policy, error) {
 	main := map[string]string{}
 	parsed := map[string]*ast.Module{}
 	for name, src := range modules {
-		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
-		if err != nil {
-			return nil, fmt.Errorf("compiling policy: %w", err)
+		if policies.IsModule(name) {
+			m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+			if err != nil {
+				return nil, fmt.Errorf("compiling policy: %w", err)
+			}
+			parsed[name] = m
 		}
-		parsed[name] = m
-		if !strings.HasSuffix(name, "_test.rego") {
+		if !policies.IsTest(name) {
 			main[name] = src
 		}
-	}
-	if len(main) == 0 {
-		return nil, fmt.Errorf("loading policy: no .rego files")
 	}
 	p, err := compileModules(ctx, main, DecisionQuery)
 	if err != nil {
@@ -83,7 +95,8 @@ func Verify(ctx context.Context, modules map[string]string) (*Policy, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	ch, err := tester.NewRunner().SetModules(parsed).SetDefaultRegoVersion(ast.RegoV1).RunTests(ctx, nil)
+	ch, err := tester.NewRunner().SetModules(parsed).SetDefaultRegoVersion(ast.RegoV1).
+		SetStore(p.store()).CapturePrintOutput(true).RunTests(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrPolicyTests, err)
 	}
@@ -92,7 +105,11 @@ func Verify(ctx context.Context, modules map[string]string) (*Policy, error) {
 	for r := range ch {
 		n++
 		if !r.Pass() {
-			failed = append(failed, r.Package+"."+r.Name)
+			f := r.Package + "." + r.Name
+			if out := strings.TrimSpace(string(r.Output)); out != "" {
+				f += " (" + strings.Join(strings.Fields(out), " ") + ")"
+			}
+			failed = append(failed, f)
 		}
 	}
 	sort.Strings(failed)
