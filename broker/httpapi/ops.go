@@ -12,6 +12,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"go.uber.org/zap"
@@ -133,13 +134,16 @@ func (b *Server) handleImpact(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "body: {\"modules\": {name: source}, \"from\", \"to\"}: "+err.Error())
 		return
 	}
-	main := map[string]string{}
+	main, rego := map[string]string{}, 0
 	for n, src := range req.Modules {
-		if strings.HasSuffix(n, ".rego") && !strings.HasSuffix(n, "_test.rego") {
+		if policies.IsData(n) || policies.IsModule(n) && !policies.IsTest(n) {
 			main[n] = src
 		}
+		if policies.IsModule(n) && !policies.IsTest(n) {
+			rego++
+		}
 	}
-	if len(main) == 0 {
+	if rego == 0 {
 		writeError(w, http.StatusBadRequest, "modules: the draft has no .rego files (tests are not counted)")
 		return
 	}
