@@ -18,6 +18,13 @@ func IsModule(name string) bool { return strings.HasSuffix(name, ".rego") }
 // IsTest reports whether a policy file is a Rego test module.
 func IsTest(name string) bool { return strings.HasSuffix(name, "_test.rego") }
 
+// ScenarioDir holds the scenario tables (CSV): tests an IG lead writes as
+// rows of a spreadsheet (scenario.go).
+const ScenarioDir = "scenarios"
+
+// IsScenario reports whether a policy file is a scenario table.
+func IsScenario(name string) bool { return path.Ext(name) == ".csv" }
+
 // IsData reports whether a policy file is a data document the policies read
 // (YAML or JSON), loaded as `opa test DIR` loads it: its content at the
 // path of its directory under data.
@@ -29,9 +36,9 @@ func IsData(name string) bool {
 	return false
 }
 
-// Read returns the files of a policy by slash path: its Rego modules (the
-// _test.rego files too when withTests) and its data documents. Hidden
-// directories (.regal) and SchemaDir are skipped.
+// Read returns the files of a policy by slash path: its Rego modules and
+// data documents, and when withTests its _test.rego files and scenario
+// tables (.csv) too. Hidden directories (.regal) and SchemaDir are skipped.
 func Read(fsys fs.FS, withTests bool) (map[string]string, error) {
 	files := map[string]string{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -44,7 +51,8 @@ func Read(fsys fs.FS, withTests bool) (map[string]string, error) {
 			}
 			return nil
 		}
-		if !(IsModule(p) && (withTests || !IsTest(p))) && !IsData(p) {
+		keep := IsModule(p) && !IsTest(p) || IsData(p) || withTests && (IsTest(p) || IsScenario(p))
+		if !keep {
 			return nil
 		}
 		b, err := fs.ReadFile(fsys, p)

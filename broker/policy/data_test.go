@@ -38,8 +38,8 @@ func TestVerifyBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := p.Modules["matrix.yaml"]; !ok || p.prebuilt == nil {
-		t.Errorf("modules %v, prebuilt %v", len(p.Modules), p.prebuilt != nil)
+	if _, ok := p.Modules["matrix.yaml"]; !ok || p.compiled.Prebuilt == nil {
+		t.Errorf("modules %v, prebuilt %v", len(p.Modules), p.compiled.Prebuilt != nil)
 	}
 	if !p.allow["s12-index"] || !p.deny["no-rule"] || p.deny["policy-error"] || p.allow["no-rule"] {
 		t.Errorf("bases allow %v deny %v", p.allow, p.deny)

@@ -15,7 +15,6 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/schemas"
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
 
@@ -39,8 +38,7 @@ type Policy struct {
 	Data *policies.Data
 	// The bases the policy may give, allowing and refusing: its legend's.
 	allow, deny map[string]bool
-	// The matrix's rule objects, built once at load (prebuilt.go).
-	prebuilt map[string]any
+	compiled    *policies.Compiled
 }
 
 // Compile compiles the Rego modules (not the _test.rego files) and data
@@ -53,26 +51,17 @@ func Compile(ctx context.Context, fsys fs.FS) (*Policy, error) {
 	return compileModules(ctx, modules, DecisionQuery)
 }
 
-// compileModules compiles a policy's files (tests left out): its data
-// documents must load and keep the contract (policies.Data.Check), its
-// modules compile, and the query is prepared once.
+// compileModules compiles a policy's files (tests left out) as
+// policies.Compile does: its data documents must load and keep the contract,
+// its modules compile, the matrix's rule objects are built once and the
+// query is prepared once.
 func compileModules(ctx context.Context, files map[string]string, query string, extra ...func(*rego.Rego)) (*Policy, error) {
-	modules, data, err := split(files)
+	c, err := policies.Compile(ctx, files, query, catalogue, extra...)
 	if err != nil {
 		return nil, err
 	}
-	p := &Policy{Revision: revisionOf(files), Modules: files, Data: data}
-	if err := p.prebuild(ctx, modules, extra); err != nil {
-		return nil, err
-	}
-	opts := append([]func(*rego.Rego){rego.Query(query), rego.SetRegoVersion(ast.RegoV1), rego.Store(p.store())}, extra...)
-	for n, src := range modules {
-		opts = append(opts, rego.Module(n, src))
-	}
-	if p.query, err = rego.New(opts...).PrepareForEval(ctx); err != nil {
-		return nil, fmt.Errorf("compiling policy: %w", err)
-	}
-	if p.allow, p.deny, err = basesOf(data); err != nil {
+	p := &Policy{query: c.Query, Revision: revisionOf(c.Files), Modules: c.Files, Data: c.Data, compiled: c}
+	if p.allow, p.deny, err = basesOf(c.Data); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -81,29 +70,7 @@ func compileModules(ctx context.Context, files map[string]string, query string, 
 // ErrPolicyData marks a policy refused because its data documents (the
 // matrix, the legend) do not load or break the contract; the error lists
 // each problem with its file and line.
-var ErrPolicyData = errors.New("policy data")
-
-// split separates a policy's Rego modules from its data documents, which it
-// loads and checks.
-func split(files map[string]string) (map[string]string, *policies.Data, error) {
-	modules := map[string]string{}
-	for n, src := range files {
-		if policies.IsModule(n) && !policies.IsTest(n) {
-			modules[n] = src
-		}
-	}
-	if len(modules) == 0 {
-		return nil, nil, fmt.Errorf("loading policy: no .rego files")
-	}
-	data, err := policies.LoadData(files)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrPolicyData, err)
-	}
-	if ps := data.Check(catalogue); len(ps) > 0 {
-		return nil, nil, fmt.Errorf("%w: %w", ErrPolicyData, ps)
-	}
-	return modules, data, nil
-}
+var ErrPolicyData = policies.ErrData
 
 // catalogue is the event catalogue the contract check holds a matrix to.
 var catalogue = policies.Catalogue{Names: schemas.Names(), HasField: schemas.HasField}

@@ -3,19 +3,15 @@ package policy
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
-	"github.com/open-policy-agent/opa/v1/tester"
 )
 
 // Source reads the policy modules, tests included, from a directory
@@ -67,7 +63,7 @@ func ReadSource(src fs.FS) (map[string]string, error) {
 }
 
 // ErrPolicyTests marks a policy refused because its own tests fail.
-var ErrPolicyTests = errors.New("policy tests failed")
+var ErrPolicyTests = policies.ErrTests
 
 // Verify compiles a policy (its data documents must load and keep the
 // contract, policies.Data.Check) and runs its own _test.rego tests against
@@ -75,48 +71,17 @@ var ErrPolicyTests = errors.New("policy tests failed")
 // refused. The refusal names the failing tests and what they printed (the
 // contract test prints the cells at fault).
 func Verify(ctx context.Context, modules map[string]string) (*Policy, error) {
-	main := map[string]string{}
-	parsed := map[string]*ast.Module{}
-	for name, src := range modules {
-		if policies.IsModule(name) {
-			m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
-			if err != nil {
-				return nil, fmt.Errorf("compiling policy: %w", err)
-			}
-			parsed[name] = m
-		}
-		if !policies.IsTest(name) {
-			main[name] = src
-		}
-	}
-	p, err := compileModules(ctx, main, DecisionQuery)
+	p, err := compileModules(ctx, modules, DecisionQuery)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	ch, err := tester.NewRunner().SetModules(parsed).SetDefaultRegoVersion(ast.RegoV1).
-		SetStore(p.store()).CapturePrintOutput(true).RunTests(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPolicyTests, err)
-	}
-	var failed []string
-	n := 0
-	for r := range ch {
-		n++
-		if !r.Pass() {
-			f := r.Package + "." + r.Name
-			if out := strings.TrimSpace(string(r.Output)); out != "" {
-				f += " (" + strings.Join(strings.Fields(out), " ") + ")"
-			}
-			failed = append(failed, f)
-		}
-	}
-	sort.Strings(failed)
+	rep, err := p.compiled.Test(ctx, modules)
 	switch {
-	case len(failed) > 0:
-		return nil, fmt.Errorf("%w: %d of %d failed: %s", ErrPolicyTests, len(failed), n, strings.Join(failed, ", "))
-	case n == 0:
+	case err != nil:
+		return nil, err
+	case len(rep.Failed) > 0:
+		return nil, fmt.Errorf("%w: %d of %d failed: %s", ErrPolicyTests, len(rep.Failed), rep.Run, strings.Join(rep.Failed, ", "))
+	case rep.Run == 0:
 		return nil, fmt.Errorf("%w: the policy has no tests (test_* rules in *_test.rego)", ErrPolicyTests)
 	}
 	return p, nil
