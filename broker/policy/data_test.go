@@ -215,6 +215,7 @@ func TestReloadFollowsTheMatrix(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	for name, src := range builtinFiles(t, true) {
+		_ = os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o700)
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -229,6 +230,9 @@ func TestReloadFollowsTheMatrix(t *testing.T) {
 	r := NewReloader(d, src, dir, zap.NewNop())
 	matrix := filepath.Join(dir, "matrix.yaml")
 	text, _ := os.ReadFile(matrix)
+	if ok, err := r.Reload(ctx); ok || err != nil {
+		t.Fatalf("reload with nothing changed: %v %v", ok, err)
+	}
 	changed := strings.Replace(string(text), "reason: a referral goes to children's social care of the child's area, without consent (s.11)",
 		"reason: a referral goes to children's social care of the child's area, without anyone's consent (s.11)", 1)
 	if err := os.WriteFile(matrix, []byte(changed), 0o600); err != nil {
@@ -243,5 +247,16 @@ func TestReloadFollowsTheMatrix(t *testing.T) {
 	}
 	if ok, err := r.Reload(ctx); ok || !errors.Is(err, ErrPolicyData) || !strings.Contains(r.Refused(), "matrix.yaml:") {
 		t.Fatalf("reload of a broken cell: %v %v %q", ok, err, r.Refused())
+	}
+}
+
+// A policy whose scenario table is not kept is refused, naming the row.
+func TestVerifyRunsTheScenarioTables(t *testing.T) {
+	files := builtinFiles(t, true)
+	files["scenarios/extra.csv"] = "scenario,age,area,event,from,data,receives,refused\n" +
+		"schools are not told,9,leeds,police.incident,leeds/police,kind=domestic_abuse; child_present=true,leeds/la-social-care police-notification,leeds/lea no-rule\n"
+	_, err := Verify(context.Background(), files)
+	if !errors.Is(err, ErrPolicyTests) || !strings.Contains(err.Error(), "scenarios/extra.csv:2: schools are not told: leeds/lea receives on police-notification without data.summary, want it refused (no-rule)") {
+		t.Fatalf("%v", err)
 	}
 }

@@ -75,6 +75,15 @@ var ErrPolicyData = policies.ErrData
 // catalogue is the event catalogue the contract check holds a matrix to.
 var catalogue = policies.Catalogue{Names: schemas.Names(), HasField: schemas.HasField}
 
+// legend is the policy's legend, or the built-in one when it has none.
+func (p *Policy) legend() *policies.Legend {
+	l, ok, err := p.Data.Legend()
+	if err != nil || !ok {
+		l, _ = policies.BuiltinLegend()
+	}
+	return l
+}
+
 // basesOf returns the bases a policy may give: those of its legend, or of
 // the built-in legend when it has none (a policy of Rego alone).
 func basesOf(data *policies.Data) (allow, deny map[string]bool, err error) {

@@ -66,9 +66,9 @@ func ReadSource(src fs.FS) (map[string]string, error) {
 var ErrPolicyTests = policies.ErrTests
 
 // Verify compiles a policy (its data documents must load and keep the
-// contract, policies.Data.Check) and runs its own _test.rego tests against
-// its data; a policy that fails to compile, has no tests or fails any is
-// refused. The refusal names the failing tests and what they printed (the
+// contract, policies.Data.Check), runs its own _test.rego tests against its
+// data and decides the rows of its scenario tables (scenarios/*.csv); a
+// policy that fails to compile, has no tests or fails any is refused. The refusal names the failing tests and what they printed (the
 // contract test prints the cells at fault).
 func Verify(ctx context.Context, modules map[string]string) (*Policy, error) {
 	p, err := compileModules(ctx, modules, DecisionQuery)
@@ -83,6 +83,13 @@ func Verify(ctx context.Context, modules map[string]string) (*Policy, error) {
 		return nil, fmt.Errorf("%w: %d of %d failed: %s", ErrPolicyTests, len(rep.Failed), rep.Run, strings.Join(rep.Failed, ", "))
 	case rep.Run == 0:
 		return nil, fmt.Errorf("%w: the policy has no tests (test_* rules in *_test.rego)", ErrPolicyTests)
+	}
+	sc, err := p.compiled.RunScenarios(ctx, modules, p.legend(), catalogue)
+	if err != nil {
+		return nil, err
+	}
+	if len(sc.Failures) > 0 {
+		return nil, fmt.Errorf("%w: %d of %d scenario rows fail: %s", ErrPolicyTests, len(sc.Failures), sc.Run, sc.Failures.Error())
 	}
 	return p, nil
 }
