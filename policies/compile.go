@@ -55,7 +55,7 @@ func Compile(ctx context.Context, files map[string]string, query string, cat Cat
 	main := map[string]string{}
 	modules := map[string]string{}
 	for n, src := range files {
-		if IsTest(n) || IsScenario(n) {
+		if IsTestFile(n) {
 			continue
 		}
 		main[n] = src
@@ -124,9 +124,28 @@ type TestReport struct {
 }
 
 // Test runs the Rego tests among files (the *_test.rego modules, with the
-// policy's modules) against the compiled policy's data, as the broker runs
-// them before a policy may serve.
+// policy's modules) against the compiled policy's data and the test data
+// (data.testdata), as the broker runs them before a policy may serve.
 func (c *Compiled) Test(ctx context.Context, files map[string]string) (TestReport, error) {
+	testFiles := map[string]string{}
+	for name, src := range files {
+		if IsTestData(name) {
+			testFiles[name] = src
+		}
+	}
+	store := c.Store()
+	if len(testFiles) > 0 {
+		td, err := LoadData(testFiles)
+		if err != nil {
+			return TestReport{}, fmt.Errorf("%w: test data: %w", ErrTests, err)
+		}
+		doc := maps.Clone(c.Data.Doc)
+		if c.Prebuilt != nil {
+			doc[PrebuiltPath] = c.Prebuilt
+		}
+		maps.Copy(doc, td.Doc)
+		store = inmem.NewFromObjectWithOpts(doc, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
+	}
 	parsed := map[string]*ast.Module{}
 	for name, src := range files {
 		if !IsModule(name) {
@@ -141,7 +160,7 @@ func (c *Compiled) Test(ctx context.Context, files map[string]string) (TestRepor
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	ch, err := tester.NewRunner().SetModules(parsed).SetDefaultRegoVersion(ast.RegoV1).
-		SetStore(c.Store()).CapturePrintOutput(true).RunTests(ctx, nil)
+		SetStore(store).CapturePrintOutput(true).RunTests(ctx, nil)
 	if err != nil {
 		return TestReport{}, fmt.Errorf("%w: %v", ErrTests, err)
 	}

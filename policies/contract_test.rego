@@ -98,8 +98,8 @@ test_the_matrix_keeps_the_contract if {
 }
 
 # The contract catches each kind of mistake, naming the cell.
-_broken := object.union(object.remove(data.matrix.events, ["caf.completed", "youthjustice.order"]), {
-	"police.incident": object.union(data.matrix.events["police.incident"], {
+_broken := object.union(object.remove(f.matrix.events, ["caf.completed", "youthjustice.order"]), {
+	"police.incident": object.union(f.matrix.events["police.incident"], {
 		"area": {
 			"lea": {"basis": "made-up", "reason": "r", "source": "s"},
 			"pct": {"basis": "no-rule", "reason": "r", "source": "s"},

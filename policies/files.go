@@ -25,6 +25,19 @@ const ScenarioDir = "scenarios"
 // IsScenario reports whether a policy file is a scenario table.
 func IsScenario(name string) bool { return path.Ext(name) == ".csv" }
 
+// TestDataDir holds data the Rego tests read (testdata/matrix.yaml: the
+// matrix the tests of the statutory mechanics are written against), loaded
+// as data.testdata for the tests only.
+const TestDataDir = "testdata"
+
+// IsTestData reports whether a policy file is data for the tests only.
+func IsTestData(name string) bool { return strings.HasPrefix(name, TestDataDir+"/") && IsData(name) }
+
+// IsTestFile reports whether a policy file is part of its tests (a Rego
+// test, a scenario table, test data) rather than of the policy: tests do not
+// change a policy's revision and are not compiled into it.
+func IsTestFile(name string) bool { return IsTest(name) || IsScenario(name) || IsTestData(name) }
+
 // IsData reports whether a policy file is a data document the policies read
 // (YAML or JSON), loaded as `opa test DIR` loads it: its content at the
 // path of its directory under data.
@@ -37,8 +50,7 @@ func IsData(name string) bool {
 }
 
 // Read returns the files of a policy by slash path: its Rego modules and
-// data documents, and when withTests its _test.rego files and scenario
-// tables (.csv) too. Hidden directories (.regal) and SchemaDir are skipped.
+// data documents, and when withTests its test files too (IsTestFile). Hidden directories (.regal) and SchemaDir are skipped.
 func Read(fsys fs.FS, withTests bool) (map[string]string, error) {
 	files := map[string]string{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -51,7 +63,7 @@ func Read(fsys fs.FS, withTests bool) (map[string]string, error) {
 			}
 			return nil
 		}
-		keep := IsModule(p) && !IsTest(p) || IsData(p) || withTests && (IsTest(p) || IsScenario(p))
+		keep := (IsModule(p) || IsData(p)) && !IsTestFile(p) || withTests && IsTestFile(p)
 		if !keep {
 			return nil
 		}

@@ -37,15 +37,16 @@ test_prebuilt_rules_decide_as_the_matrix if {
 }
 
 test_prebuilt_has_a_rule_per_situation if {
-	police := matrix.prebuilt["police.incident"]
+	prebuilt := matrix.prebuilt with data.matrix as f.matrix
+	police := prebuilt["police.incident"]
 	police.when == ["child-present-at-domestic-abuse", "child-under-5-present-at-domestic-abuse"]
 	object.keys(police.rules) == {
 		"", "child-present-at-domestic-abuse", "child-under-5-present-at-domestic-abuse",
 		"child-present-at-domestic-abuse,child-under-5-present-at-domestic-abuse",
 	}
 	object.keys(police.rules["child-present-at-domestic-abuse"].local) == {"la-social-care", "lea"}
-	matrix.prebuilt["caf.completed"].expand.related.when == "consent-given"
-	matrix.prebuilt["index.carer.recorded"] == matrix.prebuilt["index.child.registered"]
+	prebuilt["caf.completed"].expand.related.when == "consent-given"
+	prebuilt["index.carer.recorded"] == prebuilt["index.child.registered"]
 }
 
 # A row an IG lead might write (the broker runs these tests with its prebuilt rules in

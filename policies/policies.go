@@ -19,5 +19,5 @@ import "embed"
 // (matrix.yaml, legend.yaml), the JSON Schemas of those (schema/) and the
 // scenario tables (scenarios/).
 //
-//go:embed *.rego *.yaml schema scenarios
+//go:embed *.rego *.yaml schema scenarios testdata
 var FS embed.FS

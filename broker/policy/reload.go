@@ -53,7 +53,7 @@ func (r *Reloader) Reload(ctx context.Context) (changed bool, err error) {
 	if err == nil {
 		main := map[string]string{}
 		for n, s := range modules {
-			if !policies.IsTest(n) && !policies.IsScenario(n) {
+			if !policies.IsTestFile(n) {
 				main[n] = s
 			}
 		}
