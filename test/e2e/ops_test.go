@@ -251,6 +251,9 @@ func writeDraft(t *testing.T, module string, edits ...string) string {
 				b = bytes.Replace(b, []byte(edits[i]), []byte(edits[i+1]), 1)
 			}
 		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o700); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, p), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
