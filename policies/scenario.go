@@ -382,7 +382,7 @@ func (s Scenario) compare(got map[string]any, legend *Legend, cat Catalogue) Pro
 		if want, ok := s.Receives[id]; ok {
 			switch {
 			case !allow:
-				ps = append(ps, s.fail("%s is refused (%s: %v), want it to receive on %s", id, basis, d["reason"], want.Basis))
+				ps = append(ps, s.fail("%s is refused (%s: %v), want it to receive on %s", id, basis, d["reason"], describe(want.Basis, want.Remove)))
 			case basis != want.Basis || !sameSet(remove, want.Remove):
 				ps = append(ps, s.fail("%s receives on %s, want %s", id, describe(basis, remove), describe(want.Basis, want.Remove)))
 			}
