@@ -27,7 +27,11 @@
 #
 #   Consent records themselves (consent.granted, consent.withdrawn) go to the participants
 #   whose agency kind they name, so each knows what it may now receive.
-#   The `rule` object is described in index.rego.
+#   Who receives, and why, is the events' rows of matrix.yaml (their related / any cells
+#   name consent-given and named-in-the-consent-record); the refusals of consent that is
+#   invalid, expired or withdrawn are statutory, here, in the legend's words (legend.yaml,
+#   reasons; contract_test.rego keeps the two the same). The `rule` object is described in
+#   index.rego.
 package ecm.consent
 
 import data.ecm.matrix
@@ -37,10 +41,7 @@ import data.ecm.scope
 # consent records themselves.
 governed := {"caf.completed", "education.exclusion", "connexions.neet", "youthjustice.order"}
 
-# The rows of matrix.yaml say who receives: for these events the `related` cells name
-# the condition consent-given (the kinds in `granted`), for the consent records
-# named-in-the-consent-record. The refusals of an invalid, expired or withdrawn consent are
-# statutory (legend.yaml, reasons) and come before the row's own refusal.
+# The refusals of consent that is invalid, expired or withdrawn come before the row's own.
 rule := object.union(r, {"refused": object.union_n([object.get(r, "refused", {}), _not_valid, _withdrawn])}) if {
 	input.event.name in governed
 	r := matrix.rule

@@ -9,8 +9,8 @@
 #     area      -> local        agency kind -> decision
 #     involved  -> involved     agency kind -> decision; `any` -> involved_any
 #     related   -> related      agency kind -> decision
-#     named     -> (named_cell) the rule packages name the participants (concern.rego,
-#                               residence.rego)
+#     named     -> named_kinds  agency kind -> decision; `any` -> named_any; the rule
+#                               packages name the participants (concern.rego, residence.rego)
 #     otherwise -> refused      agency kind -> denial; `any` -> refusal
 #   A cell applies when its condition (`when`, legend.yaml) holds. An `any` cell of area or
 #   related stands for every agency kind, or with a per-agency condition for the kinds it
@@ -20,9 +20,11 @@
 #   The statutory mechanics stay in the rule packages and ecm.rego: which participants an
 #   event names, what only the broker may send, consent validity, scope, rule 2.
 #
-#   Performance: everything here is a complete rule or a partial rule with constant keys,
-#   computed once per event; building a decision costs about as much as the literal objects
-#   the rules held before the matrix.
+#   Performance: building the rule object per event would cost about 40% more than the
+#   literal objects the rules held before the matrix. The broker therefore builds every
+#   row's rule objects once, when it loads a policy (prebuilt), and `rule` reads the one for
+#   the event and the conditions that hold; opa test, without them, builds it per event.
+#   matrix_test.rego and broker/policy check that both ways decide alike.
 package ecm.matrix
 
 import data.ecm.consent
@@ -52,9 +54,9 @@ rule := _expand(base, pre.expand) if {
 	base := pre.rules[concat(",", [c | some c in pre.when; holds[c]])]
 } else := _expand(_built, _expand_cells(row))
 
-_key := moves.move_row if moves.new_area
-
-else := input.event.name
+_key := moves.move_row if {
+	moves.new_area
+} else := input.event.name
 
 # METADATA
 # description: |

@@ -11,8 +11,9 @@
 #   involved with the child (choice: a school across the boundary is the one that sees the
 #   child the next day). A child of unknown age is not under 5 (spec).
 #   Who is told, and why, is the row police.incident of matrix.yaml: the cells of lea and
-#   pct name the conditions child-present-at-domestic-abuse and child-under-5 (matrix.rego
-#   decides them). The `rule` object is described in index.rego.
+#   pct name the conditions child-present-at-domestic-abuse and
+#   child-under-5-present-at-domestic-abuse, which matrix.rego decides. The `rule` object
+#   is described in index.rego.
 package ecm.police
 
 import data.ecm.matrix
