@@ -94,6 +94,7 @@ div.send { color: #064; }
 div.refuse { color: #822; }
 span.col { color: #555; font-style: italic; }
 span.src { color: #555; font-size: 8pt; }
+div.why { color: #444; font-size: 7.5pt; margin-bottom: 2px; }
 td.same { color: #555; }
 table.legend td:first-child { font-family: monospace; white-space: nowrap; }
 </style>
@@ -105,7 +106,7 @@ A participant neither in the child's area nor involved with the child receives n
 <table>
 <thead><tr><th>event</th>{{range .Kinds}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
-{{range .Rows}}<tr><td class="event">{{.Event}}</td>{{if .SameAs}}<td class="same" colspan="{{len $.Kinds}}">as {{.SameAs}}</td>{{else}}{{range .Cells}}<td>{{range .Lines}}<div class="{{if .Allow}}send{{else}}refuse{{end}}" title="{{.Reason}}"><span class="col">{{.Column}}:</span> {{.Basis}}{{if .Without}} without {{.Without}}{{end}}{{if .When}} when {{.When}}{{end}} <span class="src">({{.Source}})</span></div>{{end}}</td>{{end}}{{end}}</tr>
+{{range .Rows}}<tr><td class="event">{{.Event}}</td>{{if .SameAs}}<td class="same" colspan="{{len $.Kinds}}">as {{.SameAs}}</td>{{else}}{{range .Cells}}<td>{{range .Lines}}<div class="{{if .Allow}}send{{else}}refuse{{end}}"><span class="col">{{.Column}}:</span> {{.Basis}}{{if .Without}} without {{.Without}}{{end}}{{if .When}} when {{.When}}{{end}} <span class="src">({{.Source}})</span><div class="why">{{.Reason}}</div></div>{{end}}</td>{{end}}{{end}}</tr>
 {{end}}</tbody>
 </table>
 <h2>Bases</h2>
