@@ -77,7 +77,7 @@ type BackfillRequest struct {
 
 // ImpactRequest is the body of POST /v1/impact.
 type ImpactRequest struct {
-	Modules map[string]string `json:"modules"` // file name → Rego source of the draft (_test.rego files are ignored)
+	Modules map[string]string `json:"modules"` // file name → Rego source or data document (matrix.yaml, legend.yaml) of the draft (_test.rego files are ignored)
 	From    string            `json:"from,omitempty"`
 	To      string            `json:"to,omitempty"`
 	Samples int               `json:"samples,omitempty"` // changed decisions to show (default 20)

@@ -14,49 +14,24 @@
 #     provided rule 2 relates them to the child: a flagger neither in the child's area nor
 #     involved is not told of the match. Only the broker's own events may name
 #     recipients; the same type from a participant names nobody (fail closed).
-#   The `rule` object is described in index.rego.
+#   Who receives each, and why, is the events' rows of matrix.yaml; the `rule` object is
+#   described in index.rego.
 package ecm.concern
 
-rule := {
-	"local": {"la-social-care": {
-		"allow": true,
-		"basis": "s12-concern",
-		"remove": [],
-		"reason": "children's social care of the child's area is told a practitioner has a concern (s.12(4)(g), s.11)",
-	}},
-	"involved_any": {
-		"allow": true,
-		"basis": "s12-concern",
-		"remove": [],
-		"reason": "every participant involved with the child is told a practitioner has a concern (s.12(4)(g))",
-	},
-	"refusal": _refusal,
-} if {
+import data.ecm.matrix
+
+rule := matrix.rule if {
 	input.event.name in {"index.concern.flagged", "index.concern.withdrawn"}
 }
 
-rule := {
-	"named": {r: _to_recipient | some r in recipients},
-	"refusal": _refusal,
-} if {
+# The broker's events: the `named` column of their row reaches the recipients they name.
+rule := object.union(matrix.rule, {"named": {r: matrix.named(r) | some r in recipients}}) if {
 	input.event.name in {"index.concern.matched", "index.concern.shared"}
 }
 
+# METADATA
+# description: The recipients a broker's concern event names; none from anyone else.
 recipients contains r if {
 	input.event.publisher == "broker"
 	some r in input.event.data.recipients
-}
-
-_to_recipient := {
-	"allow": true,
-	"basis": "s12-concern",
-	"remove": [],
-	"reason": "the broker names this flagger or newly involved participant: it is told of active concerns (s.12(4)(g))",
-}
-
-_refusal := {
-	"allow": false,
-	"basis": "no-rule",
-	"remove": [],
-	"reason": "concerns go only to involved participants, social care of the child's area or named recipients (rule 4)",
 }

@@ -27,37 +27,27 @@
 #
 #   Consent records themselves (consent.granted, consent.withdrawn) go to the participants
 #   whose agency kind they name, so each knows what it may now receive.
-#   The `rule` object is described in index.rego.
+#   Who receives, and why, is the events' rows of matrix.yaml (their related / any cells
+#   name consent-given and named-in-the-consent-record); the refusals of consent that is
+#   invalid, expired or withdrawn are statutory, here, in the legend's words (legend.yaml,
+#   reasons; contract_test.rego keeps the two the same). The `rule` object is described in
+#   index.rego.
 package ecm.consent
 
+import data.ecm.matrix
 import data.ecm.scope
 
 # Case events governed by consent: every case event except those rules 6-7 govern and the
 # consent records themselves.
 governed := {"caf.completed", "education.exclusion", "connexions.neet", "youthjustice.order"}
 
-rule := {
-	"related": {kind: _consented | some kind in granted},
-	"refused": object.union(_not_valid, _withdrawn),
-	"refusal": {
-		"allow": false,
-		"basis": "no-consent",
-		"remove": [],
-		"reason": "no consent for this purpose names this agency kind (rule 8); only an override may share",
-	},
-} if {
+# The refusals of consent that is invalid, expired or withdrawn come before the row's own.
+rule := object.union(r, {"refused": object.union_n([object.get(r, "refused", {}), _not_valid, _withdrawn])}) if {
 	input.event.name in governed
+	r := matrix.rule
 }
 
-rule := {
-	"related": {kind: _record_to_named | some kind in input.event.data.agencies},
-	"refusal": {
-		"allow": false,
-		"basis": "no-rule",
-		"remove": [],
-		"reason": "the consent record goes only to the agency kinds it names (rule 8)",
-	},
-} if {
+rule := matrix.rule if {
 	input.event.name in {"consent.granted", "consent.withdrawn"}
 }
 
@@ -95,20 +85,6 @@ _valid(e) if e.given_by == "parent"
 _valid(e) if {
 	e.given_by == "child"
 	scope.age_at(e.at, input.child.dob) >= 12
-}
-
-_consented := {
-	"allow": true,
-	"basis": "consent",
-	"remove": [],
-	"reason": "the child's active consent for this purpose names this agency kind (rule 8, ECM 3.31)",
-}
-
-_record_to_named := {
-	"allow": true,
-	"basis": "consent",
-	"remove": [],
-	"reason": "the consent record goes to the agency kinds it names (rule 8)",
 }
 
 _withdrawn[kind] := {

@@ -64,13 +64,13 @@ test_decisions_are_well_formed if {
 		f.input_for(f.event("index.child.registered", "leeds/pct", {}), _shielded_child, null, f.leeds),
 		f.usual(f.event("index.residence.disputed", "broker", {"area": "leeds", "claimed_area": "york"}), 9),
 	] {
-		d := ecm.decision with input as setting
+		d := ecm.decision with input as setting with data.matrix as f.matrix with data.matrix_rules as {}
 		_well_formed(setting, d)
 	}
 }
 
 test_domestic_abuse_with_a_4_year_old_present if {
-	d := ecm.decision with input as f.usual(_incident, 4)
+	d := ecm.decision with input as f.usual(_incident, 4) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "leeds/lea", "leeds/pct", "york/lea"}
 	d["leeds/la-social-care"].remove == []
 	d["leeds/lea"].remove == ["data.summary"]
@@ -83,20 +83,20 @@ test_domestic_abuse_with_a_4_year_old_present if {
 }
 
 test_domestic_abuse_with_a_9_year_old_present if {
-	d := ecm.decision with input as f.usual(_incident, 9)
+	d := ecm.decision with input as f.usual(_incident, 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "leeds/lea", "york/lea"}
 	d["leeds/pct"].basis == "no-rule"
 }
 
 test_referral_with_significant_harm if {
-	d := ecm.decision with input as f.usual(_referral(true), 9)
+	d := ecm.decision with input as f.usual(_referral(true), 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "leeds/police"}
 	d["leeds/police"].basis == "s11-safeguarding"
 	d["york/police"].basis == "no-relationship"
 }
 
 test_referral_without_significant_harm if {
-	d := ecm.decision with input as f.usual(_referral(false), 9)
+	d := ecm.decision with input as f.usual(_referral(false), 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care"}
 	d["leeds/police"].reason == "no significant harm: the police are not told of this referral (rule 6)"
 	d["leeds/lea"].basis == "no-rule"
@@ -105,7 +105,7 @@ test_referral_without_significant_harm if {
 
 test_referral_about_an_unregistered_child if {
 	ev := f.event("safeguarding.referral", "leeds/police", {"significant_harm": true})
-	d := ecm.decision with input as f.input_for(ev, null, null, f.leeds)
+	d := ecm.decision with input as f.input_for(ev, null, null, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care"}
 	f.bases(d, ["leeds/connexions", "leeds/yot", "leeds/police", "leeds/pct"]) == {
 		"leeds/connexions": "age-limit", "leeds/yot": "age-limit",
@@ -114,12 +114,12 @@ test_referral_about_an_unregistered_child if {
 }
 
 test_care_leaver_of_20_is_in_scope if {
-	d := ecm.decision with input as f.input_for(_gp, f.child_with(20, {"flags": {"care_leaver": true}}), null, f.leeds)
+	d := ecm.decision with input as f.input_for(_gp, f.child_with(20, {"flags": {"care_leaver": true}}), null, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care"}
 }
 
 test_22_year_old_without_learning_difficulty_is_out_of_scope if {
-	d := ecm.decision with input as f.usual(_gp, 22)
+	d := ecm.decision with input as f.usual(_gp, 22) with data.matrix as f.matrix with data.matrix_rules as {}
 	every x in d {
 		x.basis == "out-of-scope"
 		not x.allow
@@ -128,7 +128,7 @@ test_22_year_old_without_learning_difficulty_is_out_of_scope if {
 
 test_22_year_old_with_learning_difficulty if {
 	ch := _with_youth_services(22, {"learning_difficulty": true})
-	d := ecm.decision with input as f.input_for(_gp, ch, null, f.leeds)
+	d := ecm.decision with input as f.input_for(_gp, ch, null, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "leeds/connexions"}
 	d["leeds/yot"].basis == "age-limit"
 }
@@ -137,26 +137,26 @@ test_connexions_at_12_13_19_20 if {
 	every years, basis in {12: "age-limit", 13: "s12-index", 19: "s12-index", 20: "age-limit"} {
 		# a care leaver, so that the child of 20 is still in scope
 		ch := _with_youth_services(years, {"care_leaver": true})
-		d := ecm.decision with input as f.input_for(_gp, ch, null, f.leeds)
+		d := ecm.decision with input as f.input_for(_gp, ch, null, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 		d["leeds/connexions"].basis == basis
 	}
 }
 
 test_yot_at_9_10_17_18 if {
 	every years, basis in {9: "age-limit", 10: "s12-index", 17: "s12-index", 18: "age-limit"} {
-		d := ecm.decision with input as f.input_for(_gp, _with_youth_services(years, {}), null, f.leeds)
+		d := ecm.decision with input as f.input_for(_gp, _with_youth_services(years, {}), null, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 		d["leeds/yot"].basis == basis
 	}
 }
 
 test_age_limits_beat_overrides if {
-	d := ecm.decision with input as f.usual(object.union(_caf, {"override": "the child is at immediate risk of harm"}), 9)
+	d := ecm.decision with input as f.usual(object.union(_caf, {"override": "the child is at immediate risk of harm"}), 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	d["leeds/connexions"].basis == "age-limit"
 	d["leeds/yot"].basis == "age-limit"
 }
 
 test_index_event_reaches_social_care_and_involved_only if {
-	d := ecm.decision with input as f.usual(_gp, 9)
+	d := ecm.decision with input as f.usual(_gp, 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "york/lea"}
 	d["york/lea"].basis == "s12-index"
 	d["leeds/pct"].basis == "no-rule"
@@ -166,7 +166,7 @@ test_index_event_reaches_social_care_and_involved_only if {
 
 test_consent_given_by_a_child_of_14 if {
 	consent := {"entries": [f.grant(1, "child", ["caf"], ["lea", "police"])]}
-	d := ecm.decision with input as f.input_for(_caf, f.child(14), consent, array.concat(f.leeds, f.york))
+	d := ecm.decision with input as f.input_for(_caf, f.child(14), consent, array.concat(f.leeds, f.york)) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/lea", "leeds/police", "york/lea"}
 	d["leeds/lea"].basis == "consent"
 	d["york/police"].basis == "no-relationship"
@@ -175,7 +175,7 @@ test_consent_given_by_a_child_of_14 if {
 
 test_consent_given_by_a_child_of_11_is_not_valid if {
 	consent := {"entries": [f.grant(1, "child", ["caf"], ["lea"])]}
-	d := ecm.decision with input as f.input_for(_caf, f.child(11), consent, f.leeds)
+	d := ecm.decision with input as f.input_for(_caf, f.child(11), consent, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == set()
 	d["leeds/lea"].basis == "no-consent"
 	d["leeds/la-social-care"].basis == "no-consent"
@@ -183,14 +183,14 @@ test_consent_given_by_a_child_of_11_is_not_valid if {
 
 test_expired_consent if {
 	expired := object.union(f.grant(1, "parent", ["caf"], ["lea"]), {"expires": "2026-04-30"})
-	d := ecm.decision with input as f.input_for(_caf, f.child(9), {"entries": [expired]}, f.leeds)
+	d := ecm.decision with input as f.input_for(_caf, f.child(9), {"entries": [expired]}, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 	d["leeds/lea"].basis == "no-consent"
 	d["leeds/lea"].reason == "the consent for this purpose has expired (rule 8)"
 }
 
 test_withdrawal_after_grant if {
 	entries := [f.grant(1, "parent", ["caf"], ["lea", "police"]), f.withdrawal(2, ["caf"], ["lea"])]
-	d := ecm.decision with input as f.input_for(_caf, f.child(9), {"entries": entries}, f.leeds)
+	d := ecm.decision with input as f.input_for(_caf, f.child(9), {"entries": entries}, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/police"}
 	d["leeds/lea"].basis == "consent-withdrawn"
 }
@@ -199,18 +199,18 @@ test_consent_does_not_reach_a_flagger_elsewhere if {
 	# rule 2: a concern flag alone does not relate a participant outside the child's area
 	ch := f.child_with(9, {"concerns": [{"participant": "york/police", "active": true}]})
 	consent := {"entries": [f.grant(1, "parent", ["caf"], ["police"])]}
-	d := ecm.decision with input as f.input_for(_caf, ch, consent, array.concat(f.leeds, f.york))
+	d := ecm.decision with input as f.input_for(_caf, ch, consent, array.concat(f.leeds, f.york)) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/police"}
 	d["york/police"].basis == "no-relationship"
 }
 
 test_override_of_19_characters_is_refused if {
-	d := ecm.decision with input as f.usual(object.union(_caf, {"override": "1234567890123456789"}), 9)
+	d := ecm.decision with input as f.usual(object.union(_caf, {"override": "1234567890123456789"}), 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == set()
 }
 
 test_override_of_20_characters_shares_with_review if {
-	d := ecm.decision with input as f.usual(object.union(_caf, {"override": "12345678901234567890"}), 9)
+	d := ecm.decision with input as f.usual(object.union(_caf, {"override": "12345678901234567890"}), 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "leeds/lea", "leeds/police", "york/lea"}
 	d["leeds/pct"].basis == "no-rule"
 	d["york/police"].basis == "no-relationship"
@@ -223,13 +223,13 @@ test_override_of_20_characters_shares_with_review if {
 test_override_beats_withdrawal if {
 	ev := object.union(_caf, {"override": "the child is at immediate risk of harm"})
 	entries := [f.grant(1, "parent", ["caf"], ["lea"]), f.withdrawal(2, ["caf"], ["lea"])]
-	d := ecm.decision with input as f.input_for(ev, f.child(9), {"entries": entries}, f.leeds)
+	d := ecm.decision with input as f.input_for(ev, f.child(9), {"entries": entries}, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 	d["leeds/lea"].basis == "s12-11-override"
 }
 
 test_override_keeps_the_grants_of_other_rules if {
 	ev := object.union(_incident, {"override": "the child is at immediate risk of harm"})
-	d := ecm.decision with input as f.usual(ev, 9)
+	d := ecm.decision with input as f.usual(ev, 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	d["leeds/lea"].basis == "police-notification"
 	d["leeds/lea"].remove == ["data.summary"]
 	d["leeds/pct"].basis == "s12-11-override"
@@ -238,7 +238,7 @@ test_override_keeps_the_grants_of_other_rules if {
 }
 
 test_override_does_not_widen_index_events if {
-	d := ecm.decision with input as f.usual(object.union(_gp, {"override": "the child is at immediate risk of harm"}), 9)
+	d := ecm.decision with input as f.usual(object.union(_gp, {"override": "the child is at immediate risk of harm"}), 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "york/lea"}
 }
 
@@ -248,7 +248,7 @@ _moved := f.child_with(9, {"area": "york"})
 
 test_shielded_child if {
 	ev := f.event("index.child.registered", "leeds/pct", {"address": {"lines": ["1 Street"], "postcode": "LS1 1AA"}})
-	d := ecm.decision with input as f.input_for(ev, _shielded_child, null, array.concat(f.leeds, f.york))
+	d := ecm.decision with input as f.input_for(ev, _shielded_child, null, array.concat(f.leeds, f.york)) with data.matrix as f.matrix with data.matrix_rules as {}
 	d["leeds/la-social-care"].remove == []
 	d["york/lea"].remove == ["data.address"]
 	d["leeds/lea"].remove == []
@@ -259,7 +259,7 @@ test_shielded_child_missing_from_education_on_override if {
 		f.event("education.missing", "leeds/lea", {"last_seen": "2026-04-20", "setting": {"name": "Leeds High"}}),
 		{"override": "the child is at immediate risk of harm"},
 	)
-	d := ecm.decision with input as f.input_for(ev, _shielded_child, null, f.leeds)
+	d := ecm.decision with input as f.input_for(ev, _shielded_child, null, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 	d["leeds/la-social-care"].basis == "s11-safeguarding"
 	d["leeds/la-social-care"].remove == []
 	d["leeds/pct"].basis == "s12-11-override"
@@ -270,7 +270,7 @@ _address := {"lines": ["2 Road"], "postcode": "YO1 1AA"}
 
 test_move_to_another_area if {
 	ev := f.event("index.address.changed", "leeds/pct", {"address": _address, "area": "york"})
-	d := ecm.decision with input as f.usual(ev, 9)
+	d := ecm.decision with input as f.usual(ev, 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "york/lea"}
 	d["york/lea"].basis == "s12-move"
 	d["leeds/la-social-care"].basis == "s12-move"
@@ -281,7 +281,7 @@ test_move_to_another_area if {
 
 test_address_change_within_the_area if {
 	ev := f.event("index.address.changed", "leeds/pct", {"address": _address, "area": "leeds"})
-	d := ecm.decision with input as f.usual(ev, 9)
+	d := ecm.decision with input as f.usual(ev, 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "york/lea"}
 	d["york/lea"].basis == "s12-index"
 }
@@ -289,7 +289,7 @@ test_address_change_within_the_area if {
 test_transfer_to_the_new_area if {
 	ev := f.event("index.transferred", "broker", {"area": "york", "previous_area": "leeds", "address": {}})
 	moved := f.child_with(9, {"area": "york"})
-	d := ecm.decision with input as f.input_for(ev, moved, null, array.concat(f.york, ["leeds/pct"]))
+	d := ecm.decision with input as f.input_for(ev, moved, null, array.concat(f.york, ["leeds/pct"])) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"york/la-social-care", "york/lea", "york/pct"}
 	d["york/police"].basis == "no-rule"
 	d["leeds/pct"].basis == "no-rule"
@@ -298,14 +298,14 @@ test_transfer_to_the_new_area if {
 test_shielded_transfer_keeps_the_address_for_social_care_of_the_new_area_only if {
 	ev := f.event("index.transferred", "broker", {"area": "york", "previous_area": "leeds", "address": {}})
 	ch := f.child_with(9, {"area": "york", "flags": {"shielded": true}})
-	d := ecm.decision with input as f.input_for(ev, ch, null, f.york)
+	d := ecm.decision with input as f.input_for(ev, ch, null, f.york) with data.matrix as f.matrix with data.matrix_rules as {}
 	d["york/la-social-care"].remove == []
 	d["york/pct"].remove == ["data.address", "data.education.setting", "data.gp.practice"]
 }
 
 test_concern_flag if {
 	ev := f.event("index.concern.flagged", "york/lea", {"practitioner": {"name": "T Teacher", "contact": {"phone": "1"}}})
-	d := ecm.decision with input as f.usual(ev, 9)
+	d := ecm.decision with input as f.usual(ev, 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "leeds/pct"}
 	d["leeds/pct"].basis == "s12-concern"
 }
@@ -319,7 +319,7 @@ test_concern_match_tells_each_related_flagger if {
 	recipients := ["york/police", "york/lea", "leeds/pct"]
 	ev := f.event("index.concern.matched", "broker", {"concerns": concerns, "recipients": recipients})
 	ch := f.child_with(9, {"concerns": concerns})
-	d := ecm.decision with input as f.input_for(ev, ch, null, array.concat(f.leeds, f.york))
+	d := ecm.decision with input as f.input_for(ev, ch, null, array.concat(f.leeds, f.york)) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"york/lea", "leeds/pct"}
 	d["york/lea"].basis == "s12-concern"
 	d["york/police"].basis == "no-relationship"
@@ -328,20 +328,20 @@ test_concern_match_tells_each_related_flagger if {
 
 test_concern_shared_with_a_newly_involved_participant if {
 	ev := f.event("index.concern.shared", "broker", {"concerns": [], "recipients": ["york/lea"]})
-	d := ecm.decision with input as f.usual(ev, 9)
+	d := ecm.decision with input as f.usual(ev, 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"york/lea"}
 }
 
 test_consent_record_goes_to_the_kinds_it_names if {
 	record := {"given_by": "parent", "purposes": ["caf"], "agencies": ["lea", "pct"]}
 	ev := f.event("consent.granted", "leeds/la-social-care", record)
-	d := ecm.decision with input as f.usual(ev, 9)
+	d := ecm.decision with input as f.usual(ev, 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/lea", "leeds/pct", "york/lea"}
 	d["york/pct"].basis == "no-relationship"
 }
 
 test_unknown_event_type if {
-	d := ecm.decision with input as f.usual(f.event("index.unknown.v2", "leeds/pct", {}), 9)
+	d := ecm.decision with input as f.usual(f.event("index.unknown.v2", "leeds/pct", {}), 9) with data.matrix as f.matrix with data.matrix_rules as {}
 	every x in d {
 		x.basis == "no-rule"
 		x.reason == "this event type is not in the catalogue: nobody receives it"
@@ -349,22 +349,22 @@ test_unknown_event_type if {
 }
 
 test_no_candidates if {
-	d := ecm.decision with input as f.input_for(_gp, f.child(9), null, [])
+	d := ecm.decision with input as f.input_for(_gp, f.child(9), null, []) with data.matrix as f.matrix with data.matrix_rules as {}
 	d == {}
 }
 
 test_a_flagger_elsewhere_is_not_related if {
 	ch := f.child_with(9, {"concerns": [{"participant": "york/police", "active": true}]})
-	index_data := ecm.decision with input as f.input_for(_gp, ch, null, f.york)
+	index_data := ecm.decision with input as f.input_for(_gp, ch, null, f.york) with data.matrix as f.matrix with data.matrix_rules as {}
 	index_data["york/police"].basis == "no-relationship"
 	ev := object.union(_caf, {"override": "the child is at immediate risk of harm"})
-	overridden := ecm.decision with input as f.input_for(ev, ch, null, f.york)
+	overridden := ecm.decision with input as f.input_for(ev, ch, null, f.york) with data.matrix as f.matrix with data.matrix_rules as {}
 	overridden["york/police"].basis == "no-relationship"
 	overridden["york/lea"].basis == "s12-11-override"
 }
 
 test_an_age_limited_publisher_is_age_limited if {
 	ev := f.event("connexions.neet", "leeds/connexions", {"status": "neet", "since": "2026-04-01"})
-	d := ecm.decision with input as f.input_for(ev, f.child(9), null, f.leeds)
+	d := ecm.decision with input as f.input_for(ev, f.child(9), null, f.leeds) with data.matrix as f.matrix with data.matrix_rules as {}
 	d["leeds/connexions"].basis == "age-limit"
 }

@@ -7,6 +7,12 @@ package ecm.fixtures_test
 
 now := "2026-05-02T10:00:00Z"
 
+# The sharing matrix the tests of the statutory mechanics are written against: the first
+# revision (testdata/matrix.yaml). The tests pin it (with data.matrix as f.matrix, and
+# without the broker's prebuilt rules: with data.matrix_rules as {}), so that an IG lead's
+# change to matrix.yaml breaks none of them; the scenario tables test the matrix in force.
+matrix := data.testdata.matrix
+
 # A date of birth that makes the child `years` old at `now`.
 born(years) := sprintf("%d-01-15", [2026 - years])
 

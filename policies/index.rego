@@ -11,8 +11,9 @@
 #   Concern events are rule 4 (concern.rego); a move across a boundary is rule 5
 #   (moves.rego), which ecm.rego asks first.
 #
-#   Every rule package gives ecm.rego one `rule` object for the event it governs; all keys
-#   are optional:
+#   Every rule package gives ecm.rego one `rule` object for the event it governs, built
+#   from the event's row of the sharing matrix (matrix.yaml, by matrix.rego) with the
+#   package's statutory mechanics added; all keys are optional:
 #     local         agency kind -> decision, for a participant of the child's current area
 #     involved      agency kind -> decision, for a participant involved with the child
 #     involved_any  decision for an involved participant of any kind
@@ -23,7 +24,10 @@
 #     reviewers     participant id -> decision, for the social care a residence review names,
 #                   whatever rule 2 says (residence.rego)
 #   Rule packages say only what their rule allows; ecm.rego applies rules 1, 2, 9, 10, 11.
+#   Who receives index data, and why, is the matrix's row index.child.registered.
 package ecm.index
+
+import data.ecm.matrix
 
 events := {
 	"index.child.registered",
@@ -36,25 +40,7 @@ events := {
 	"index.flags.set",
 }
 
-rule := {
-	"local": {"la-social-care": {
-		"allow": true,
-		"basis": "s12-index",
-		"remove": [],
-		"reason": "index data goes to children's social care of the child's area, which runs the index (s.12(4))",
-	}},
-	"involved_any": {
-		"allow": true,
-		"basis": "s12-index",
-		"remove": [],
-		"reason": "index data goes to every participant involved with the child, in any area (s.12(4))",
-	},
-	"refusal": {
-		"allow": false,
-		"basis": "no-rule",
-		"remove": [],
-		"reason": "index data goes only to children's social care of the child's area and involved participants (rule 3)",
-	},
-} if {
+# The row of matrix.yaml for this event (the index events share one row).
+rule := matrix.rule if {
 	input.event.name in events
 }

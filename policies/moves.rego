@@ -15,9 +15,11 @@
 #   pick up the child's universal services (s.12(4) basic data, involvements, active
 #   concern flags).
 #   An address change within the same area is an ordinary index event (index.rego).
-#   The `rule` object is described in index.rego.
+#   Who receives each, and why, is the rows "index.address.changed (to another area)" and
+#   index.transferred of matrix.yaml; the `rule` object is described in index.rego.
 package ecm.moves
 
+import data.ecm.matrix
 import data.ecm.relationship
 
 # METADATA
@@ -30,49 +32,24 @@ new_area := input.event.data.area if {
 	input.event.data.area != input.child.area
 }
 
-rule := {
-	"local": {"la-social-care": {
-		"allow": true,
-		"basis": "s12-move",
-		"remove": [],
-		"reason": "children's social care of the area the child leaves is told of the move (ECM 3.36, s.12(4))",
-	}},
-	"involved_any": {
-		"allow": true,
-		"basis": "s12-move",
-		"remove": [],
-		"reason": "a participant involved with the child is told the child has moved (ECM 3.36, s.12(4))",
-	},
-	"refusal": {
-		"allow": false,
-		"basis": "no-rule",
-		"remove": [],
-		"reason": "a move goes to involved participants and social care of the old area; the new area gets a transfer",
-	},
-} if {
+# The matrix row of a move to another area.
+move_row := "index.address.changed (to another area)"
+
+# (matrix.rego reads this row for a move.)
+rule := matrix.rule if {
 	new_area
 }
 
-rule := {
-	"local": {kind: _transferred | some kind in ["la-social-care", "lea", "pct"]; _from_broker},
-	"refusal": {
-		"allow": false,
-		"basis": "no-rule",
-		"remove": [],
-		"reason": "the broker transfers the record only to social care, education and PCT of the new area (rule 5)",
-	},
-} if {
+# A transfer from anyone but the broker, or about another area than the record's, reaches
+# nobody: only the row's refusals stand (fail closed).
+rule := matrix.rule if {
+	input.event.name == "index.transferred"
+	_from_broker
+} else := object.union(object.filter(matrix.rule, ["refusal", "refused"]), {"local": {}}) if {
 	input.event.name == "index.transferred"
 }
 
 _from_broker if {
 	input.event.publisher == "broker"
 	input.event.data.area == relationship.area
-}
-
-_transferred := {
-	"allow": true,
-	"basis": "s12-move",
-	"remove": [],
-	"reason": "the index record follows the child to the new area (ECM 3.36, s.12(4))",
 }

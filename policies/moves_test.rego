@@ -16,36 +16,36 @@ _transfer(publisher, area) := f.input_for(
 )
 
 test_a_new_area_is_a_move if {
-	moves.new_area == "york" with input as _change("york")
-	r := moves.rule with input as _change("york")
+	moves.new_area == "york" with input as _change("york") with data.matrix as f.matrix with data.matrix_rules as {}
+	r := moves.rule with input as _change("york") with data.matrix as f.matrix with data.matrix_rules as {}
 	r.local["la-social-care"].basis == "s12-move"
 	r.involved_any.basis == "s12-move"
 	r.refusal.basis == "no-rule"
 }
 
 test_same_area_is_not_a_move if {
-	not moves.new_area with input as _change("leeds")
-	not moves.rule with input as _change("leeds")
+	not moves.new_area with input as _change("leeds") with data.matrix as f.matrix with data.matrix_rules as {}
+	not moves.rule with input as _change("leeds") with data.matrix as f.matrix with data.matrix_rules as {}
 }
 
 test_no_record_is_not_a_move if {
 	ev := f.event("index.address.changed", "leeds/la-social-care", {"address": _address, "area": "york"})
-	not moves.new_area with input as f.input_for(ev, null, null, [])
+	not moves.new_area with input as f.input_for(ev, null, null, []) with data.matrix as f.matrix with data.matrix_rules as {}
 }
 
 test_transfer_goes_to_social_care_education_and_health_of_the_new_area if {
-	r := moves.rule with input as _transfer("broker", "york")
+	r := moves.rule with input as _transfer("broker", "york") with data.matrix as f.matrix with data.matrix_rules as {}
 	object.keys(r.local) == {"la-social-care", "lea", "pct"}
 	r.local.lea.basis == "s12-move"
 }
 
 test_transfer_only_from_the_broker if {
-	r := moves.rule with input as _transfer("york/la-social-care", "york")
+	r := moves.rule with input as _transfer("york/la-social-care", "york") with data.matrix as f.matrix with data.matrix_rules as {}
 	r.local == {}
 	r.refusal.basis == "no-rule"
 }
 
 test_transfer_only_to_the_records_area if {
-	r := moves.rule with input as _transfer("broker", "bradford")
+	r := moves.rule with input as _transfer("broker", "bradford") with data.matrix as f.matrix with data.matrix_rules as {}
 	r.local == {}
 }

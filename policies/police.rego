@@ -10,61 +10,14 @@
 #   The lea and pct told are those of the child's area and, wherever they are, those
 #   involved with the child (choice: a school across the boundary is the one that sees the
 #   child the next day). A child of unknown age is not under 5 (spec).
-#   The `rule` object is described in index.rego.
+#   Who is told, and why, is the row police.incident of matrix.yaml: the cells of lea and
+#   pct name the conditions child-present-at-domestic-abuse and
+#   child-under-5-present-at-domestic-abuse, which matrix.rego decides. The `rule` object
+#   is described in index.rego.
 package ecm.police
 
-import data.ecm.scope
+import data.ecm.matrix
 
-rule := {
-	"local": object.union(
-		{"la-social-care": {
-			"allow": true,
-			"basis": "police-notification",
-			"remove": [],
-			"reason": "children's social care of the child's area is told of every police incident about the child (s.11)",
-		}},
-		_told,
-	),
-	"involved": _told,
-	"refusal": {
-		"allow": false,
-		"basis": "no-rule",
-		"remove": [],
-		"reason": "police incidents go to social care; to education and (under 5) the PCT only after domestic abuse (rule 7)",
-	},
-} if {
+rule := matrix.rule if {
 	input.event.name == "police.incident"
-}
-
-# The agencies told, by kind, because the child was present at domestic abuse.
-_told := object.filter(
-	{
-		"lea": {
-			"allow": true,
-			"basis": "police-notification",
-			"remove": ["data.summary"],
-			"reason": "the child was present at domestic abuse: education is told, without the police summary (s.11)",
-		},
-		"pct": {
-			"allow": true,
-			"basis": "police-notification",
-			"remove": ["data.summary"],
-			"reason": "a child under 5 was present at domestic abuse: the PCT is told, without the police summary (s.11)",
-		},
-	},
-	_told_kinds,
-)
-
-default _told_kinds := set()
-
-_told_kinds := {"lea", "pct"} if {
-	_child_witnessed
-	scope.age < 5
-} else := {"lea"} if {
-	_child_witnessed
-}
-
-_child_witnessed if {
-	input.event.data.kind == "domestic_abuse"
-	input.event.data.child_present == true
 }

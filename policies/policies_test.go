@@ -6,11 +6,11 @@ package policies_test
 import (
 	"context"
 	"encoding/json"
-	"io/fs"
-	"strings"
 	"testing"
 
+	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 )
 
@@ -30,19 +30,26 @@ func TestPolicies(t *testing.T) {
 	t.Logf("%d policy tests run", len(results))
 }
 
-// policyOnly keeps the policy modules: no tests, no data files, no tool settings.
-func policyOnly(path string, info fs.FileInfo, _ int) bool {
-	if info.IsDir() {
-		return strings.HasPrefix(info.Name(), ".") && info.Name() != "."
-	}
-	return !strings.HasSuffix(path, ".rego") || strings.HasSuffix(path, "_test.rego")
-}
-
+// prepare prepares the query as the broker does (broker/policy): the
+// modules, and the data files in a store that keeps AST values.
 func prepare(b *testing.B, query string, load bool) rego.PreparedEvalQuery {
 	b.Helper()
 	opts := []func(*rego.Rego){rego.Query(query)}
 	if load {
-		opts = append(opts, rego.Load([]string{"."}, policyOnly))
+		files, err := policies.Read(policies.FS, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, err := policies.LoadData(files)
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts = append(opts, rego.Store(inmem.NewFromObjectWithOpts(data.Doc, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))))
+		for n, src := range files {
+			if policies.IsModule(n) {
+				opts = append(opts, rego.Module(n, src))
+			}
+		}
 	}
 	pq, err := rego.New(opts...).PrepareForEval(context.Background())
 	if err != nil {

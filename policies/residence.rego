@@ -19,9 +19,12 @@
 #   the event carries no personal data, only the areas, the claimant and the time, so the
 #   other authority learns only that it is asked to look at this child (data
 #   minimisation, s.12(4)). Only the broker's own event names anyone (fail closed).
-#   The `rule` object is described in index.rego; `reviewers` is participant id -> decision,
-#   whatever rule 2 says.
+#   Who reviews, and why, is the row index.residence.disputed of matrix.yaml (its `named`
+#   column). The `rule` object is described in index.rego; `reviewers` is participant id ->
+#   decision, whatever rule 2 says.
 package ecm.residence
+
+import data.ecm.matrix
 
 # METADATA
 # description: The areas a broker-generated residence review names.
@@ -32,21 +35,13 @@ areas contains a if {
 	is_string(a)
 }
 
-rule := {
-	"reviewers": {concat("/", [a, "la-social-care"]): _review | some a in areas},
-	"refusal": {
-		"allow": false,
-		"basis": "no-rule",
-		"remove": [],
-		"reason": "a residence review goes only to children's social care of the areas it names (rule 5)",
-	},
-} if {
+# The `named` column of the row reaches, as reviewers, the participants of the areas
+# named whose kind has a cell (children's social care).
+rule := object.union(matrix.rule, {"reviewers": {id: matrix.named(id) | some id in _named}}) if {
 	input.event.name == "index.residence.disputed"
 }
 
-_review := {
-	"allow": true,
-	"basis": "s12-move",
-	"remove": [],
-	"reason": "where the child lives is disputed or unserved: children's social care of each area named resolves it (ECM 3.36, s.10)",
+_named contains concat("/", [a, kind]) if {
+	some a in areas
+	some kind, _ in data.legend.agencies
 }

@@ -24,15 +24,15 @@ _review(publisher, payload, child) := f.input_for(
 )
 
 test_a_claim_names_both_areas if {
-	residence.areas == {"leeds", "york"} with input as _review("broker", _claim, f.child(9))
-	r := residence.rule with input as _review("broker", _claim, f.child(9))
+	residence.areas == {"leeds", "york"} with input as _review("broker", _claim, f.child(9)) with data.matrix as f.matrix with data.matrix_rules as {}
+	r := residence.rule with input as _review("broker", _claim, f.child(9)) with data.matrix as f.matrix with data.matrix_rules as {}
 	object.keys(r.reviewers) == {"leeds/la-social-care", "york/la-social-care"}
 	r.reviewers["york/la-social-care"].basis == "s12-move"
 	r.refusal.basis == "no-rule"
 }
 
 test_a_claim_reaches_social_care_of_both_areas_only if {
-	d := ecm.decision with input as _review("broker", _claim, f.child(9))
+	d := ecm.decision with input as _review("broker", _claim, f.child(9)) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care", "york/la-social-care"}
 	d["york/la-social-care"].basis == "s12-move"
 
@@ -45,20 +45,20 @@ test_a_claim_reaches_social_care_of_both_areas_only if {
 
 test_a_move_out_of_every_served_area_reaches_the_old_areas_social_care if {
 	moved := f.child_with(9, {"area": "bradford"})
-	d := ecm.decision with input as _review("broker", _unserved, moved)
+	d := ecm.decision with input as _review("broker", _unserved, moved) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == {"leeds/la-social-care"}
 	d["leeds/la-social-care"].reason == "where the child lives is disputed or unserved: children's social care of each area named resolves it (ECM 3.36, s.10)"
 	d["york/la-social-care"].basis == "no-relationship"
 }
 
 test_only_the_broker_names_reviewers if {
-	residence.areas == set() with input as _review("york/lea", _claim, f.child(9))
-	d := ecm.decision with input as _review("york/lea", _claim, f.child(9))
+	residence.areas == set() with input as _review("york/lea", _claim, f.child(9)) with data.matrix as f.matrix with data.matrix_rules as {}
+	d := ecm.decision with input as _review("york/lea", _claim, f.child(9)) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == set()
 	d["leeds/la-social-care"].reason == "a residence review goes only to children's social care of the areas it names (rule 5)"
 }
 
 test_out_of_scope_nobody_reviews if {
-	d := ecm.decision with input as _review("broker", _claim, f.child(22))
+	d := ecm.decision with input as _review("broker", _claim, f.child(22)) with data.matrix as f.matrix with data.matrix_rules as {}
 	f.allowed(d) == set()
 }

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ecm-broker/ecm-broker/wire"
 	"gopkg.in/yaml.v3"
@@ -24,6 +27,9 @@ type Participant struct {
 	ID     string `yaml:"id" json:"id"`
 	Agency string `yaml:"agency" json:"agency"`
 	Area   string `yaml:"area" json:"area"`
+	// Name, when set, is what people read for the participant: "Leeds PCT
+	// (health visiting)" rather than leeds/pct (DisplayName).
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
 	// Token is the HTTP bearer token; TokenHash (sha256:HEX, from
 	// ecm-broker hash-token) keeps only its hash in the file. One of the two.
 	Token     string `yaml:"token,omitempty" json:"-"`
@@ -35,6 +41,28 @@ type Participant struct {
 	// NKey, when set, is the public key (U…) the participant logs in to NATS
 	// with instead of user id and token (docs/security.md).
 	NKey string `yaml:"nkey,omitempty" json:"-"`
+}
+
+// DisplayName is the participant's name for people: its Name, or its id.
+func (p Participant) DisplayName() string {
+	if p.Name != "" {
+		return p.Name
+	}
+	return p.ID
+}
+
+// displayName reports whether s can be a participant's name: empty, or at
+// most 100 printable characters (no control or line-breaking characters).
+func displayName(s string) bool {
+	if utf8.RuneCountInString(s) > 100 || !utf8.ValidString(s) || strings.TrimSpace(s) != s {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Operator is a person or tool that runs the broker.
@@ -150,6 +178,8 @@ func (c *Config) Check() error {
 			return bad(f+".id", "%q must be <area>/<agency>, here %q", p.ID, p.Area+"/"+p.Agency)
 		case ids[p.ID]:
 			return bad(f+".id", "%q is given twice", p.ID)
+		case !displayName(p.Name):
+			return bad(f+".name", "must be at most 100 printable characters on one line")
 		}
 		ids[p.ID] = true
 		if err := checkSecret(f, p.ID, p.Token, p.TokenHash, p.NATSPassword, tokens); err != nil {

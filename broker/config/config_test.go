@@ -6,6 +6,19 @@ import (
 	"testing"
 )
 
+func TestDisplayName(t *testing.T) {
+	c, err := ParseConfig([]byte("participants:\n - {id: leeds/pct, agency: pct, area: leeds, name: Leeds PCT (health visiting), token: q7Vx2mRt9LpZ4wKs}\n - {id: leeds/lea, agency: lea, area: leeds, token: h3NdY8cJ5uBf6TgE}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Participants[0].DisplayName(); got != "Leeds PCT (health visiting)" {
+		t.Errorf("named: %q", got)
+	}
+	if got := c.Participants[1].DisplayName(); got != "leeds/lea" {
+		t.Errorf("unnamed: %q", got)
+	}
+}
+
 func TestParseConfig(t *testing.T) {
 	// Not "0123456789abcdef": a counting run, which CheckTokenStrength refuses.
 	const tok = "k3Tq9vXw2pLm7RzY"
@@ -22,6 +35,9 @@ func TestParseConfig(t *testing.T) {
 		{"short token", "participants:\n - {id: leeds/pct, agency: pct, area: leeds, token: short}\n", "participants[0].token"},
 		{"duplicate id", "participants:\n - {id: leeds/pct, agency: pct, area: leeds, token: " + tok + "1}\n - {id: leeds/pct, agency: pct, area: leeds, token: " + tok + "2}\n", "participants[1].id"},
 		{"shared token", "participants:\n - {id: leeds/pct, agency: pct, area: leeds, token: " + tok + "}\noperators:\n - {name: ops, token: " + tok + "}\n", "operators[0].token"},
+		{"display name", "participants:\n - {id: leeds/pct, agency: pct, area: leeds, name: \"Leeds PCT (health visiting)\", token: " + tok + "}\n", ""},
+		{"display name on two lines", "participants:\n - {id: leeds/pct, agency: pct, area: leeds, name: \"Leeds PCT\\nhealth\", token: " + tok + "}\n", "participants[0].name"},
+		{"display name too long", "participants:\n - {id: leeds/pct, agency: pct, area: leeds, name: " + strings.Repeat("x", 101) + ", token: " + tok + "}\n", "participants[0].name"},
 		{"unknown field", "participants:\n - {id: leeds/pct, agency: pct, area: leeds, token: " + tok + ", colour: red}\n", "colour"},
 
 		// Weak tokens refuse to start, naming the field.

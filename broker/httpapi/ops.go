@@ -14,6 +14,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/cenats"
+	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"go.uber.org/zap"
@@ -191,13 +192,16 @@ func (b *Server) handleImpact(w http.ResponseWriter, r *http.Request) error {
 	if err := dec.Decode(&req); err != nil {
 		return errorf(http.StatusBadRequest, "%s", "body: {\"modules\": {name: source}, \"from\", \"to\"}: "+err.Error())
 	}
-	main := map[string]string{}
+	main, rego := map[string]string{}, 0
 	for n, src := range req.Modules {
-		if strings.HasSuffix(n, ".rego") && !strings.HasSuffix(n, "_test.rego") {
+		if policies.IsData(n) || policies.IsModule(n) && !policies.IsTest(n) {
 			main[n] = src
 		}
+		if policies.IsModule(n) && !policies.IsTest(n) {
+			rego++
+		}
 	}
-	if len(main) == 0 {
+	if rego == 0 {
 		return errorf(http.StatusBadRequest, "modules: the draft has no .rego files (tests are not counted)")
 	}
 	draft, err := policy.CompileDraft(r.Context(), main)

@@ -40,6 +40,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 	"github.com/ecm-broker/ecm-broker/broker/store"
+	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -599,7 +600,7 @@ func maskUIN(s string) string {
 type scope struct {
 	inputMu      sync.Mutex
 	inputs       map[string]inputPaths
-	changed      []ast.Ref // rule paths whose definitions differ
+	changed      []ast.Ref // rule paths whose definitions differ, and data paths whose values do
 	all          bool      // the analysis could not tell: every type is affected
 	cur, draft   *ruleGraph
 	memo         map[string]bool
@@ -625,6 +626,9 @@ func newScope(curModules, draftModules map[string]string) *scope {
 			s.changed = append(s.changed, ast.MustParseRef(p))
 		}
 	}
+	// The data the rules read (the sharing matrix, its legend): every path
+	// whose value differs is changed, like a rule.
+	s.changed = append(s.changed, dataChanges(ast.DefaultRootRef, s.cur.data, s.draft.data)...)
 	sort.Slice(s.changed, func(i, j int) bool { return s.changed[i].String() < s.changed[j].String() })
 	return s
 }
@@ -727,6 +731,9 @@ func (s *scope) affects(name string) bool {
 func ruleSignatures(modules map[string]string) (map[string]string, error) {
 	defs := map[string][]string{}
 	for name, src := range modules {
+		if !policies.IsModule(name) {
+			continue
+		}
 		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
 			return nil, err
@@ -757,17 +764,38 @@ func rulePath(pkg ast.Ref, r *ast.Rule) ast.Ref {
 type ruleGraph struct {
 	rules  map[string][]*ast.Rule
 	paths  []ast.Ref
-	consts map[string]ast.Value // complete rules with one ground value
+	consts map[string]ast.Value // complete rules with one ground value, and the data documents
+	data   ast.Object           // the data documents the rules read (data.matrix, data.legend)
 }
 
 var inputEventName = ast.MustParseRef("input.event.name")
 
-func newRuleGraph(modules map[string]string) *ruleGraph {
+func newRuleGraph(files map[string]string) *ruleGraph {
+	modules := map[string]string{}
+	for name, src := range files {
+		if policies.IsModule(name) {
+			modules[name] = src
+		}
+	}
 	c, err := ast.CompileModulesWithOpt(modules, ast.CompileOpts{ParserOptions: ast.ParserOptions{RegoVersion: ast.RegoV1}})
 	if err != nil {
 		return nil
 	}
-	g := &ruleGraph{rules: map[string][]*ast.Rule{}, consts: map[string]ast.Value{}}
+	data, err := policies.LoadData(files)
+	if err != nil {
+		return nil
+	}
+	doc, err := ast.InterfaceToValue(data.Doc)
+	if err != nil {
+		return nil
+	}
+	g := &ruleGraph{rules: map[string][]*ast.Rule{}, consts: map[string]ast.Value{}, data: doc.(ast.Object)}
+	// A reference into the data folds to its value, as a constant rule's
+	// does: data.matrix.events[data.matrix.events["index.gp.recorded"].same_as]
+	// is the row of index.child.registered.
+	g.data.Foreach(func(k, v *ast.Term) {
+		g.consts[ast.DefaultRootRef.Append(k).String()] = v.Value
+	})
 	for _, m := range c.Modules {
 		for _, r := range m.Rules {
 			p := rulePath(m.Package.Path, r)
@@ -847,7 +875,14 @@ func (g *ruleGraph) inputPaths(name string) (paths [][]string, all bool) {
 
 // ref follows a data reference: it touches its ground prefix, and every
 // rule at, under or above it is evaluated. A reference to input is noted.
-func (w *reachWalk) ref(r ast.Ref) {
+// Its keys are first made ground where they can be (the event's name,
+// constants, values of the data), so that data.matrix.events[input.event.name]
+// touches only the row of the event type walked.
+func (w *reachWalk) ref(r ast.Ref, binds map[ast.Var]*ast.Term) {
+	r, undefined := w.groundKeys(r, binds)
+	if undefined {
+		return // a key the data does not hold: the reference reads nothing
+	}
 	if r[0].Equal(ast.InputRootDocument) {
 		if p := r.GroundPrefix(); len(p) > 1 {
 			w.inputs = append(w.inputs, p)
@@ -868,6 +903,69 @@ func (w *reachWalk) ref(r ast.Ref) {
 	}
 }
 
+// groundKeys substitutes, in a reference to data, each key that is itself
+// a reference by its value when the walk knows it; undefined when such a
+// key is known to be undefined (a row without same_as).
+func (w *reachWalk) groundKeys(r ast.Ref, binds map[ast.Var]*ast.Term) (ast.Ref, bool) {
+	if !r[0].Equal(ast.DefaultRootDocument) {
+		return r, false
+	}
+	var out ast.Ref
+	for i := 1; i < len(r); i++ {
+		switch r[i].Value.(type) {
+		case ast.Ref, ast.Var:
+		default:
+			continue
+		}
+		x, undefined := w.subst(r[i], binds)
+		if undefined {
+			return r, true
+		}
+		if !x.IsGround() {
+			break
+		}
+		if out == nil {
+			out = r.Copy()
+		}
+		out[i] = x
+	}
+	if out == nil {
+		return r, false
+	}
+	return out, false
+}
+
+// dataChanges lists the paths under at where the data documents a and b
+// differ, as deep as both are objects.
+func dataChanges(at ast.Ref, a, b ast.Value) []ast.Ref {
+	ao, aok := a.(ast.Object)
+	bo, bok := b.(ast.Object)
+	switch {
+	case a == nil && b == nil:
+		return nil
+	case a == nil || b == nil || !aok || !bok:
+		if a != nil && b != nil && a.Compare(b) == 0 {
+			return nil
+		}
+		return []ast.Ref{at.Copy()}
+	}
+	var out []ast.Ref
+	keys := map[string]*ast.Term{}
+	ao.Foreach(func(k, _ *ast.Term) { keys[k.String()] = k })
+	bo.Foreach(func(k, _ *ast.Term) { keys[k.String()] = k })
+	for _, k := range keys {
+		var av, bv ast.Value
+		if t := ao.Get(k); t != nil {
+			av = t.Value
+		}
+		if t := bo.Get(k); t != nil {
+			bv = t.Value
+		}
+		out = append(out, dataChanges(at.Append(k), av, bv)...)
+	}
+	return out
+}
+
 func (w *reachWalk) path(p ast.Ref) {
 	key := p.String()
 	if w.seen[key] {
@@ -877,8 +975,8 @@ func (w *reachWalk) path(p ast.Ref) {
 	w.touched = append(w.touched, p)
 	for _, r := range w.g.rules[key] {
 		for br := r; br != nil; br = br.Else {
-			if w.body(br.Body) {
-				w.terms(br.Head)
+			if ok, binds := w.body(br.Body); ok {
+				w.terms(br.Head, binds)
 			}
 		}
 	}
@@ -886,24 +984,25 @@ func (w *reachWalk) path(p ast.Ref) {
 
 // body walks a rule body in order and reports whether it may succeed: an
 // expression that is false for this event type ends it.
-func (w *reachWalk) body(body ast.Body) bool {
+// It returns the variables it bound to values on the way.
+func (w *reachWalk) body(body ast.Body) (bool, map[ast.Var]*ast.Term) {
 	binds := map[ast.Var]*ast.Term{}
 	for _, e := range body {
 		if len(e.With) > 0 {
 			w.gaveUp = true // with changes input or data: no longer sure what it reaches
-			return true
+			return true, binds
 		}
-		w.terms(e)
+		w.terms(e, binds)
 		if w.definitelyFalse(e, binds) {
-			return false
+			return false, binds
 		}
 	}
-	return true
+	return true, binds
 }
 
-func (w *reachWalk) terms(x any) {
+func (w *reachWalk) terms(x any, binds map[ast.Var]*ast.Term) {
 	ast.WalkRefs(x, func(r ast.Ref) bool {
-		w.ref(r)
+		w.ref(r, binds)
 		return false
 	})
 }
@@ -949,6 +1048,10 @@ func (w *reachWalk) definitelyFalse(e *ast.Expr, binds map[ast.Var]*ast.Term) bo
 			return false
 		}
 	}
+	if len(sub) == 3 && sub[0].Equal(memberOp) {
+		// x in xs, which a query may not call by its internal name.
+		return !member(sub[1], sub[2].Value)
+	}
 	var query ast.Body
 	if len(sub) == 1 {
 		query = ast.NewBody(ast.NewExpr(sub[0]))
@@ -959,6 +1062,25 @@ func (w *reachWalk) definitelyFalse(e *ast.Expr, binds map[ast.Var]*ast.Term) bo
 	defer cancel()
 	rs, err := rego.New(rego.ParsedQuery(query), rego.SetRegoVersion(ast.RegoV1)).Eval(ctx)
 	return err == nil && len(rs) == 0
+}
+
+// memberOp is what the compiler makes of `x in xs`.
+var memberOp = ast.RefTerm(ast.VarTerm("internal"), ast.StringTerm("member_2"))
+
+func member(x *ast.Term, xs ast.Value) bool {
+	switch c := xs.(type) {
+	case ast.Set:
+		return c.Contains(x)
+	case *ast.Array:
+		found := false
+		c.Foreach(func(t *ast.Term) { found = found || t.Equal(x) })
+		return found
+	case ast.Object:
+		found := false
+		c.Foreach(func(_, v *ast.Term) { found = found || v.Equal(x) })
+		return found
+	}
+	return true // not a collection: say nothing
 }
 
 // isValue reports whether t holds no reference or call left to evaluate.

@@ -40,7 +40,7 @@ func TestImpactDropPoliceNotification(t *testing.T) {
 	if strings.Join(rep.AffectedTypes, ",") != "uk.gov.ecm.police.incident.v1" || rep.Evaluated != 1 || rep.Unaffected != rep.Events+rep.Generated-1 {
 		t.Errorf("affected %v, evaluated %d, unaffected %d of %d", rep.AffectedTypes, rep.Evaluated, rep.Unaffected, rep.Events)
 	}
-	if strings.Join(rep.ChangedRules, ",") != "data.ecm.police._told_kinds,data.ecm.police._told_kinds_dropped" {
+	if strings.Join(rep.ChangedRules, ",") != `data.matrix.events["police.incident"].area.lea,data.matrix.events["police.incident"].area.pct,data.matrix.events["police.incident"].involved` {
 		t.Errorf("changed rules %v", rep.ChangedRules)
 	}
 	got := map[string]api.ParticipantImpact{}
@@ -86,10 +86,11 @@ func TestImpactSkipsOnlyUnaffected(t *testing.T) {
 	history(t, b)
 	mods, _ := policy.ReadModules(policies.FS, false)
 	drafts := map[string]map[string]string{
-		"unchanged":          mods,
-		"police":             ops.DropPoliceNotification(t),
-		"scope (every type)": ops.NarrowScope(t),
-		"comment only":       ops.DraftOf(t, "police.rego", "_child_witnessed if {", "# a comment\n_child_witnessed if {"),
+		"unchanged":           mods,
+		"police":              ops.DropPoliceNotification(t),
+		"scope (every type)":  ops.NarrowScope(t),
+		"comment only":        ops.DraftOf(t, "police.rego", "package ecm.police\n", "package ecm.police\n\n# a comment\n"),
+		"matrix comment only": ops.DraftOf(t, "matrix.yaml", "    police.incident:\n", "    # a comment\n    police.incident:\n"),
 	}
 	for name, d := range drafts {
 		t.Run(name, func(t *testing.T) {
@@ -104,7 +105,7 @@ func TestImpactSkipsOnlyUnaffected(t *testing.T) {
 				t.Errorf("analysis %d changes %+v\nfull %d changes %+v", fast.ChangedDecisions, fast.Participants, full.ChangedDecisions, full.Participants)
 			}
 			switch name {
-			case "unchanged", "comment only":
+			case "unchanged", "comment only", "matrix comment only":
 				if fast.Evaluated != 0 || fast.ChangedDecisions != 0 || len(fast.ChangedRules) != 0 {
 					t.Errorf("%+v", fast)
 				}

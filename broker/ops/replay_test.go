@@ -588,47 +588,59 @@ func decodeForTest(subject string, h nats.Header, body []byte) (cenats.Raw, erro
 // with police.rego changed by edit and the named test files left out.
 func policyDir(t *testing.T, dir string, edit func(string) string, without ...string) {
 	t.Helper()
-	entries, err := fs.ReadDir(policies.FS, ".")
+	err := fs.WalkDir(policies.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o700)
+		}
+		_ = os.Remove(target)
+		if slices.Contains(without, p) {
+			return nil
+		}
+		src, err := fs.ReadFile(policies.FS, p)
+		if err != nil {
+			return err
+		}
+		if p == "matrix.yaml" {
+			src = []byte(edit(string(src)))
+		}
+		return os.WriteFile(target, src, 0o600)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
-		_ = os.Remove(filepath.Join(dir, e.Name()))
-		if slices.Contains(without, e.Name()) {
-			continue
-		}
-		src, err := fs.ReadFile(policies.FS, e.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Name() == "police.rego" {
-			src = []byte(edit(string(src)))
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), src, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
-// rule7Before is police.rego as it might have stood before rule 7 told the
-// education authority and the PCT of domestic abuse a child witnessed:
-// police incidents went to children's social care only.
+// rule7Before is the sharing matrix as it might have stood before rule 7
+// told the education authority and the PCT of domestic abuse a child
+// witnessed: police incidents went to children's social care only. The
+// scenario rows that show rule 7 go with it.
 func rule7Before(src string) string {
-	return strings.Replace(src, "_child_witnessed if {\n", "_child_witnessed if {\n\tfalse\n", 1)
+	start := strings.Index(src, "    police.incident:\n")
+	end := strings.Index(src[start:], "      otherwise:\n")
+	if start < 0 || end < 0 {
+		panic("matrix.yaml has no police.incident row: update the test's draft")
+	}
+	kept := `    police.incident:
+      area:
+        la-social-care:
+          basis: police-notification
+          reason: children's social care of the child's area is told of every police incident about the child (s.11)
+          source: CA 2004 s.11(1)
+`
+	return src[:start] + kept + src[start+end:]
 }
 
-// A police incident that the policy in force when it was decided refused
-// to the school (leeds/lea) is not sent to it by a replay run after the
-// policy changed to allow it: a replay re-sends only what the decision
-// recorded at the time allowed. Sending it is a backfill: its dry run shows
-// the incident as newly disclosed and sends nothing; a confirmation naming
-// another selection, or made after the impact changed, sends nothing; the
-// confirmed backfill sends it (without the summary, as today's rule 7 says)
-// and the audit names it a backfill. The replay, which sent nothing, wrote
-// one audit action and nothing about any child.
+// rule7BeforeDrops are the files a policy with rule7Before leaves out: the
+// tests and scenario rows that show rule 7.
+var rule7BeforeDrops = []string{"police_test.rego", "ecm_test.rego", "scenarios/sharing.csv"}
+
 func TestReplayStaysWithinRecordedDecision(t *testing.T) {
 	dir := t.TempDir()
-	policyDir(t, dir, rule7Before, "police_test.rego", "ecm_test.rego")
+	policyDir(t, dir, rule7Before, rule7BeforeDrops...)
 	b := testenv.StartWith(t, broker.Options{Config: opsConfig(), PolicyDir: dir}).Broker
 	then := b.PolicyRevision()
 	addr := map[string]any{"lines": []any{"1 Park Row", "Leeds"}, "postcode": "LS1 5HD"}
@@ -702,7 +714,7 @@ func TestReplayStaysWithinRecordedDecision(t *testing.T) {
 			t.Errorf("confirm %+v: %d %s, want 409", req, code, body)
 		}
 	}
-	policyDir(t, dir, rule7Before, "police_test.rego", "ecm_test.rego")
+	policyDir(t, dir, rule7Before, rule7BeforeDrops...)
 	if code, body := httpDo(t, b, "POST", "/v1/policy/reload", opsToken, nil); code != 200 || b.PolicyRevision() != then {
 		t.Fatalf("reload: %d %s", code, body)
 	}

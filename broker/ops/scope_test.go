@@ -41,9 +41,40 @@ func NarrowScope(t testing.TB) map[string]string {
 
 // DropPoliceNotification is the draft of the issue: the police no longer
 // tell education and health of a child present at domestic abuse (rule 7),
-// only children's social care.
+// only children's social care. It is an edit of the sharing matrix: the
+// cells of lea and pct in the police.incident row go.
 func DropPoliceNotification(t testing.TB) map[string]string {
-	return DraftOf(t, "police.rego", `_told_kinds := {"lea", "pct"} if {`, `_told_kinds_dropped := {"lea", "pct"} if {`)
+	mods := DraftOf(t, "matrix.yaml", PoliceCells, "")
+	return DraftOfModules(t, mods, "matrix.yaml", "      # A school or health visitor across the boundary is the one that sees the child next day.\n"+PoliceInvolved, "")
+}
+
+// PoliceCells and PoliceInvolved are the cells of matrix.yaml that tell
+// education and health of domestic abuse the child was present at.
+const (
+	PoliceCells = `        lea:
+          when: child-present-at-domestic-abuse
+          basis: police-notification
+          remove: [data.summary]
+          reason: "the child was present at domestic abuse: education is told, without the police summary (s.11)"
+          source: CA 2004 s.11; EA 2002 s.175 via s.11(3)
+        pct:
+          when: child-under-5-present-at-domestic-abuse
+          basis: police-notification
+          remove: [data.summary]
+          reason: "a child under 5 was present at domestic abuse: the PCT is told, without the police summary (s.11)"
+          source: CA 2004 s.11 (health visiting)
+`
+	PoliceInvolved = "      involved:\n" + PoliceCells
+)
+
+// DraftOfModules applies one more edit to a draft.
+func DraftOfModules(t testing.TB, mods map[string]string, module, old, new string) map[string]string {
+	t.Helper()
+	if !strings.Contains(mods[module], old) {
+		t.Fatalf("%s no longer holds %q: update the test's draft", module, old)
+	}
+	mods[module] = strings.Replace(mods[module], old, new, 1)
+	return mods
 }
 
 // Which event types a change reaches, by type, for the real policy.

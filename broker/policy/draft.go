@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/open-policy-agent/opa/ast"
-	"github.com/open-policy-agent/opa/rego"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // draftDenied are builtins a draft sent over HTTP may not use: they reach
@@ -13,8 +13,8 @@ import (
 var draftDenied = map[string]bool{"http.send": true, "net.lookup_ip_addr": true, "opa.runtime": true,
 	"rand.intn": true, "time.now_ns": true, "uuid.rfc4122": true, "trace": true, "print": true}
 
-// CompileDraft compiles a draft policy as compileModules does, without the
-// builtins of draftDenied.
+// CompileDraft compiles a draft policy (its modules and data documents) as
+// compileModules does, without the builtins of draftDenied.
 func CompileDraft(ctx context.Context, modules map[string]string) (*Policy, error) {
 	caps := ast.CapabilitiesForThisVersion()
 	kept := caps.Builtins[:0]
@@ -24,13 +24,5 @@ func CompileDraft(ctx context.Context, modules map[string]string) (*Policy, erro
 		}
 	}
 	caps.Builtins = kept
-	opts := []func(*rego.Rego){rego.Query(DecisionQuery), rego.SetRegoVersion(ast.RegoV1), rego.Capabilities(caps)}
-	for n, src := range modules {
-		opts = append(opts, rego.Module(n, src))
-	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &Policy{query: pq, Revision: revisionOf(modules), Modules: modules}, nil
+	return compileModules(ctx, modules, DecisionQuery, rego.Capabilities(caps))
 }

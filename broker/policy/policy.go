@@ -13,7 +13,8 @@ import (
 
 	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/config"
-	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/ecm-broker/ecm-broker/policies"
+	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
 
@@ -25,36 +26,76 @@ const DecisionQuery = "data.ecm.decision"
 // event is then denied to everyone with basis policy-error.
 var ErrPolicy = errors.New("policy error")
 
-// Policy is a compiled, prepared set of Rego modules.
+// Policy is a compiled, prepared set of Rego modules and the data documents
+// they read (the sharing matrix and its legend).
 type Policy struct {
 	query    rego.PreparedEvalQuery
-	Revision string // sha256 of the modules, first 12 hex digits
-	Modules  map[string]string
+	Revision string // sha256 of the files, first 12 hex digits
+	// Modules are the policy's files by name: Rego modules and data
+	// documents (policies.IsModule, policies.IsData), no tests.
+	Modules map[string]string
+	// Data is the data documents, parsed (data.matrix, data.legend).
+	Data *policies.Data
+	// The bases the policy may give, allowing and refusing: its legend's.
+	allow, deny map[string]bool
+	compiled    *policies.Compiled
 }
 
-// Compile compiles the Rego modules (not the _test.rego files) of a
-// policy directory and prepares the decision query once.
+// Compile compiles the Rego modules (not the _test.rego files) and data
+// documents of a policy directory and prepares the decision query once.
 func Compile(ctx context.Context, fsys fs.FS) (*Policy, error) {
 	modules, err := ReadModules(fsys, false)
 	if err != nil {
 		return nil, err
 	}
-	if len(modules) == 0 {
-		return nil, fmt.Errorf("loading policy: no .rego files")
-	}
 	return compileModules(ctx, modules, DecisionQuery)
 }
 
-func compileModules(ctx context.Context, modules map[string]string, query string) (*Policy, error) {
-	opts := []func(*rego.Rego){rego.Query(query), rego.SetRegoVersion(ast.RegoV1)}
-	for n, src := range modules {
-		opts = append(opts, rego.Module(n, src))
-	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
+// compileModules compiles a policy's files (tests left out) as
+// policies.Compile does: its data documents must load and keep the contract,
+// its modules compile, the matrix's rule objects are built once and the
+// query is prepared once.
+func compileModules(ctx context.Context, files map[string]string, query string, extra ...func(*rego.Rego)) (*Policy, error) {
+	c, err := policies.Compile(ctx, files, query, catalogue, extra...)
 	if err != nil {
-		return nil, fmt.Errorf("compiling policy: %w", err)
+		return nil, err
 	}
-	return &Policy{query: pq, Revision: revisionOf(modules), Modules: modules}, nil
+	p := &Policy{query: c.Query, Revision: revisionOf(c.Files), Modules: c.Files, Data: c.Data, compiled: c}
+	if p.allow, p.deny, err = basesOf(c.Data); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// ErrPolicyData marks a policy refused because its data documents (the
+// matrix, the legend) do not load or break the contract; the error lists
+// each problem with its file and line.
+var ErrPolicyData = policies.ErrData
+
+// catalogue is the event catalogue the contract check holds a matrix to.
+var catalogue = policies.Catalogue{Names: schemas.Names(), HasField: schemas.HasField}
+
+// legend is the policy's legend, or the built-in one when it has none.
+func (p *Policy) legend() *policies.Legend {
+	l, ok, err := p.Data.Legend()
+	if err != nil || !ok {
+		l, _ = policies.BuiltinLegend()
+	}
+	return l
+}
+
+// basesOf returns the bases a policy may give: those of its legend, or of
+// the built-in legend when it has none (a policy of Rego alone).
+func basesOf(data *policies.Data) (allow, deny map[string]bool, err error) {
+	l, ok, err := data.Legend()
+	if err == nil && !ok {
+		l, err = policies.BuiltinLegend()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrPolicyData, err)
+	}
+	allow, deny = l.PolicyBases()
+	return allow, deny, nil
 }
 
 // revisionOf names a set of modules: the first 12 hex digits of a sha256
@@ -77,34 +118,12 @@ func CompileModules(ctx context.Context, modules map[string]string) (*Policy, er
 	return compileModules(ctx, modules, DecisionQuery)
 }
 
-// ReadModules returns the .rego modules of fsys, the _test.rego files too
-// when withTests.
+// ReadModules returns the files of a policy in fsys: its .rego modules (the
+// _test.rego files too when withTests) and its data documents (.yaml,
+// .json), as policies.Read.
 func ReadModules(fsys fs.FS, withTests bool) (map[string]string, error) {
-	modules := map[string]string{}
-	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".rego") || (!withTests && strings.HasSuffix(path, "_test.rego")) {
-			return nil
-		}
-		b, err := fs.ReadFile(fsys, path)
-		if err != nil {
-			return err
-		}
-		modules[path] = string(b)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("loading policy: %w", err)
-	}
-	return modules, nil
+	return policies.Read(fsys, withTests)
 }
-
-var allowBases = map[string]bool{"s11-safeguarding": true, "s12-index": true, "s12-concern": true, "s12-move": true,
-	"police-notification": true, "consent": true, "s12-11-override": true}
-var denyBases = map[string]bool{"out-of-scope": true, "age-limit": true, "no-relationship": true,
-	"no-consent": true, "consent-withdrawn": true, "no-rule": true}
 
 func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []config.Participant, timeout time.Duration) ([]api.Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -129,7 +148,7 @@ func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []co
 		if !ok {
 			return nil, fmt.Errorf("%w: no decision for candidate %s", ErrPolicy, c.ID)
 		}
-		dec, err := decisionFrom(c.ID, v)
+		dec, err := p.decisionFrom(c.ID, v)
 		if err != nil {
 			return nil, err
 		}
@@ -138,13 +157,15 @@ func (p *Policy) eval(ctx context.Context, input map[string]any, candidates []co
 	return out, nil
 }
 
-func decisionFrom(id string, v map[string]any) (api.Decision, error) {
+// decisionFrom reads one decision; its basis must be one of the policy's
+// legend, allowing when allow is true and refusing when false.
+func (p *Policy) decisionFrom(id string, v map[string]any) (api.Decision, error) {
 	d := api.Decision{Participant: id, Remove: []string{}}
 	var ok bool
 	if d.Allow, ok = v["allow"].(bool); !ok {
 		return d, fmt.Errorf("%w: %s: allow is not a boolean", ErrPolicy, id)
 	}
-	if d.Basis, ok = v["basis"].(string); !ok || (d.Allow && !allowBases[d.Basis]) || (!d.Allow && !denyBases[d.Basis]) {
+	if d.Basis, ok = v["basis"].(string); !ok || (d.Allow && !p.allow[d.Basis]) || (!d.Allow && !p.deny[d.Basis]) {
 		return d, fmt.Errorf("%w: %s: basis %v is not a known basis for allow=%v", ErrPolicy, id, v["basis"], d.Allow)
 	}
 	d.Reason, _ = v["reason"].(string)

@@ -3,11 +3,11 @@ package policy
 import (
 	"context"
 	"io/fs"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/policies"
 	"go.uber.org/zap"
 )
 
@@ -53,7 +53,7 @@ func (r *Reloader) Reload(ctx context.Context) (changed bool, err error) {
 	if err == nil {
 		main := map[string]string{}
 		for n, s := range modules {
-			if !strings.HasSuffix(n, "_test.rego") {
+			if !policies.IsTestFile(n) {
 				main[n] = s
 			}
 		}

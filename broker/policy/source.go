@@ -2,18 +2,16 @@ package policy
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"time"
 
+	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
-	"github.com/open-policy-agent/opa/v1/tester"
 )
 
 // Source reads the policy modules, tests included, from a directory
@@ -34,7 +32,8 @@ type bundleFS struct{ path string }
 
 func (bundleFS) Open(string) (fs.File, error) { return nil, fs.ErrNotExist }
 
-// ReadSource returns every .rego module of a policy source, tests included.
+// ReadSource returns every file of a policy source, tests included: its
+// .rego modules and data documents (a bundle's data as one data.json).
 func ReadSource(src fs.FS) (map[string]string, error) {
 	b, ok := src.(bundleFS)
 	if !ok {
@@ -53,54 +52,44 @@ func ReadSource(src fs.FS) (map[string]string, error) {
 	for _, m := range bdl.Modules {
 		modules[strings.TrimPrefix(m.Path, "/")] = string(m.Raw)
 	}
+	if len(bdl.Data) > 0 {
+		raw, err := json.MarshalIndent(bdl.Data, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("reading bundle %s: %w", b.path, err)
+		}
+		modules["data.json"] = string(raw)
+	}
 	return modules, nil
 }
 
 // ErrPolicyTests marks a policy refused because its own tests fail.
-var ErrPolicyTests = errors.New("policy tests failed")
+var ErrPolicyTests = policies.ErrTests
 
-// Verify compiles a policy and runs its own _test.rego tests; a policy
-// that fails to compile, has no tests or fails any is refused.
+// Verify compiles a policy (its data documents must load and keep the
+// contract, policies.Data.Check), runs its own _test.rego tests against its
+// data and decides the rows of its scenario tables (scenarios/*.csv); a
+// policy that fails to compile, has no tests or fails any is refused. The refusal names the failing tests and what they printed (the
+// contract test prints the cells at fault).
 func Verify(ctx context.Context, modules map[string]string) (*Policy, error) {
-	main := map[string]string{}
-	parsed := map[string]*ast.Module{}
-	for name, src := range modules {
-		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
-		if err != nil {
-			return nil, fmt.Errorf("compiling policy: %w", err)
-		}
-		parsed[name] = m
-		if !strings.HasSuffix(name, "_test.rego") {
-			main[name] = src
-		}
-	}
-	if len(main) == 0 {
-		return nil, fmt.Errorf("loading policy: no .rego files")
-	}
-	p, err := compileModules(ctx, main, DecisionQuery)
+	p, err := compileModules(ctx, modules, DecisionQuery)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	ch, err := tester.NewRunner().SetModules(parsed).SetDefaultRegoVersion(ast.RegoV1).RunTests(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrPolicyTests, err)
-	}
-	var failed []string
-	n := 0
-	for r := range ch {
-		n++
-		if !r.Pass() {
-			failed = append(failed, r.Package+"."+r.Name)
-		}
-	}
-	sort.Strings(failed)
+	rep, err := p.compiled.Test(ctx, modules)
 	switch {
-	case len(failed) > 0:
-		return nil, fmt.Errorf("%w: %d of %d failed: %s", ErrPolicyTests, len(failed), n, strings.Join(failed, ", "))
-	case n == 0:
+	case err != nil:
+		return nil, err
+	case len(rep.Failed) > 0:
+		return nil, fmt.Errorf("%w: %d of %d failed: %s", ErrPolicyTests, len(rep.Failed), rep.Run, strings.Join(rep.Failed, ", "))
+	case rep.Run == 0:
 		return nil, fmt.Errorf("%w: the policy has no tests (test_* rules in *_test.rego)", ErrPolicyTests)
+	}
+	sc, err := p.compiled.RunScenarios(ctx, modules, p.legend(), catalogue)
+	if err != nil {
+		return nil, err
+	}
+	if len(sc.Failures) > 0 {
+		return nil, fmt.Errorf("%w: %d of %d scenario rows fail: %s", ErrPolicyTests, len(sc.Failures), sc.Run, sc.Failures.Error())
 	}
 	return p, nil
 }

@@ -4,16 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/policies"
 )
 
 var impactCmd = &command{
@@ -22,8 +21,8 @@ var impactCmd = &command{
 	usage: `
 impact --policy DIR [--from TIME] [--to TIME] [--samples N]
 
-Sends the Rego files under DIR (the draft; its _test.rego files are left
-out) to the broker, which decides the recorded events again with it and
+Sends the Rego files and data files (matrix.yaml, legend.yaml) under DIR
+(the draft; its _test.rego files are left out) to the broker, which decides the recorded events again with it and
 compares with the decisions in the audit. Nothing is delivered or stored.
 For each participant: the events and children it would gain or lose, the
 decisions still allowed on another basis, and the fields newly disclosed to
@@ -43,7 +42,7 @@ Examples:
 
 func runImpact(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.flagSet(c)
-	dir := fs.String("policy", "", "`DIR` holding the draft policy's .rego files")
+	dir := fs.String("policy", "", "`DIR` holding the draft policy's .rego and data files")
 	from := fs.String("from", "", "only decisions made at or after `TIME` (RFC 3339)")
 	to := fs.String("to", "", "only decisions made before `TIME` (RFC 3339)")
 	samples := fs.Int("samples", 20, "how many changed decisions to show (`N`)")
@@ -87,30 +86,23 @@ func runImpact(ctx context.Context, a *app, c *command, args []string) error {
 }
 
 // readPolicyDir reads the .rego files under dir, tests left out, by path.
+// readPolicyDir reads a draft policy: its .rego modules (not the tests) and
+// its data files (the sharing matrix and legend), as the broker loads them.
 func readPolicyDir(dir string) (map[string]string, error) {
-	modules := map[string]string{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".rego") || strings.HasSuffix(path, "_test.rego") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		modules[filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
+	files, err := policies.Read(os.DirFS(dir), false)
 	if err != nil {
 		return nil, fmt.Errorf("--policy: %w", err)
 	}
-	if len(modules) == 0 {
+	n := 0
+	for name := range files {
+		if policies.IsModule(name) {
+			n++
+		}
+	}
+	if n == 0 {
 		return nil, usagef("--policy %s: no .rego files (tests are left out)", dir)
 	}
-	return modules, nil
+	return files, nil
 }
 
 func printImpact(a *app, r api.ImpactReport) error {

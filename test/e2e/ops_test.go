@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,35 +247,57 @@ func TestOpsReplayAfterOutage(t *testing.T) {
 	}
 }
 
-// writeDraft writes the built-in policy to a directory with one edit.
-func writeDraft(t *testing.T, module, old, new string) string {
+// writeDraft writes the built-in policy (modules, tests and data files) to
+// a directory with edits, each a pair of texts: old, new.
+func writeDraft(t *testing.T, module string, edits ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	err := fs.WalkDir(policies.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") {
-			return err
-		}
-		b, _ := fs.ReadFile(policies.FS, p)
-		if p == module {
-			if !bytes.Contains(b, []byte(old)) {
-				t.Fatalf("%s no longer holds %q: update the test's draft", module, old)
-			}
-			b = bytes.Replace(b, []byte(old), []byte(new), 1)
-		}
-		return os.WriteFile(filepath.Join(dir, p), b, 0o600)
-	})
+	files, err := policies.Read(policies.FS, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for p, src := range files {
+		b := []byte(src)
+		if p == module {
+			for i := 0; i+1 < len(edits); i += 2 {
+				if !bytes.Contains(b, []byte(edits[i])) {
+					t.Fatalf("%s no longer holds %q: update the test's draft", module, edits[i])
+				}
+				b = bytes.Replace(b, []byte(edits[i]), []byte(edits[i+1]), 1)
+			}
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return dir
 }
+
+// policeCells are the cells of matrix.yaml that tell education and health
+// of domestic abuse the child was present at (rule 7).
+const policeCells = `        lea:
+          when: child-present-at-domestic-abuse
+          basis: police-notification
+          remove: [data.summary]
+          reason: "the child was present at domestic abuse: education is told, without the police summary (s.11)"
+          source: CA 2004 s.11; EA 2002 s.175 via s.11(3)
+        pct:
+          when: child-under-5-present-at-domestic-abuse
+          basis: police-notification
+          remove: [data.summary]
+          reason: "a child under 5 was present at domestic abuse: the PCT is told, without the police summary (s.11)"
+          source: CA 2004 s.11 (health visiting)
+`
 
 // Dropping the police-notification rule (education and health are no
 // longer told of a young child present at domestic abuse) changes exactly
 // two decisions of the demo: Amy's incident to Leeds's school and PCT.
 func TestOpsImpactOfDroppingPoliceNotification(t *testing.T) {
 	env := runDemo(t)
-	draft := writeDraft(t, "police.rego", `_told_kinds := {"lea", "pct"} if {`, `_told_kinds_dropped := {"lea", "pct"} if {`)
+	draft := writeDraft(t, "matrix.yaml", policeCells, "", "      involved:\n"+policeCells, "")
 	out, errOut, code := cli(t, env, demo.OperatorToken, "impact", "--policy", draft, "--json")
 	if code != 0 {
 		t.Fatalf("impact: %d %s", code, errOut)
