@@ -155,10 +155,12 @@ func parseACK(raw string) ack {
 	return a
 }
 
-// ingested counts the events in the broker's ingest stream.
+// ingested counts the events leeds/pct has had durably accepted.
 func ingested(t *testing.T, env *testenv.Env) uint64 {
 	t.Helper()
-	st, err := env.Broker.JetStream().Stream(t.Context(), wire.StreamIngest)
+	// The adapter's events are durably accepted once the PCT's own ingest
+	// stream holds them (ECM_INGEST takes them in from there, a moment later).
+	st, err := env.Broker.JetStream().Stream(t.Context(), wire.IngestStream("leeds/pct"))
 	if err != nil {
 		t.Fatal(err)
 	}
