@@ -7,10 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
-	"github.com/ecm-broker/ecm-broker/uin"
 )
 
 var backfillCmd = &command{
@@ -45,15 +43,8 @@ Examples:
 
 func runBackfill(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.flagSet(c)
-	participant := fs.String("participant", "", "the participant `ID` to send to (area/agency)")
-	from := fs.String("from", "", "events recorded at or after `TIME` (RFC 3339)")
-	to := fs.String("to", "", "events recorded before `TIME` (RFC 3339)")
-	fromSeq := fs.Uint64("from-seq", 0, "from ingest sequence `N`")
-	toSeq := fs.Uint64("to-seq", 0, "to ingest sequence `N` (inclusive)")
-	child := fs.String("child", "", "only this child's events (`UIN`)")
+	sel := addSelectionFlags(fs, "the participant `ID` to send to (area/agency)")
 	confirm := fs.String("confirm", "", "send what the dry run `ID` showed (same selection)")
-	var types multiFlag
-	fs.Var(&types, "type", "only events of this catalogue `NAME` (repeatable)")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
@@ -61,26 +52,14 @@ func runBackfill(ctx context.Context, a *app, c *command, args []string) error {
 	if len(pos) > 0 {
 		return usagef("backfill takes no arguments, got %q (see ecmctl backfill -h)", pos[0])
 	}
-	if *participant == "" || !strings.Contains(*participant, "/") {
-		return usagef("backfill needs --participant AREA/AGENCY")
-	}
-	for _, t := range []struct{ name, v string }{{"--from", *from}, {"--to", *to}} {
-		if t.v != "" {
-			if _, err := time.Parse(time.RFC3339, t.v); err != nil {
-				return usagef("%s: %q is not an RFC 3339 time", t.name, t.v)
-			}
-		}
-	}
-	if *child != "" {
-		if err := uin.Check(*child); err != nil {
-			return usagef("--child: %v", err)
-		}
+	selection, err := sel.selection("backfill")
+	if err != nil {
+		return err
 	}
 	if err := a.needToken(); err != nil {
 		return err
 	}
-	req := api.BackfillRequest{ReplaySelection: api.ReplaySelection{Participant: *participant, From: *from, To: *to,
-		FromSeq: *fromSeq, ToSeq: *toSeq, Child: *child, Types: types}, Confirm: *confirm}
+	req := api.BackfillRequest{ReplaySelection: selection, Confirm: *confirm}
 	body, _ := json.Marshal(req)
 	raw, err := a.stream(ctx, http.MethodPost, "/v1/backfill", nil, body)
 	if err != nil {

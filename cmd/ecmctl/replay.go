@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -60,15 +61,8 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func runReplay(ctx context.Context, a *app, c *command, args []string) error {
 	fs := a.flagSet(c)
-	participant := fs.String("participant", "", "the participant `ID` to deliver to (area/agency)")
-	from := fs.String("from", "", "events recorded at or after `TIME` (RFC 3339)")
-	to := fs.String("to", "", "events recorded before `TIME` (RFC 3339)")
-	fromSeq := fs.Uint64("from-seq", 0, "from ingest sequence `N`")
-	toSeq := fs.Uint64("to-seq", 0, "to ingest sequence `N` (inclusive)")
-	child := fs.String("child", "", "only this child's events (`UIN`)")
+	sel := addSelectionFlags(fs, "the participant `ID` to deliver to (area/agency)")
 	dry := fs.Bool("dry-run", false, "decide and count, deliver nothing")
-	var types multiFlag
-	fs.Var(&types, "type", "only events of this catalogue `NAME` (repeatable)")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
@@ -76,26 +70,15 @@ func runReplay(ctx context.Context, a *app, c *command, args []string) error {
 	if len(pos) > 0 {
 		return usagef("replay takes no arguments, got %q (see ecmctl replay -h)", pos[0])
 	}
-	if *participant == "" || !strings.Contains(*participant, "/") {
-		return usagef("replay needs --participant AREA/AGENCY")
-	}
-	for _, t := range []struct{ name, v string }{{"--from", *from}, {"--to", *to}} {
-		if t.v != "" {
-			if _, err := time.Parse(time.RFC3339, t.v); err != nil {
-				return usagef("%s: %q is not an RFC 3339 time", t.name, t.v)
-			}
-		}
-	}
-	if *child != "" {
-		if err := uin.Check(*child); err != nil {
-			return usagef("--child: %v", err)
-		}
+	selection, err := sel.selection("replay")
+	if err != nil {
+		return err
 	}
 	if err := a.needToken(); err != nil {
 		return err
 	}
-	body, _ := json.Marshal(api.ReplaySelection{Participant: *participant, From: *from, To: *to, FromSeq: *fromSeq,
-		ToSeq: *toSeq, Child: *child, Types: types, DryRun: *dry})
+	selection.DryRun = *dry
+	body, _ := json.Marshal(selection)
 	raw, err := a.stream(ctx, http.MethodPost, "/v1/replay", nil, body)
 	if err != nil {
 		return tokenError(err, "an operator", "an operator token")
@@ -112,7 +95,7 @@ func runReplay(ctx context.Context, a *app, c *command, args []string) error {
 	if *dry {
 		what = "Dry run (nothing delivered)"
 	}
-	fmt.Fprintf(w, "%s %s to %s by %s, policy %s\n", what, res.ID, *participant, res.Operator, res.PolicyRevision)
+	fmt.Fprintf(w, "%s %s to %s by %s, policy %s\n", what, res.ID, selection.Participant, res.Operator, res.PolicyRevision)
 	fmt.Fprintf(w, "%s of %s selected: %d delivered, %d already held, %d denied\n",
 		plural(res.Selected, "event", "events"), plural(res.Children, "child", "children"), res.Delivered, res.AlreadyDelivered, res.Denied)
 	if len(res.DeniedBy) > 0 {
@@ -237,4 +220,47 @@ func (a *app) showProgress(raw json.RawMessage) {
 		pct = fmt.Sprintf(" (%.0f%%)", 100*p.Done/p.Total)
 	}
 	fmt.Fprintf(a.stderr, "%s: %.0f of %.0f%s\n", p.Phase, p.Done, p.Total, pct)
+}
+
+// selectionFlags are the flags that select recorded events for a replay or
+// a backfill.
+type selectionFlags struct {
+	participant, from, to, child *string
+	fromSeq, toSeq               *uint64
+	types                        multiFlag
+}
+
+func addSelectionFlags(fs *flag.FlagSet, participantHelp string) *selectionFlags {
+	s := &selectionFlags{
+		participant: fs.String("participant", "", participantHelp),
+		from:        fs.String("from", "", "events recorded at or after `TIME` (RFC 3339)"),
+		to:          fs.String("to", "", "events recorded before `TIME` (RFC 3339)"),
+		fromSeq:     fs.Uint64("from-seq", 0, "from ingest sequence `N`"),
+		toSeq:       fs.Uint64("to-seq", 0, "to ingest sequence `N` (inclusive)"),
+		child:       fs.String("child", "", "only this child's events (`UIN`)"),
+	}
+	fs.Var(&s.types, "type", "only events of this catalogue `NAME` (repeatable)")
+	return s
+}
+
+// selection checks the flags and returns what they select; cmd names the
+// command in the usage errors.
+func (s *selectionFlags) selection(cmd string) (api.ReplaySelection, error) {
+	if *s.participant == "" || !strings.Contains(*s.participant, "/") {
+		return api.ReplaySelection{}, usagef("%s needs --participant AREA/AGENCY", cmd)
+	}
+	for _, t := range []struct{ name, v string }{{"--from", *s.from}, {"--to", *s.to}} {
+		if t.v != "" {
+			if _, err := time.Parse(time.RFC3339, t.v); err != nil {
+				return api.ReplaySelection{}, usagef("%s: %q is not an RFC 3339 time", t.name, t.v)
+			}
+		}
+	}
+	if *s.child != "" {
+		if err := uin.Check(*s.child); err != nil {
+			return api.ReplaySelection{}, usagef("--child: %v", err)
+		}
+	}
+	return api.ReplaySelection{Participant: *s.participant, From: *s.from, To: *s.to, FromSeq: *s.fromSeq,
+		ToSeq: *s.toSeq, Child: *s.child, Types: s.types}, nil
 }
