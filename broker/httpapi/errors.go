@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/uin"
 	"go.uber.org/zap"
 )
 
@@ -64,4 +65,14 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 		code = "error"
 	}
 	writeJSON(w, status, api.Error{Error: msg, Code: code})
+}
+
+// childParam is the child a request names (?child=UIN), or a 400 saying why
+// it is not a UIN.
+func childParam(r *http.Request) (string, error) {
+	child := r.URL.Query().Get("child")
+	if err := uin.Check(child); err != nil {
+		return "", errorf(http.StatusBadRequest, "child: %v", err)
+	}
+	return child, nil
 }

@@ -230,9 +230,9 @@ func (b *Server) handleSubjectAccess(w http.ResponseWriter, r *http.Request) err
 	if !ok {
 		return nil
 	}
-	child := r.URL.Query().Get("child")
-	if err := uin.Check(child); err != nil {
-		return errorf(http.StatusBadRequest, "child: %v", err)
+	child, err := childParam(r)
+	if err != nil {
+		return err
 	}
 	sa, err := b.ops.SubjectAccess(r.Context(), op, child)
 	if err != nil {
@@ -250,9 +250,9 @@ func (b *Server) handleDisclosures(w http.ResponseWriter, r *http.Request) error
 	if !ok {
 		return nil
 	}
-	child := r.URL.Query().Get("child")
-	if err := uin.Check(child); err != nil {
-		return errorf(http.StatusBadRequest, "child: %v", err)
+	child, err := childParam(r)
+	if err != nil {
+		return err
 	}
 	out, gaps, err := b.ops.Disclosures(r.Context(), p.ID, child)
 	if err != nil {

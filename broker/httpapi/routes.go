@@ -10,7 +10,6 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/store"
-	"github.com/ecm-broker/ecm-broker/uin"
 	"github.com/ecm-broker/ecm-broker/wire"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
@@ -151,9 +150,9 @@ func (b *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return nil
 	}
-	child := r.URL.Query().Get("child")
-	if err := uin.Check(child); err != nil {
-		return errorf(http.StatusBadRequest, "child: %v", err)
+	child, err := childParam(r)
+	if err != nil {
+		return err
 	}
 	msgs, err := store.ReadSubject(r.Context(), b.js, wire.StreamAudit, wire.AuditSubject(b.children.Key(child)), 0, 100000)
 	if err != nil {
