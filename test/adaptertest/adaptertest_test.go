@@ -51,6 +51,9 @@ func (r *lineReader) Next() (adapters.Record, error) {
 	if !nameRE.MatchString(name) {
 		return adapters.Record{}, adapters.Rejectf(r.line, "name %q is not a name", name)
 	}
+	if len(name) > 100 { // the catalogue's limit for a name, as a real adapter checks it
+		return adapters.Record{}, adapters.Rejectf(r.line, "name is %d characters, at most 100", len(name))
+	}
 	data := map[string]any{"practitioner": map[string]string{"name": name}}
 	at := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	e, err := adapters.NewEvent(r.area, "pct", "index.practitioner.ended", id, at, r.s.Text(), data)
