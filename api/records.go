@@ -42,6 +42,9 @@ type DeadLetter struct {
 	// or backfill later delivered: the body is then the copy as delivered
 	// (never more than the participant holds), not the copy as refused.
 	Resolved *DeadLetterResolution `json:"resolved,omitempty"`
+	// Triage is what an operator did about it (POST
+	// /v1/deadletters/{seq}/resolve or /resubmit), when anything.
+	Triage *DeadLetterTriage `json:"triage,omitempty"`
 }
 
 // DeadLetterResolution says how a refused copy was delivered in the end.
