@@ -42,8 +42,10 @@ type MatrixRow struct {
 	Shared       bool     `json:"shared"`
 	Basis        string   `json:"basis"`
 	Removed      []string `json:"removed"`
-	Reason       string   `json:"reason"` // a sentence an IG lead or family can read
-	Source       string   `json:"source"` // legal source, e.g. "Children Act 2004 s.12(4)"
+	Reason       string   `json:"reason"`              // a sentence an IG lead or family can read
+	Source       string   `json:"source"`              // legal source, e.g. "Children Act 2004 s.12(4)"
+	When         string   `json:"when,omitempty"`      // the condition the cell applies under, in words
+	Agreement    string   `json:"agreement,omitempty"` // the data sharing agreement it relies on (agreements.yaml)
 }
 
 // PolicyRevision is one policy that was live, or is live now.

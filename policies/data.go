@@ -71,8 +71,9 @@ type dataFile struct {
 // Schemas maps a data file name (at the root of the policy) to the JSON
 // Schema it is checked against, in SchemaDir.
 var Schemas = map[string]string{
-	"matrix.yaml": SchemaDir + "/matrix/matrix.schema.json",
-	"legend.yaml": SchemaDir + "/legend/legend.schema.json",
+	"matrix.yaml":     SchemaDir + "/matrix/matrix.schema.json",
+	"legend.yaml":     SchemaDir + "/legend/legend.schema.json",
+	"agreements.yaml": SchemaDir + "/agreements/agreements.schema.json",
 }
 
 // LoadData parses the data files among a policy's files, checks those that

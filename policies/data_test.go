@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/schemas"
@@ -50,7 +51,7 @@ func TestBuiltinDataKeepsTheContract(t *testing.T) {
 		t.Fatal(ps)
 	}
 	m, ok, err := d.Matrix()
-	if err != nil || !ok || m.Revision != 1 {
+	if err != nil || !ok || m.Revision != 2 {
 		t.Fatalf("matrix %v %v %v", m, ok, err)
 	}
 	l, ok, err := d.Legend()
@@ -61,7 +62,7 @@ func TestBuiltinDataKeepsTheContract(t *testing.T) {
 	if got := strings.Join(policies.Codes(allow), " "); got != "consent police-notification s11-safeguarding s12-11-override s12-concern s12-index s12-move" {
 		t.Errorf("allowing bases %s", got)
 	}
-	if got := strings.Join(policies.Codes(deny), " "); got != "age-limit consent-withdrawn no-consent no-relationship no-rule out-of-scope" {
+	if got := strings.Join(policies.Codes(deny), " "); got != "age-limit agreement-lapsed consent-withdrawn no-consent no-relationship no-rule out-of-scope" {
 		t.Errorf("refusing bases %s", got)
 	}
 	for code, b := range l.Bases {
@@ -233,5 +234,56 @@ func TestDataFilesMergeAsOpaLoadsThem(t *testing.T) {
 	}
 	if _, err := policies.LoadData(map[string]string{"a.yaml": "x: [1\n"}); err == nil || !strings.HasPrefix(err.Error(), "a.yaml:") {
 		t.Errorf("bad YAML: %v", err)
+	}
+}
+
+func TestAgreementsAreHeldToTheRegister(t *testing.T) {
+	// A cell naming an agreement that is not in the register, and one whose
+	// agency kind is not a party, are refused with their lines.
+	files := edit(t, "          agreement: operation-encompass\n", "          agreement: encompass-2\n")
+	d, err := policies.LoadData(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := d.Check(catalogue)
+	if !strings.Contains(ps.Error(), `police.incident / area / lea: agreement "encompass-2" is not in the register (agreements.yaml)`) || ps[0].File != "matrix.yaml" || ps[0].Line == 0 {
+		t.Errorf("unknown agreement: %v", ps)
+	}
+	files = builtin(t)
+	files["agreements.yaml"] = strings.Replace(files["agreements.yaml"], "parties: [police, lea, pct]", "parties: [police, lea, school-nurse]", 1)
+	d, _ = policies.LoadData(files)
+	got := d.Check(catalogue).Error()
+	for _, want := range []string{`agreement operation-encompass: party "school-nurse" is not an agency kind of the legend`, `police.incident / area / pct: agreement "operation-encompass" does not have pct among its parties`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("parties: want %q in %s", want, got)
+		}
+	}
+	// The schema holds the dates to YYYY-MM-DD, with the line.
+	files = builtin(t)
+	files["agreements.yaml"] = strings.Replace(files["agreements.yaml"], `review_by: "2027-01-15"`, `review_by: "15/01/2027"`, 1)
+	if _, err := policies.LoadData(files); err == nil || !strings.Contains(err.Error(), "agreements.yaml:") || !strings.Contains(err.Error(), "review_by") {
+		t.Errorf("bad date: %v", err)
+	}
+}
+
+func TestAgreementsDueForReview(t *testing.T) {
+	reg := map[string]policies.Agreement{
+		"later":   {ReviewBy: "2027-12-01"},
+		"soon":    {ReviewBy: "2027-01-15"},
+		"overdue": {ReviewBy: "2026-11-01"},
+		"ended":   {ReviewBy: "2027-06-01", Ends: "2026-12-01"},
+	}
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	var got []string
+	for _, d := range policies.DueForReview(reg, now) {
+		got = append(got, d.ID+": "+d.Says)
+	}
+	want := []string{
+		"ended: ended on 2026-12-01: the cells relying on it refuse (agreement-lapsed) until a revision renews it",
+		"overdue: review overdue since 2026-11-01",
+		"soon: review due by 2027-01-15 (in 43 days)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("due:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -31,9 +31,35 @@ package ecm
 # description: One decision per candidate, keyed by participant id.
 decision := {c.id: _everyone | some c in input.candidates} if {
 	_everyone
-} else := {c.id: _shielded(c, _decide(c)) | some c in input.candidates} if {
+} else := {c.id: _shielded(c, _agreed(_decide(c))) | some c in input.candidates} if {
 	data.ecm.shielding.paths
-} else := {c.id: _decide(c) | some c in input.candidates}
+} else := {c.id: _agreed(_decide(c)) | some c in input.candidates}
+
+# METADATA
+# description: |
+#   A copy the matrix sends under a data sharing agreement (a cell's `agreement`, the
+#   register in agreements.yaml) is refused when the agreement had ended by the event's date,
+#   or is not in the register; otherwise the decision stands, without the agreement's id.
+_agreed(d) := d if {
+	not d.agreement
+} else := {
+	"allow": false,
+	"basis": "agreement-lapsed",
+	"remove": [],
+	"reason": sprintf("the data sharing agreement %s (%s in the register) ended on %s, before this event: nothing is shared under it until it is renewed", [a.title, d.agreement, a.ends]),
+} if {
+	d.allow
+	a := data.agreements[d.agreement]
+	substring(input.event.time, 0, 10) > a.ends
+} else := {
+	"allow": false,
+	"basis": "agreement-lapsed",
+	"remove": [],
+	"reason": sprintf("the data sharing agreement %s this copy relies on is not in the register of agreements: nothing is shared under it", [d.agreement]),
+} if {
+	d.allow
+	not data.agreements[d.agreement]
+} else := object.remove(d, ["agreement"])
 
 # The event catalogue (spec) and the package whose rule governs each type. An
 # index.address.changed to another area is rule 5 (moves.rego), any other rule 3.

@@ -39,6 +39,9 @@ type Cell struct {
 	Remove []string `json:"remove,omitempty"`
 	Reason string   `json:"reason"`
 	Source string   `json:"source"`
+	// Agreement is the data sharing agreement (agreements.yaml) the cell
+	// relies on, when it names one.
+	Agreement string `json:"agreement,omitempty"`
 }
 
 // UnmarshalJSON reads a row: same_as, or columns of cells.
@@ -147,6 +150,10 @@ func (d *Data) Check(cat Catalogue) Problems {
 	if err != nil {
 		return Problems{{File: "matrix.yaml", Msg: err.Error()}}
 	}
+	reg, _, err := d.Agreements()
+	if err != nil {
+		return Problems{{File: "agreements.yaml", Msg: err.Error()}}
+	}
 	var ps Problems
 	add := func(at []string, format string, args ...any) {
 		file, line := d.Line(at...)
@@ -161,6 +168,16 @@ func (d *Data) Check(cat Catalogue) Problems {
 	case !hasLegend:
 		add([]string{"legend"}, "the matrix needs a legend (legend.yaml) to say what its codes mean")
 		return ps
+	}
+	for _, id := range Codes(reg) {
+		for i, p := range reg[id].Parties {
+			if _, ok := l.Agencies[p]; !ok {
+				add([]string{"agreements", id, "parties", fmt.Sprint(i)}, "agreement %s: party %q is not an agency kind of the legend", id, p)
+			}
+		}
+		if a := reg[id]; a.Ends != "" && a.Ends < a.Signed {
+			add([]string{"agreements", id, "ends"}, "agreement %s: ends (%s) before it was signed (%s)", id, a.Ends, a.Signed)
+		}
 	}
 	for _, id := range Codes(l.Reasons) {
 		r := l.Reasons[id]
@@ -190,7 +207,11 @@ func (d *Data) Check(cat Catalogue) Problems {
 		}
 		for _, col := range Columns {
 			for _, kind := range Kinds(row.Columns[col]) {
-				d.checkCell(l, cat, m, key, col, kind, row.Columns[col][kind], add)
+				c := row.Columns[col][kind]
+				d.checkCell(l, cat, m, key, col, kind, c, add)
+				if c.Agreement != "" {
+					checkAgreement(reg, key+" / "+col+" / "+kind, kind, c.Agreement, []string{"matrix", "events", key, col, kind}, add)
+				}
 			}
 		}
 	}

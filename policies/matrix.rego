@@ -120,7 +120,11 @@ _slots["named"] := object.union({"named_kinds": decided.named}, {"named_any": d 
 
 _slots["otherwise"] := object.union({"refusal": single.otherwise}, {"refused": decided.otherwise | count(decided.otherwise) > 0})
 
-_decision(col, c) := {"allow": _allows[col], "basis": c.basis, "remove": object.get(c, "remove", []), "reason": c.reason}
+# A cell that relies on a data sharing agreement carries its id (ecm.rego refuses the copy
+# when the agreement has ended by the event's date).
+_decision(col, c) := {"allow": _allows[col], "basis": c.basis, "remove": object.get(c, "remove", []), "reason": c.reason, "agreement": c.agreement} if {
+	c.agreement
+} else := {"allow": _allows[col], "basis": c.basis, "remove": object.get(c, "remove", []), "reason": c.reason}
 
 # METADATA
 # description: |

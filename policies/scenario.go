@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/rego"
 )
@@ -24,6 +25,7 @@ import (
 // comment):
 //
 //	scenario   what the row shows, in words
+//	date       (optional) the event's date, YYYY-MM-DD; empty: 2026-05-02
 //	age        the child's age in years at the event; empty: not known
 //	area       the child's area; empty with no age: the broker holds no
 //	           record of the child (the publisher's area counts)
@@ -45,10 +47,11 @@ import (
 // Every decision must also keep the contract: a basis of the legend that
 // agrees with allow, and removed fields that the event has.
 
-// ScenarioTime is when every scenario's event happens; ages count to it.
+// ScenarioTime is when a scenario's event happens unless its date says
+// otherwise; ages count to the event's date.
 const ScenarioTime = "2026-05-02T00:00:00Z"
 
-var scenarioColumns = []string{"scenario", "age", "area", "flags", "involved", "concerns", "consent", "event", "from", "data", "override", "receives", "refused"}
+var scenarioColumns = []string{"scenario", "date", "age", "area", "flags", "involved", "concerns", "consent", "event", "from", "data", "override", "receives", "refused"}
 
 // Scenario is one row of a scenario table.
 type Scenario struct {
@@ -156,11 +159,19 @@ func scenarioOf(get func(string) string) (Scenario, error) {
 	if err != nil {
 		return s, err
 	}
-	ev := map[string]any{"name": event, "type": "uk.gov.ecm." + event + ".v1", "publisher": get("from"), "time": ScenarioTime, "data": data}
+	at := ScenarioTime
+	if d := get("date"); d != "" {
+		t, err := time.Parse(time.DateOnly, d)
+		if err != nil {
+			return s, fmt.Errorf("date %q: write the event's date as YYYY-MM-DD", d)
+		}
+		at = t.Format(time.RFC3339)
+	}
+	ev := map[string]any{"name": event, "type": "uk.gov.ecm." + event + ".v1", "publisher": get("from"), "time": at, "data": data}
 	if o := get("override"); o != "" {
 		ev["override"] = o
 	}
-	child, err := childOf(get)
+	child, err := childOf(get, at[:4])
 	if err != nil {
 		return s, err
 	}
@@ -238,7 +249,7 @@ func eventData(s string) (map[string]any, error) {
 	return data, nil
 }
 
-func childOf(get func(string) string) (any, error) {
+func childOf(get func(string) string, year string) (any, error) {
 	age, area := get("age"), get("area")
 	if age == "" && area == "" {
 		if get("flags")+get("involved")+get("concerns") != "" {
@@ -255,7 +266,8 @@ func childOf(get func(string) string) (any, error) {
 		if err != nil || years < 0 || years > 30 {
 			return nil, fmt.Errorf("age %q is not a number of years", age)
 		}
-		child["dob"] = fmt.Sprintf("%d-01-15", 2026-years)
+		y, _ := strconv.Atoi(year)
+		child["dob"] = fmt.Sprintf("%d-01-15", y-years)
 	}
 	flags := map[string]any{"shielded": false, "care_leaver": false, "learning_difficulty": false}
 	for _, f := range strings.FieldsFunc(get("flags"), listSep) {

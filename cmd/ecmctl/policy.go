@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/ecm-broker/ecm-broker/schemas"
@@ -141,13 +142,17 @@ func runPolicyMatrix(ctx context.Context, a *app, c *command, args []string) err
 	if err != nil {
 		return err
 	}
+	reg, _, err := data.Agreements()
+	if err != nil {
+		return err
+	}
 	switch {
 	case *html != "":
 		f, err := os.Create(*html)
 		if err != nil {
 			return err
 		}
-		if err := writeMatrixHTML(f, where, m, l); err != nil {
+		if err := writeMatrixHTML(f, where, m, l, reg); err != nil {
 			f.Close()
 			return err
 		}
@@ -159,9 +164,12 @@ func runPolicyMatrix(ctx context.Context, a *app, c *command, args []string) err
 	case a.conn.json:
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"matrix": data.Doc["matrix"], "legend": data.Doc["legend"]})
+		return enc.Encode(map[string]any{"matrix": data.Doc["matrix"], "legend": data.Doc["legend"], "agreements": data.Doc["agreements"]})
 	}
-	return printMatrix(a.stdout, where, m, l)
+	if err := printMatrix(a.stdout, where, m, l); err != nil {
+		return err
+	}
+	return printAgreements(a.stdout, reg, time.Now())
 }
 
 // matrixLine is one cell of the matrix as printed.
@@ -187,6 +195,9 @@ func matrixLines(m *policies.Matrix, l *policies.Legend) [][]matrixLine {
 				d := cell.Basis
 				if len(cell.Remove) > 0 {
 					d += " without " + strings.Join(cell.Remove, ", ")
+				}
+				if cell.Agreement != "" {
+					d += " under agreement " + cell.Agreement
 				}
 				lines = append(lines, matrixLine{event: key, to: whom(col, kind, l), decision: d, when: cell.When,
 					source: cell.Source, reason: cell.Reason, allow: l.Bases[cell.Basis].Allow})
@@ -247,6 +258,25 @@ func printMatrix(w io.Writer, where string, m *policies.Matrix, l *policies.Lege
 	t = newTable(w, "  ")
 	for _, code := range policies.Codes(l.Conditions) {
 		t.Row(code, l.Conditions[code].Meaning)
+	}
+	return t.Flush()
+}
+
+// printAgreements lists the register of data sharing agreements, the ones
+// due for review (or ended) first.
+func printAgreements(w io.Writer, reg map[string]policies.Agreement, now time.Time) error {
+	if len(reg) == 0 {
+		return nil
+	}
+	due := policies.DueForReview(reg, now)
+	fmt.Fprintf(w, "\nData sharing agreements (agreements.yaml): %d, %d due for review or ended\n", len(reg), len(due))
+	for _, d := range due {
+		fmt.Fprintf(w, "  ! %s (%s): %s\n", d.ID, d.Agreement.Title, d.Says)
+	}
+	t := newTable(w, "  ", "AGREEMENT", "TITLE", "PARTIES", "DPIA", "REVIEW BY", "ENDS", "LAWFUL BASIS")
+	for _, id := range policies.Codes(reg) {
+		a := reg[id]
+		t.Row(id, a.Title, strings.Join(a.Parties, ", "), a.DPIA, a.ReviewBy, a.Ends, a.LawfulBasis)
 	}
 	return t.Flush()
 }

@@ -15,8 +15,8 @@ type htmlCell struct {
 }
 
 type htmlLine struct {
-	Column, Basis, Without, When, Source, Reason string
-	Allow                                        bool
+	Column, Basis, Without, When, Source, Reason, Agreement string
+	Allow                                                   bool
 }
 
 type htmlRow struct {
@@ -32,12 +32,20 @@ type htmlPage struct {
 	Legend           *policies.Legend
 	Bases, Conds     []string
 	Reasons          []string
+	Agreements       []htmlAgreement
+}
+
+// htmlAgreement is one agreement of the register, with what is due.
+type htmlAgreement struct {
+	ID  string
+	A   policies.Agreement
+	Due string
 }
 
 // writeMatrixHTML writes the sharing matrix as one printable page: a row per
 // event type, a column per agency kind (and one for cells naming any kind,
 // one for the refusal of everyone else), and the legend below.
-func writeMatrixHTML(w io.Writer, where string, m *policies.Matrix, l *policies.Legend) error {
+func writeMatrixHTML(w io.Writer, where string, m *policies.Matrix, l *policies.Legend, reg map[string]policies.Agreement) error {
 	kinds := policies.Codes(l.Agencies)
 	page := htmlPage{Where: where, Generated: time.Now().UTC().Format("2 January 2006"), Revision: m.Revision, Legend: l,
 		Bases: policies.Codes(l.Bases), Conds: policies.Codes(l.Conditions), Reasons: policies.Codes(l.Reasons)}
@@ -45,6 +53,13 @@ func writeMatrixHTML(w io.Writer, where string, m *policies.Matrix, l *policies.
 		page.Kinds = append(page.Kinds, l.Agencies[k].Name)
 	}
 	page.Kinds = append(page.Kinds, "any agency", "everyone else related")
+	due := map[string]string{}
+	for _, d := range policies.DueForReview(reg, time.Now()) {
+		due[d.ID] = d.Says
+	}
+	for _, id := range policies.Codes(reg) {
+		page.Agreements = append(page.Agreements, htmlAgreement{ID: id, A: reg[id], Due: due[id]})
+	}
 	for _, key := range m.Rows() {
 		row := m.Events[key]
 		hr := htmlRow{Event: key, SameAs: row.SameAs}
@@ -65,7 +80,7 @@ func writeMatrixHTML(w io.Writer, where string, m *policies.Matrix, l *policies.
 					}
 					hr.Cells[i].Lines = append(hr.Cells[i].Lines, htmlLine{Column: col, Basis: cell.Basis,
 						Without: strings.Join(cell.Remove, ", "), When: cell.When, Source: cell.Source, Reason: cell.Reason,
-						Allow: l.Bases[cell.Basis].Allow})
+						Agreement: cell.Agreement, Allow: l.Bases[cell.Basis].Allow})
 				}
 			}
 		}
@@ -106,10 +121,17 @@ A participant neither in the child's area nor involved with the child receives n
 <table>
 <thead><tr><th>event</th>{{range .Kinds}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
-{{range .Rows}}<tr><td class="event">{{.Event}}</td>{{if .SameAs}}<td class="same" colspan="{{len $.Kinds}}">as {{.SameAs}}</td>{{else}}{{range .Cells}}<td>{{range .Lines}}<div class="{{if .Allow}}send{{else}}refuse{{end}}"><span class="col">{{.Column}}:</span> {{.Basis}}{{if .Without}} without {{.Without}}{{end}}{{if .When}} when {{.When}}{{end}} <span class="src">({{.Source}})</span><div class="why">{{.Reason}}</div></div>{{end}}</td>{{end}}{{end}}</tr>
+{{range .Rows}}<tr><td class="event">{{.Event}}</td>{{if .SameAs}}<td class="same" colspan="{{len $.Kinds}}">as {{.SameAs}}</td>{{else}}{{range .Cells}}<td>{{range .Lines}}<div class="{{if .Allow}}send{{else}}refuse{{end}}"><span class="col">{{.Column}}:</span> {{.Basis}}{{if .Without}} without {{.Without}}{{end}}{{if .When}} when {{.When}}{{end}}{{if .Agreement}} under agreement {{.Agreement}}{{end}} <span class="src">({{.Source}})</span><div class="why">{{.Reason}}</div></div>{{end}}</td>{{end}}{{end}}</tr>
 {{end}}</tbody>
 </table>
-<h2>Bases</h2>
+{{if .Agreements}}<h2>Data sharing agreements</h2>
+<table class="legend">
+<thead><tr><th>agreement</th><th>title and purpose</th><th>parties</th><th>lawful basis</th><th>DPIA</th><th>signed</th><th>review by</th><th>ends</th><th>due</th></tr></thead>
+<tbody>
+{{range .Agreements}}<tr><td>{{.ID}}</td><td>{{.A.Title}}: {{.A.Purpose}}</td><td>{{range $i, $p := .A.Parties}}{{if $i}}, {{end}}{{$p}}{{end}}</td><td>{{.A.LawfulBasis}}</td><td>{{.A.DPIA}}</td><td>{{.A.Signed}}</td><td>{{.A.ReviewBy}}</td><td>{{.A.Ends}}</td><td>{{if .Due}}<strong>{{.Due}}</strong>{{end}}</td></tr>
+{{end}}</tbody>
+</table>
+{{end}}<h2>Bases</h2>
 <table class="legend">
 <thead><tr><th>basis</th><th></th><th>what it means</th><th>in words for a family</th><th>law</th></tr></thead>
 <tbody>

@@ -52,11 +52,13 @@ func policyCLI(args ...string) result {
 func TestPolicyMatrix(t *testing.T) {
 	r := policyCLI("policy", "matrix")
 	for _, want := range []string{
-		"Sharing matrix, revision 1 (the built-in policy)",
+		"Sharing matrix, revision 2 (the built-in policy)",
 		"police.incident", "area: education (LEA and schools)", "police-notification without data.summary", "child-present-at-domestic-abuse",
 		"index.gp.recorded", "as index.child.registered",
 		"no-relationship, whatever the matrix says",
 		"s12-11-override", "sends", "CA 2004 s.12(11)",
+		"police-notification without data.summary under agreement operation-encompass",
+		"Data sharing agreements (agreements.yaml): 1,", "DPIA-ECM-2026-007",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("matrix lacks %q", want)
@@ -69,11 +71,11 @@ func TestPolicyMatrix(t *testing.T) {
 	dir := draftDir(t)
 	editFile(t, filepath.Join(dir, "matrix.yaml"), "reason: a referral goes to children's social care of the child's area, without consent (s.11)",
 		"reason: a referral goes to children's social care <b>now</b>, without consent (s.11)")
-	if r := policyCLI("policy", "matrix", dir, "--html", html); r.code != 0 || !strings.Contains(r.stdout, "revision 1, 24 event types") {
+	if r := policyCLI("policy", "matrix", dir, "--html", html); r.code != 0 || !strings.Contains(r.stdout, "revision 2, 24 event types") {
 		t.Fatalf("%d %s %s", r.code, r.stdout, r.stderr)
 	}
 	page, _ := os.ReadFile(html)
-	for _, want := range []string{"<title>Sharing matrix, revision 1</title>", "<th>education (LEA and schools)</th>", "without data.summary",
+	for _, want := range []string{"<title>Sharing matrix, revision 2</title>", "<h2>Data sharing agreements</h2>", "under agreement operation-encompass", "<th>education (LEA and schools)</th>", "without data.summary",
 		"&lt;b&gt;now&lt;/b&gt;", "in words for a family", "consent-child-under-12", "@page"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("page lacks %q", want)
@@ -94,7 +96,7 @@ func TestPolicyTestAndCheck(t *testing.T) {
 		t.Fatalf("test: %+v", r)
 	}
 	r = policyCLI("policy", "check", dir)
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "accepted: matrix revision 1 keeps the contract") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "accepted: matrix revision 2 keeps the contract") {
 		t.Fatalf("check: %+v", r)
 	}
 	if r := policyCLI("policy", "check"); r.code != 1 || !strings.Contains(r.stderr, "needs a policy directory") {
@@ -119,7 +121,7 @@ func TestPolicyTestAndCheck(t *testing.T) {
 	broken := draftDir(t)
 	editFile(t, filepath.Join(broken, "police_test.rego"), `object.keys(r.local) == {"la-social-care", "lea"}`, `object.keys(r.local) == {"la-social-care"}`)
 	r = policyCLI("policy", "check", broken)
-	if r.code != 1 || !strings.HasPrefix(r.stdout, "refused: 1 of 121 tests fail") || !strings.Contains(r.stdout, "test failed: data.ecm.police_test.") {
+	if r.code != 1 || !strings.HasPrefix(r.stdout, "refused: 1 of 125 tests fail") || !strings.Contains(r.stdout, "test failed: data.ecm.police_test.") {
 		t.Errorf("failing tests: %+v", r)
 	}
 }
@@ -139,9 +141,10 @@ func TestPolicyGuideWalkThrough(t *testing.T) {
           remove: [data.summary]
           reason: "the child was present at domestic abuse: education is told, without the police summary (s.11)"
           source: CA 2004 s.11; EA 2002 s.175 via s.11(3)
+          agreement: operation-encompass
 `, "")
 	}
-	editFile(t, matrix, "  revision: 1\n", "  revision: 2\n")
+	editFile(t, matrix, "  revision: 2\n", "  revision: 3\n")
 	r := policyCLI("policy", "check", dir)
 	if r.code != 1 || !strings.HasPrefix(r.stdout, "refused:") || !strings.Contains(r.stdout, "scenario failure") ||
 		!strings.Contains(r.stdout, "leeds/lea is refused (no-rule") {
@@ -154,8 +157,9 @@ func TestPolicyGuideWalkThrough(t *testing.T) {
 		"leeds/la-social-care police-notification,leeds/lea no-rule; leeds/pct no-rule")
 	editFile(t, table, "york/la-social-care police-notification; york/lea police-notification without data.summary,york/pct no-rule",
 		"york/la-social-care police-notification,york/lea no-rule; york/pct no-rule")
+	editFile(t, table, "leeds/lea agreement-lapsed; leeds/pct no-rule,2028-04-03", "leeds/lea no-rule; leeds/pct no-rule,2028-04-03")
 	r = policyCLI("policy", "check", dir)
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "accepted: matrix revision 2 keeps the contract, 121 tests and 29 scenario rows pass") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "accepted: matrix revision 3 keeps the contract, 125 tests and 30 scenario rows pass") {
 		t.Errorf("after the rows show the change: %+v", r)
 	}
 }
