@@ -437,3 +437,149 @@ func assertStreamLacks(t *testing.T, env *testenv.Env, stream, needle string) {
 		}
 	}
 }
+
+// The reviewed subject-access report: the withheld items are out of the
+// report and listed with their grounds; an item the report does not hold is
+// a 400 naming it; the review is an access recorded on the child's audit.
+func TestConsoleSARReview(t *testing.T) {
+	env := startRoles(t, broker.Options{})
+	ben := demo.Children["Ben (14)"]
+	reader := roleTokens["reader"]
+	r := env.Do("GET", "/v1/sar?child="+ben, reader, "", nil)
+	if r.Code != http.StatusOK {
+		t.Fatalf("sar: %d %s", r.Code, r.Body)
+	}
+	var sa api.SubjectAccess
+	r.JSON(t, &sa)
+	if len(sa.Events) < 2 || len(sa.Disclosures) < 2 {
+		t.Fatalf("Ben's report: %d events, %d disclosures", len(sa.Events), len(sa.Disclosures))
+	}
+	var decided api.AuditRecord
+	for _, rec := range sa.Decisions {
+		if rec.Outcome == "decided" && rec.EventID != "" {
+			decided = rec
+		}
+	}
+	d := sa.Disclosures[0]
+	withhold := []api.WithheldItem{
+		{Kind: "event", Seq: sa.Events[0].Seq, Ground: "third-party", Reason: "names the child's tutor"},
+		{Kind: "disclosure", EventID: d.EventID, Participant: d.Participant, Ground: "exempt", Reason: "prevention of crime exemption"},
+		{Kind: "decision", ID: decided.EventID, Ground: "third-party", Reason: "names another child"},
+	}
+	r = env.Do("POST", "/v1/sar/review", reader, "application/json", jsonBody(t, api.SARReviewRequest{Child: ben, Withhold: withhold}))
+	if r.Code != http.StatusOK {
+		t.Fatalf("review: %d %s", r.Code, r.Body)
+	}
+	var rev api.ReviewedSubjectAccess
+	r.JSON(t, &rev)
+	if len(rev.Withheld) != 3 || rev.Withheld[1].Ground != "exempt" || rev.ReviewedBy != "reader" || rev.ReviewedAt == "" {
+		t.Errorf("withheld %+v by %q at %q", rev.Withheld, rev.ReviewedBy, rev.ReviewedAt)
+	}
+	if len(rev.Report.Events) != len(sa.Events)-1 {
+		t.Errorf("%d events released, want %d", len(rev.Report.Events), len(sa.Events)-1)
+	}
+	for _, e := range rev.Report.Events {
+		if e.Seq == sa.Events[0].Seq {
+			t.Errorf("withheld event %d released", e.Seq)
+		}
+	}
+	for _, x := range rev.Report.Disclosures {
+		if x.EventID == d.EventID && x.Participant == d.Participant {
+			t.Errorf("withheld disclosure released: %+v", x)
+		}
+	}
+	for _, rec := range rev.Report.Decisions {
+		if rec.EventID == decided.EventID {
+			t.Errorf("withheld decision record released: %+v", rec)
+		}
+	}
+	if len(rev.Report.Disclosures) != len(sa.Disclosures)-1 {
+		t.Errorf("%d disclosures released, want %d", len(rev.Report.Disclosures), len(sa.Disclosures)-1)
+	}
+
+	// Items the report does not hold; grounds it does not know.
+	for name, w := range map[string]api.WithheldItem{
+		"seq 999999":    {Kind: "event", Seq: 999999, Ground: "exempt", Reason: "no such event"},
+		"no-such-id":    {Kind: "decision", ID: "no-such-id", Ground: "exempt", Reason: "no such record"},
+		"ground":        {Kind: "event", Seq: sa.Events[0].Seq, Ground: "embarrassing", Reason: "not a ground"},
+		"kind: must be": {Kind: "photo", Ground: "exempt", Reason: "not a kind"},
+	} {
+		r := env.Do("POST", "/v1/sar/review", reader, "application/json", jsonBody(t, api.SARReviewRequest{Child: ben, Withhold: []api.WithheldItem{w}}))
+		if r.Code != http.StatusBadRequest || !strings.Contains(string(r.Body), name) {
+			t.Errorf("%s: %d %s", name, r.Code, r.Body)
+		}
+	}
+	// The review is an access to Ben's data, on his audit, by the reviewer;
+	// the reasons are not in it.
+	reviews := 0
+	for _, rec := range env.Audit(ben) {
+		if a := rec.Action; a != nil && a.Kind == "subject-access-review" {
+			reviews++
+			raw, _ := json.Marshal(rec)
+			if a.By != "reader" || a.Counts["withheld_third_party"] != 2 || a.Counts["withheld_exempt"] != 1 || bytes.Contains(raw, []byte("tutor")) {
+				t.Errorf("review record %s", raw)
+			}
+		}
+	}
+	if reviews != 1 {
+		t.Errorf("%d review records in Ben's audit, want 1 (refused reviews are not given, so not recorded)", reviews)
+	}
+	if r := env.Do("POST", "/v1/sar/review", demo.Token("leeds/lea"), "application/json", jsonBody(t, api.SARReviewRequest{Child: ben})); r.Code != http.StatusUnauthorized {
+		t.Errorf("participant review: %d", r.Code)
+	}
+}
+
+// The operations overview: readiness, the policy, who is not reading (the
+// copies waiting on each participant's consumer, with its display name),
+// refused copies, open dead letters and recent replays, newest first.
+func TestConsoleOperations(t *testing.T) {
+	env := startRoles(t, broker.Options{})
+	reader := roleTokens["reader"]
+	for _, dry := range []bool{true, false} {
+		r := env.Do("POST", "/v1/replay", roleTokens["replayer"], "application/json", jsonBody(t, api.ReplaySelection{Participant: "leeds/la-social-care", DryRun: dry}))
+		if r.Code != http.StatusOK || !bytes.Contains(r.Body, []byte(`"result"`)) {
+			t.Fatalf("replay: %d %s", r.Code, r.Body)
+		}
+	}
+	if r := env.Publish("leeds/pct", testenv.Event("leeds/pct", "no.such.type", demo.Children["Amy (4)"], map[string]any{})); r.Code == http.StatusAccepted {
+		t.Fatal("accepted a type not in the catalogue")
+	}
+	env.WaitIdle()
+	r := env.Do("GET", "/v1/operations", reader, "", nil)
+	if r.Code != http.StatusOK {
+		t.Fatalf("operations: %d %s", r.Code, r.Body)
+	}
+	var ov api.Operations
+	r.JSON(t, &ov)
+	if !ov.Ready || ov.Checks["nats"] != "ok" || ov.Policy == "" || ov.Checks["policy_revision"] != ov.Policy || ov.Reload != "off" {
+		t.Errorf("overview: ready %v checks %v policy %q reload %q", ov.Ready, ov.Checks, ov.Policy, ov.Reload)
+	}
+	if len(ov.Participants) != len(env.Config.Participants) {
+		t.Errorf("%d participants, want %d", len(ov.Participants), len(env.Config.Participants))
+	}
+	for _, p := range ov.Participants {
+		if held := uint64(len(env.Deliveries(p.Participant))); p.Waiting != held {
+			t.Errorf("%s: %d waiting, but it holds %d copies and reads none over NATS", p.Participant, p.Waiting, held)
+		}
+		if p.Name == "" {
+			t.Errorf("%s has no name", p.Participant)
+		}
+	}
+	if ov.Participants[0].Waiting == 0 || ov.Participants[0].Waiting < ov.Participants[len(ov.Participants)-1].Waiting {
+		t.Errorf("participants not most waiting first: %+v", ov.Participants)
+	}
+	if ov.DeadLetters != len(env.DeadLetters()) || ov.DeadLetters == 0 || ov.RefusedCopies != 0 {
+		t.Errorf("dead letters %d refused copies %d, the list has %d", ov.DeadLetters, ov.RefusedCopies, len(env.DeadLetters()))
+	}
+	if len(ov.Replays) != 2 || ov.Replays[0].Action.Kind != "replay" || ov.Replays[1].Action.Kind != "replay-dry-run" {
+		t.Errorf("recent replays: %+v", ov.Replays)
+	}
+	for _, c := range demo.Children {
+		if bytes.Contains(r.Body, []byte(c)) {
+			t.Errorf("the overview names a child")
+		}
+	}
+	if r := env.Do("GET", "/v1/operations", demo.Token("leeds/pct"), "", nil); r.Code != http.StatusUnauthorized {
+		t.Errorf("participant overview: %d", r.Code)
+	}
+}
