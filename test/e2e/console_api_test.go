@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -581,5 +583,85 @@ func TestConsoleOperations(t *testing.T) {
 	}
 	if r := env.Do("GET", "/v1/operations", demo.Token("leeds/pct"), "", nil); r.Code != http.StatusUnauthorized {
 		t.Errorf("participant overview: %d", r.Code)
+	}
+}
+
+// The console's ecmctl commands against the broker: deadletters --open,
+// resolve and resubmit (refused and accepted), sar review and ops.
+func TestConsoleEcmctl(t *testing.T) {
+	env := startRoles(t, broker.Options{})
+	amy, ben := demo.Children["Amy (4)"], demo.Children["Ben (14)"]
+	replayer, reader := roleTokens["replayer"], roleTokens["reader"]
+	good := testenv.Event("leeds/police", "police.incident", amy, map[string]any{
+		"kind": "domestic_abuse", "occurred_at": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339), "child_present": true,
+		"summary": "Resubmitted with ecmctl."})
+	future := withSource(good, "/leeds/police")
+	future["time"] = time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339)
+	seq := rejectedSeq(t, env, "leeds/police", future)
+	other := rejectedSeq(t, env, "leeds/pct", testenv.Event("leeds/pct", "no.such.type", amy, map[string]any{}))
+	dir := t.TempDir()
+	write := func(name string, v any) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, jsonBody(t, v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	s, o := strconv.FormatUint(seq, 10), strconv.FormatUint(other, 10)
+
+	out, errOut, code := cli(t, env, reader, "deadletters", "--open")
+	if code != 0 || !strings.Contains(out, s+" ") || !strings.Contains(out, o+" ") {
+		t.Fatalf("deadletters --open: %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code = cli(t, env, reader, "deadletters", "resolve", o, "--note", "looked at it"); code != 1 || !strings.Contains(errOut, "replay role") {
+		t.Errorf("reader resolving: %d %s", code, errOut)
+	}
+	if _, errOut, code = cli(t, env, replayer, "deadletters", "resolve", o); code != 1 || !strings.Contains(errOut, "--note") {
+		t.Errorf("resolve without a note: %d %s", code, errOut)
+	}
+	out, errOut, code = cli(t, env, replayer, "deadletters", "resolve", o, "--note", "publisher told to use a catalogue type")
+	if code != 0 || !strings.Contains(out, "Dead letter "+o+" resolved by replayer") {
+		t.Errorf("resolve: %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = cli(t, env, replayer, "deadletters", "resubmit", s, write("bad.json", future), "--note", "first try")
+	if code != 1 || !strings.Contains(out, "time") || !strings.Contains(errOut, "refused, nothing was published") {
+		t.Errorf("resubmit of a body still wrong: %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = cli(t, env, replayer, "deadletters", "resubmit", s, write("good.json", good), "--note", "time corrected")
+	if code != 0 || !strings.Contains(out, "event "+good["id"].(string)+" accepted") {
+		t.Errorf("resubmit: %d\n%s%s", code, out, errOut)
+	}
+	out, _, _ = cli(t, env, reader, "deadletters")
+	if !strings.Contains(out, "dealt with: resolved by replayer") || !strings.Contains(out, "dealt with: resubmitted as "+good["id"].(string)) {
+		t.Errorf("deadletters after triage:\n%s", out)
+	}
+	out, _, _ = cli(t, env, reader, "deadletters", "--open")
+	if strings.Contains(out, "\n"+s+" ") || strings.Contains(out, "\n"+o+" ") {
+		t.Errorf("deadletters --open lists what was dealt with:\n%s", out)
+	}
+	env.WaitIdle()
+
+	// sar review: withhold Ben's first event.
+	var sa api.SubjectAccess
+	r := env.Do("GET", "/v1/sar?child="+ben, reader, "", nil)
+	r.JSON(t, &sa)
+	first := sa.Events[0].Seq
+	f := write("withhold.json", []api.WithheldItem{{Kind: "event", Seq: first, Ground: "third-party", Reason: "names a neighbour"}})
+	out, errOut, code = cli(t, env, reader, "sar", "review", "--child", ben, "--withhold-file", f)
+	if code != 0 || !strings.Contains(out, "7. Withheld (1), reviewed by reader") || !strings.Contains(out, "names a neighbour") ||
+		strings.Contains(out, fmt.Sprintf("   #%d recorded", first)) || !strings.Contains(out, fmt.Sprintf("3. Events held about the child (%d)", len(sa.Events)-1)) {
+		t.Errorf("sar review: %d\n%s%s", code, out, errOut)
+	}
+	f = write("nothing.json", []api.WithheldItem{{Kind: "event", Seq: 999999, Ground: "exempt", Reason: "no such event"}})
+	if _, errOut, code = cli(t, env, reader, "sar", "review", "--child", ben, "--withhold-file", f); code != 1 || !strings.Contains(errOut, "seq 999999") {
+		t.Errorf("sar review of an item not held: %d %s", code, errOut)
+	}
+
+	out, errOut, code = cli(t, env, reader, "ops")
+	if code != 0 || !strings.Contains(out, "dead letters open") || !strings.Contains(out, "leeds/la-social-care") || !strings.Contains(out, "WAITING") {
+		t.Errorf("ops: %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code = cli(t, env, demo.Token("leeds/pct"), "ops"); code != 1 || !strings.Contains(errOut, "not an operator token") {
+		t.Errorf("ops with a participant's token: %d %s", code, errOut)
 	}
 }
