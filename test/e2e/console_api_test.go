@@ -665,3 +665,61 @@ func TestConsoleEcmctl(t *testing.T) {
 		t.Errorf("ops with a participant's token: %d %s", code, errOut)
 	}
 }
+
+// Copies refused by a delivery limit: the overview counts them apart; they
+// are delivered by a replay, not resubmitted; an operator may still mark one
+// as dealt with.
+func TestConsoleRefusedCopies(t *testing.T) {
+	cfg := rolesConfig(t)
+	cfg.DeliveryLimits.MaxPerParticipant = 3
+	env := testenv.StartWith(t, broker.Options{Config: cfg})
+	for _, s := range demo.Steps() {
+		ev := testenv.Event(s.From, s.Name, demo.Children[s.Child], s.Data)
+		if s.Override != "" {
+			ev["override"] = s.Override
+		}
+		env.MustPublish(s.From, ev)
+	}
+	env.WaitIdle()
+	var refused []uint64
+	for _, dl := range env.DeadLetters() {
+		if dl.Publisher == "ecm-broker" {
+			refused = append(refused, dl.Seq)
+		}
+	}
+	if len(refused) == 0 {
+		t.Fatal("no copy refused by a limit of 3")
+	}
+	overview := func() api.Operations {
+		t.Helper()
+		r := env.Do("GET", "/v1/operations", roleTokens["reader"], "", nil)
+		if r.Code != http.StatusOK {
+			t.Fatalf("operations: %d %s", r.Code, r.Body)
+		}
+		var ov api.Operations
+		r.JSON(t, &ov)
+		return ov
+	}
+	ov := overview()
+	if ov.RefusedCopies != len(refused) || ov.DeadLetters != len(env.DeadLetters()) {
+		t.Errorf("overview: %d refused copies, %d dead letters; want %d and %d", ov.RefusedCopies, ov.DeadLetters, len(refused), len(env.DeadLetters()))
+	}
+	for _, p := range ov.Participants {
+		if p.Waiting > 3 {
+			t.Errorf("%s has %d copies waiting under a limit of 3", p.Participant, p.Waiting)
+		}
+	}
+	r := env.Do("POST", fmt.Sprintf("/v1/deadletters/%d/resubmit", refused[0]), roleTokens["replayer"], "application/json",
+		jsonBody(t, api.DeadLetterResubmit{Event: json.RawMessage(`{}`), Note: "try to resend it"}))
+	if r.Code != http.StatusConflict || !strings.Contains(string(r.Body), "replay") {
+		t.Errorf("resubmitting a refused copy: %d %s", r.Code, r.Body)
+	}
+	r = env.Do("POST", fmt.Sprintf("/v1/deadletters/%d/resolve", refused[0]), roleTokens["replayer"], "application/json",
+		jsonBody(t, api.DeadLetterResolve{Note: "participant told; it will ask for a replay"}))
+	if r.Code != http.StatusOK {
+		t.Fatalf("resolving a refused copy: %d %s", r.Code, r.Body)
+	}
+	if after := overview(); after.RefusedCopies != ov.RefusedCopies-1 || after.DeadLetters != ov.DeadLetters-1 {
+		t.Errorf("after resolving one: %d refused copies, %d dead letters (before %d, %d)", after.RefusedCopies, after.DeadLetters, ov.RefusedCopies, ov.DeadLetters)
+	}
+}
