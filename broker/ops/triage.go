@@ -172,7 +172,9 @@ func (b *Ops) AuditTriage(ctx context.Context, operator string, t api.DeadLetter
 	if t.Action == TriageResubmitted && !t.Accepted {
 		reason = fmt.Sprintf("dead letter %d: a corrected body was refused, nothing published", t.Seq)
 	}
-	rec := api.AuditRecord{ChildKey: "_ops", Type: kind, Publisher: "broker", DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
+	// The event published names the resubmission in the child's own audit
+	// (ids carry no child data); the operator and dead letter are here.
+	rec := api.AuditRecord{ChildKey: "_ops", EventID: t.EventID, Type: kind, Publisher: "broker", DecidedAt: time.Now().UTC().Format(time.RFC3339Nano),
 		PolicyRevision: b.decider.Policy().Revision, Outcome: kind, Decisions: []api.Decision{},
 		Action: &api.AuditAction{Kind: kind, ID: id, By: operator, Reason: reason, Counts: counts}}
 	if err := b.audit.Action(ctx, rec, kind, id); err != nil {

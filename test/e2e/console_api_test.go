@@ -377,6 +377,11 @@ func TestConsoleDeadLetterTriage(t *testing.T) {
 			}
 		}
 	}
+	for _, rec := range opsRecs {
+		if a := rec.Action; a != nil && a.Kind == "deadletter-resubmitted" && (rec.EventID != good["id"] || a.By != "replayer") {
+			t.Errorf("resubmission record names event %q by %q", rec.EventID, a.By)
+		}
+	}
 	if kinds["deadletter-resolved"] != 1 || kinds["deadletter-resubmitted"] != 2 || kinds["deadletter-resubmit-refused"] != 2 {
 		t.Errorf("triage records by kind: %v", kinds)
 	}
