@@ -216,6 +216,12 @@ func (b *Server) handleResubmit(w http.ResponseWriter, r *http.Request) error {
 	t.Accepted = true
 	t, err = b.ops.RecordTriage(r.Context(), op, t)
 	if err != nil {
+		// Published on the publisher's behalf all the same (another operator
+		// dealt with the dead letter meanwhile, or the bucket failed): the
+		// audit must still say who did it.
+		if aerr := b.ops.AuditTriage(r.Context(), op, t); aerr != nil {
+			b.log.Error("resubmission not audited", zap.Uint64("seq", seq), zap.Error(aerr))
+		}
 		b.log.Error("resubmitted event accepted, triage not stored", zap.Uint64("seq", seq), zap.Error(err))
 		return triageError(fmt.Errorf("the corrected event %s was accepted, but: %w", t.EventID, err))
 	}
