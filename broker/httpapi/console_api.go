@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
@@ -382,15 +383,50 @@ func (b *Server) handleOperations(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return errorf(http.StatusServiceUnavailable, "reading the dead letters: %v", err)
 	}
-	recs, err := b.auditLog.Child(ctx, opsKey)
-	if err != nil {
+	if out.Replays, err = b.recentReplays(ctx); err != nil {
 		return errorf(http.StatusServiceUnavailable, "reading the audit: %v", err)
-	}
-	for i := len(recs) - 1; i >= 0 && len(out.Replays) < maxRecentReplays; i-- {
-		if a := recs[i].Action; a != nil && (strings.HasPrefix(a.Kind, "replay") || strings.HasPrefix(a.Kind, "backfill")) {
-			out.Replays = append(out.Replays, recs[i])
-		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// recentOps keeps the newest replays and backfills of the audit's _ops
+// subject and how far it has read, so that each overview reads only the
+// records written since the last (the subject also holds every dead-letter
+// page read and what-if, and grows without limit).
+type recentOps struct {
+	mu      sync.Mutex
+	readTo  uint64 // the last ECM_AUDIT sequence read
+	replays []api.AuditRecord
+}
+
+// recentReplays are the newest maxRecentReplays replays and backfills (dry
+// runs included), newest first.
+func (b *Server) recentReplays(ctx context.Context) ([]api.AuditRecord, error) {
+	c := &b.recent
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := store.Scan(ctx, b.js, wire.StreamAudit, store.ScanOpts{Filter: []string{wire.AuditSubject(opsKey)}, StartSeq: c.readTo + 1},
+		func(m store.Msg) error {
+			c.readTo = m.Seq
+			var rec api.AuditRecord
+			if json.Unmarshal(m.Data, &rec) != nil || rec.Action == nil {
+				return nil
+			}
+			if k := rec.Action.Kind; strings.HasPrefix(k, "replay") || strings.HasPrefix(k, "backfill") {
+				c.replays = append(c.replays, rec)
+				if len(c.replays) > maxRecentReplays {
+					c.replays = c.replays[1:]
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.AuditRecord, 0, len(c.replays))
+	for i := len(c.replays) - 1; i >= 0; i-- {
+		out = append(out, c.replays[i])
+	}
+	return out, nil
 }

@@ -586,6 +586,18 @@ func TestConsoleOperations(t *testing.T) {
 			t.Errorf("the overview names a child")
 		}
 	}
+	// The overview reads on from where it stopped: a later replay is first.
+	r = env.Do("POST", "/v1/replay", roleTokens["replayer"], "application/json", jsonBody(t, api.ReplaySelection{Participant: "leeds/pct", DryRun: true}))
+	if r.Code != http.StatusOK {
+		t.Fatalf("replay: %d %s", r.Code, r.Body)
+	}
+	for range 2 {
+		var again api.Operations
+		env.Do("GET", "/v1/operations", reader, "", nil).JSON(t, &again)
+		if len(again.Replays) != 3 || again.Replays[0].Action.Participant != "leeds/pct" || again.Replays[1].Action.ID != ov.Replays[0].Action.ID {
+			t.Errorf("recent replays after a third: %+v", again.Replays)
+		}
+	}
 	if r := env.Do("GET", "/v1/operations", demo.Token("leeds/pct"), "", nil); r.Code != http.StatusUnauthorized {
 		t.Errorf("participant overview: %d", r.Code)
 	}
