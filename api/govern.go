@@ -132,19 +132,30 @@ type WhatIfRequest struct {
 	Consent *Consent        `json:"consent,omitempty"`
 }
 
-// DeadLetterResolve marks a dead letter as dealt with.
+// DeadLetterResolve marks a dead letter as dealt with. Note is required: what
+// was done, in words. Notes are operator text shown to every operator who
+// lists the dead letters, so they must not carry child data (names, dates of
+// birth, UINs, addresses); they are erased with their dead letter all the
+// same, and the audit never holds them.
 type DeadLetterResolve struct {
 	Note string `json:"note"`
 }
 
-// DeadLetterResubmit publishes a corrected body on the publisher's behalf.
+// DeadLetterResubmit publishes a corrected body on the publisher's behalf,
+// through the same ingest and checks as POST /v1/events: the event's source
+// must be the dead letter's publisher. A body still wrong is answered 422
+// with the DeadLetterTriage's Problems and Accepted false; nothing is then
+// published or stored, and the dead letter stays open. Note as in
+// DeadLetterResolve (no child data).
 type DeadLetterResubmit struct {
 	Event json.RawMessage `json:"event"` // the corrected structured CloudEvent
 	Note  string          `json:"note"`
 }
 
 // DeadLetterTriage is what an operator did about a dead letter. GET
-// /v1/deadletters lists it on the dead letter (DeadLetter.Triage).
+// /v1/deadletters lists it on the dead letter (DeadLetter.Triage);
+// ?open=true lists only the dead letters without one (and not a refused
+// copy a replay delivered).
 type DeadLetterTriage struct {
 	Seq      uint64    `json:"seq"`
 	Action   string    `json:"action"` // "resolved" or "resubmitted"
@@ -195,7 +206,7 @@ type Operations struct {
 	Reload        string               `json:"policy_reload"` // "off", "watching <dir>", "refused: <why>"
 	Participants  []ParticipantBacklog `json:"participants"`
 	RefusedCopies int                  `json:"refused_copies"` // copies refused and not yet delivered
-	DeadLetters   int                  `json:"dead_letters"`   // not yet dealt with
+	DeadLetters   int                  `json:"dead_letters"`   // not yet dealt with (as ?open=true lists them; refused copies included)
 	Replays       []AuditRecord        `json:"recent_replays"` // newest first, at most 20
 }
 

@@ -11,7 +11,11 @@ package httpapi
 //     records (a UIN the audit does not know reads nothing).
 //   - POST /v1/decide: one record when the event names a child the broker
 //     holds a record of (its state); a made-up UIN reads nothing.
-//   - GET /v1/sar: the subject-access record ops.SubjectAccess writes.
+//   - GET /v1/sar: the subject-access record ops.SubjectAccess writes;
+//     POST /v1/sar/review: the subject-access-review record
+//     ops.ReviewSubjectAccess writes.
+//   - POST /v1/whatif: no child's data is read (the state is given), so
+//     no read of a child; one what-if record on the _ops subject.
 //   - GET /v1/deadletters: dead letters span children, so one record on
 //     the _ops subject for the page (counts and sequence range), and one on
 //     the subject of every child a dead letter in the page names (a valid

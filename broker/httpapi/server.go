@@ -53,6 +53,8 @@ type Server struct {
 	metrics  *pipeline.Metrics
 	log      *zap.Logger
 
+	recent recentOps // the overview's recent replays (console_api.go)
+
 	limits       Limits
 	throttle     *throttle              // failed authentications per client address (auth.go)
 	authFailures *prometheus.CounterVec // ecm_http_auth_failures_total

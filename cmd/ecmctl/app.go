@@ -53,8 +53,13 @@ type command struct {
 func commands() []*command {
 	return []*command{deliveriesCmd, auditCmd, deadLettersCmd, publishCmd, decideCmd, healthCmd,
 		verifyCmd, replayCmd, backfillCmd, impactCmd, sarCmd, disclosuresCmd, eraseCmd, // operations (verify.go ... erase.go)
+		resolveCmd, resubmitCmd, sarReviewCmd, opsCmd, // the console's (triage.go, sarreview.go, ops.go)
 		policyMatrixCmd, policyTestCmd, policyCheckCmd} // offline, on a policy directory (policy.go)
 }
+
+// subcommand names the commands of two words that follow a command of
+// their own (deadletters, sar).
+var subcommand = map[string]bool{"deadletters resolve": true, "deadletters resubmit": true, "sar review": true}
 
 func lookup(name string) *command {
 	for _, c := range commands() {
@@ -99,12 +104,18 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	if name == "policy" && len(rest) > 0 { // "policy matrix", "policy test", "policy check" (policy.go)
 		name, rest = "policy "+rest[0], rest[1:]
 	}
+	if len(rest) > 0 && subcommand[name+" "+rest[0]] { // "deadletters resolve", "sar review" ...
+		name, rest = name+" "+rest[0], rest[1:]
+	}
 	if name == "help" {
 		if len(rest) > 1 && rest[0] == "audit" && rest[1] == "verify" {
 			rest = append([]string{"audit verify"}, rest[2:]...)
 		}
 		if len(rest) > 1 && rest[0] == "policy" {
 			rest = append([]string{"policy " + rest[1]}, rest[2:]...)
+		}
+		if len(rest) > 1 && subcommand[rest[0]+" "+rest[1]] {
+			rest = append([]string{rest[0] + " " + rest[1]}, rest[2:]...)
 		}
 		if len(rest) == 0 {
 			a.mainUsage(a.stdout)

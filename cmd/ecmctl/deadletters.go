@@ -14,15 +14,18 @@ var deadLettersCmd = &command{
 	name:    "deadletters",
 	summary: "inputs the broker rejected, with every reason (operator token)",
 	usage: `
-deadletters [--after N] [--limit N]
+deadletters [--after N] [--limit N] [--open]
 
 One row per rejected input: its sequence, when it was received, who sent it,
-and each reason on a line of its own. --json prints the broker's answer,
-which includes the rejected bodies.
+and each reason on a line of its own, then what an operator did about it,
+if anything ('ecmctl deadletters resolve', 'ecmctl deadletters resubmit').
+--open lists only those nobody has dealt with. --json prints the broker's
+answer, which includes the rejected bodies.
 
 Examples:
   ecmctl deadletters --token "$OPERATOR_TOKEN"
   ecmctl deadletters --after 300 --limit 20
+  ecmctl deadletters --open
   ecmctl deadletters --json | jq '.deadletters[] | select(.publisher == "leeds/pct")'`,
 	run: runDeadLetters,
 }
@@ -31,6 +34,7 @@ func runDeadLetters(ctx context.Context, a *app, c *command, args []string) erro
 	fs := a.flagSet(c)
 	after := fs.Uint64("after", 0, "show dead letters with a sequence above `N`")
 	limit := fs.Int("limit", 100, "at most `N` dead letters, 1 to 1000")
+	open := fs.Bool("open", false, "only the dead letters nobody has dealt with")
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
 		return err
@@ -46,6 +50,9 @@ func runDeadLetters(ctx context.Context, a *app, c *command, args []string) erro
 	}
 	var page api.DeadLetterPage
 	q := url.Values{"after": {strconv.FormatUint(*after, 10)}, "limit": {strconv.Itoa(*limit)}}
+	if *open {
+		q.Set("open", "true")
+	}
 	raw, err := a.getJSON(ctx, "/v1/deadletters", q, &page)
 	if err != nil {
 		return tokenError(err, "an operator", "an operator token")
@@ -66,6 +73,9 @@ func runDeadLetters(ctx context.Context, a *app, c *command, args []string) erro
 		t.Row(strconv.FormatUint(dl.Seq, 10), received, orDash(dl.Publisher), reasons[0])
 		for _, r := range reasons[1:] {
 			t.Row("", "", "", r)
+		}
+		if l := triageLine(dl.Triage); l != "" {
+			t.Row("", "", "", l)
 		}
 	}
 	if len(page.DeadLetters) > 0 {

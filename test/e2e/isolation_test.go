@@ -217,7 +217,7 @@ func participantDenials(p config.Participant, all []config.Participant) []denial
 	// Its own ingest stream is reached only by publishing to its subjects;
 	// another's not at all.
 	streams := []string{"ECM_INGEST", "ECM_DELIVERY", "ECM_AUDIT", "ECM_DEADLETTER", "KV_ECM_CHILDREN", "KV_ECM_META",
-		wire.IngestStream(p.ID), wire.IngestStream(otherThan(p.ID, all))}
+		"KV_" + wire.BucketTriage, wire.IngestStream(p.ID), wire.IngestStream(otherThan(p.ID, all))}
 	for _, s := range streams {
 		ds = append(ds, pub("$JS.API.STREAM.INFO."+s, "$JS.API.STREAM.MSG.GET."+s, "$JS.API.DIRECT.GET."+s,
 			"$JS.API.STREAM.PURGE."+s, "$JS.API.STREAM.DELETE."+s, "$JS.API.STREAM.UPDATE."+s,
@@ -285,7 +285,7 @@ func operatorDenials(all []config.Participant) []denial {
 			"$JS.API.CONSUMER.MSG.NEXT.ECM_DELIVERY."+wire.DeliveryConsumer(p.ID))
 	}
 	in := wire.IngestStream(all[0].ID) // a participant's own ingest stream
-	for _, s := range []string{"ECM_INGEST", "ECM_DELIVERY", "ECM_AUDIT", "ECM_DEADLETTER", "KV_ECM_CHILDREN", "KV_ECM_META", in} {
+	for _, s := range []string{"ECM_INGEST", "ECM_DELIVERY", "ECM_AUDIT", "ECM_DEADLETTER", "KV_ECM_CHILDREN", "KV_ECM_META", "KV_" + wire.BucketTriage, in} {
 		pub("$JS.API.STREAM.PURGE."+s, "$JS.API.STREAM.DELETE."+s, "$JS.API.STREAM.UPDATE."+s,
 			"$JS.API.STREAM.MSG.DELETE."+s, "$JS.API.CONSUMER.CREATE."+s, "$JS.API.CONSUMER.CREATE."+s+".x.>",
 			"$JS.API.CONSUMER.DURABLE.CREATE."+s+".x", "$JS.API.CONSUMER.DELETE."+s+".x")
@@ -293,7 +293,7 @@ func operatorDenials(all []config.Participant) []denial {
 	for _, s := range []string{"ECM_INGEST", "ECM_DELIVERY", "KV_ECM_CHILDREN", "KV_ECM_META", in} {
 		pub("$JS.API.STREAM.MSG.GET."+s, "$JS.API.DIRECT.GET."+s, "$JS.API.DIRECT.GET."+s+".x")
 	}
-	pub("ecm.audit.x", "ecm.deadletter.x", "$KV.ECM_CHILDREN.x", "$KV.ECM_META.child-key-secret",
+	pub("ecm.audit.x", "ecm.deadletter.x", "$KV.ECM_CHILDREN.x", "$KV.ECM_META.child-key-secret", "$KV."+wire.BucketTriage+".1",
 		"$JS.API.CONSUMER.MSG.NEXT.ECM_INGEST."+wire.ConsumerPrefix+"00",
 		"$JS.ACK.ECM_INGEST."+wire.ConsumerPrefix+"00.1.1.1.1.0",
 		"$JS.API.STREAM.CREATE.STEAL", "$JS.API.ACCOUNT.PURGE.ECM", "$SYS.REQ.SERVER.PING", "_INBOX.x")
