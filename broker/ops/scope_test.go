@@ -57,12 +57,14 @@ const (
           remove: [data.summary]
           reason: "the child was present at domestic abuse: education is told, without the police summary (s.11)"
           source: CA 2004 s.11; EA 2002 s.175 via s.11(3)
+          agreement: operation-encompass
         pct:
           when: child-under-5-present-at-domestic-abuse
           basis: police-notification
           remove: [data.summary]
           reason: "a child under 5 was present at domestic abuse: the PCT is told, without the police summary (s.11)"
           source: CA 2004 s.11 (health visiting)
+          agreement: operation-encompass
 `
 	PoliceInvolved = "      involved:\n" + PoliceCells
 )
