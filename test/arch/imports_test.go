@@ -30,6 +30,7 @@ var layers = [][]string{
 	{"broker/pipeline"},
 	{"broker/ops"},
 	{"broker/httpapi"},
+	{"broker/console"},
 	{"broker"},
 	{"demo"},
 	{"test/testenv", "test/adaptertest"},
