@@ -25,7 +25,14 @@ const (
 	StreamDeadLetter = "ECM_DEADLETTER" // ecm.deadletter.<area>.<agency>: rejected input with reasons
 	BucketChildren   = "ECM_CHILDREN"   // key <child key>: index record and consent history
 	BucketMeta       = "ECM_META"       // broker-wide settings shared by every instance
+	// BucketTriage holds what an operator did about a dead letter (resolved
+	// with a note, or resubmitted corrected), keyed by the dead letter's
+	// sequence in ECM_DEADLETTER (TriageKey). Erased with the dead letter.
+	BucketTriage = "ECM_DEADLETTER_TRIAGE"
 )
+
+// TriageKey is the key of dead letter seq's triage in BucketTriage.
+func TriageKey(seq uint64) string { return strconv.FormatUint(seq, 10) }
 
 // A participant's events are stored first in a stream of its own,
 // ECM_IN_<area>_<agency> (IngestStream), which holds its ingest subjects. That

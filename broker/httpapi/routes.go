@@ -25,7 +25,8 @@ func (b *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/deadletters", b.operatorOnly(config.RoleRead, b.serve(b.handleDeadLetters)))
 	mux.HandleFunc("POST /v1/policy/reload", b.operatorOnly(config.RolePolicy, b.serve(b.handleReload)))
 	mux.HandleFunc("POST /v1/decide", b.operatorOnly(config.RoleRead, b.serve(b.handleDecide)))
-	b.opsRoutes(mux) // operations: verify, replay, backfill, impact, sar, disclosures, erase (ops.go)
+	b.opsRoutes(mux)     // operations: verify, replay, backfill, impact, sar, disclosures, erase (ops.go)
+	b.consoleRoutes(mux) // the console's: what-if, dead-letter triage, reviewed SAR, overview (console_api.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -43,8 +44,19 @@ func (b *Server) MetricsHandler() http.Handler {
 }
 
 func (b *Server) handleReady(w http.ResponseWriter, _ *http.Request) error {
-	checks := map[string]string{"nats": "ok", "policy": "ok", "audit": "ok"}
-	ready := true
+	ready, degraded, checks := b.readiness()
+	code := http.StatusOK
+	if !ready {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, map[string]any{"ready": ready, "degraded": degraded, "checks": checks})
+	return nil
+}
+
+// readiness is what /readyz and GET /v1/operations report.
+func (b *Server) readiness() (ready, degraded bool, checks map[string]string) {
+	checks = map[string]string{"nats": "ok", "policy": "ok", "audit": "ok"}
+	ready = true
 	if !b.nc.IsConnected() {
 		checks["nats"], ready = "disconnected", false
 	}
@@ -59,14 +71,8 @@ func (b *Server) handleReady(w http.ResponseWriter, _ *http.Request) error {
 	if r := b.reloader.Refused(); r != "" {
 		checks["policy_reload"] = "refused: " + r
 	}
-	chain, degraded := auditChainCheck(b.auditMon.Status())
-	checks["audit_chain"] = chain
-	code := http.StatusOK
-	if !ready {
-		code = http.StatusServiceUnavailable
-	}
-	writeJSON(w, code, map[string]any{"ready": ready, "degraded": degraded, "checks": checks})
-	return nil
+	checks["audit_chain"], degraded = auditChainCheck(b.auditMon.Status())
+	return ready, degraded, checks
 }
 
 // auditChainCheck words what the audit's verification found for /readyz. A
@@ -174,7 +180,9 @@ func (b *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleDeadLetters is GET /v1/deadletters?after=SEQ&limit=N (operators).
+// handleDeadLetters is GET /v1/deadletters?after=SEQ&limit=N[&open=true]
+// (operators): each with what an operator did about it (triage); open=true
+// lists only those nobody has dealt with (console_api.go).
 func (b *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error {
 	op, ok := b.operatorName(w, r)
 	if !ok {
@@ -184,19 +192,17 @@ func (b *Server) handleDeadLetters(w http.ResponseWriter, r *http.Request) error
 	if !ok || !b.cursorInRange(w, r, wire.StreamDeadLetter, after) {
 		return nil
 	}
-	msgs, err := store.ReadSubject(r.Context(), b.js, wire.StreamDeadLetter, wire.DeadLetterFilter, after, limit)
+	open := false
+	if s := r.URL.Query().Get("open"); s != "" {
+		v, err := strconv.ParseBool(s)
+		if err != nil {
+			return errorf(http.StatusBadRequest, "open: true or false")
+		}
+		open = v
+	}
+	out, err := b.deadLetterPage(r.Context(), after, limit, open)
 	if err != nil {
 		return errorf(http.StatusServiceUnavailable, "%v", err)
-	}
-	out := api.DeadLetterPage{DeadLetters: []api.DeadLetter{}, Next: after}
-	for _, m := range msgs {
-		var dl api.DeadLetter
-		if err := json.Unmarshal(m.Data, &dl); err != nil {
-			continue
-		}
-		dl.Seq = m.Seq
-		out.DeadLetters = append(out.DeadLetters, dl)
-		out.Next = m.Seq
 	}
 	if !b.logDeadLetterRead(w, r, op, out.DeadLetters) { // accesslog.go
 		return nil

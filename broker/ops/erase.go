@@ -3,7 +3,8 @@ package ops
 // Erasure (docs/operations.md, "Erasure"): remove a child's personal data
 // from the index, the consent history, the ingest streams (ECM_INGEST and the
 // publisher's own, which keeps an event for the duplicate window), the
-// delivery stream and the dead letters, with JetStream's secure delete (the
+// delivery stream and the dead letters (and what operators noted about them:
+// triage.go), with JetStream's secure delete (the
 // stored bytes are overwritten, not only marked deleted). The audit is not touched: its
 // records hold the child only as its keyed hash, never the UIN or any event
 // data, so the chain stays verifiable and the disclosures stay accountable.
@@ -137,6 +138,17 @@ func (b *Ops) erase(ctx context.Context, child, key string, res *api.ErasureResu
 			return fmt.Errorf("deleting copy %d: %w", seq, err)
 		}
 		res.Deliveries++
+	}
+	// What operators did about those dead letters: notes are operator text
+	// that must not carry child data, but are erased with their dead letter
+	// all the same (triage.go), first: a run stopped between the two finds
+	// the dead letter, and so its triage, again.
+	seqs := make([]uint64, len(found.deadLetters))
+	for i, m := range found.deadLetters {
+		seqs[i] = m.Seq
+	}
+	if _, err := b.eraseTriage(ctx, seqs); err != nil {
+		return err
 	}
 	dls, err := b.js.Stream(ctx, wire.StreamDeadLetter)
 	if err != nil {

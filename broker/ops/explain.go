@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
+	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/event"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
 )
@@ -17,13 +18,20 @@ func (b *Ops) Explain(ctx context.Context, ev *event.Event) (api.Explanation, er
 	if err != nil {
 		return api.Explanation{}, err
 	}
+	return b.ExplainState(ctx, ev, st), nil
+}
+
+// ExplainState is Explain against a given state of the child rather than
+// the one held: a what-if (POST /v1/whatif) about a hypothetical child. It
+// reads, stores and changes nothing, and delivers nothing.
+func (b *Ops) ExplainState(ctx context.Context, ev *event.Event, st child.State) api.Explanation {
 	out := b.explain(ctx, ev, st.Index, st.Consent)
 	step := st.Next(ev, st.LastSeq+1, b.registry.Serves)
 	out.Superseded, out.Note = len(step.Applied.Superseded) > 0, step.Applied.Note()
 	for _, g := range step.Generated {
 		out.Generated = append(out.Generated, b.explain(ctx, g, step.After.Index, step.After.Consent))
 	}
-	return out, nil
+	return out
 }
 
 func (b *Ops) explain(ctx context.Context, e *event.Event, x *api.IndexRecord, c *api.Consent) api.Explanation {

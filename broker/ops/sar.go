@@ -165,6 +165,18 @@ func namesChild(data []byte, child string) bool {
 
 // SubjectAccess gathers everything held about a child and audits the export.
 func (b *Ops) SubjectAccess(ctx context.Context, operator, child string) (*api.SubjectAccess, error) {
+	sa, err := b.gatherSubjectAccess(ctx, operator, child)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.auditSubjectAccess(ctx, sa, "subject-access", nil); err != nil {
+		return nil, err // not exported unless the export is audited
+	}
+	return sa, nil
+}
+
+// gatherSubjectAccess reads everything held about a child, auditing nothing.
+func (b *Ops) gatherSubjectAccess(ctx context.Context, operator, child string) (*api.SubjectAccess, error) {
 	key := b.children.Key(child)
 	st, _, err := b.children.Get(ctx, key)
 	if err != nil {
@@ -198,18 +210,28 @@ func (b *Ops) SubjectAccess(ctx context.Context, operator, child string) (*api.S
 		sa.Decisions = append(sa.Decisions, r)
 	}
 	sa.Disclosures, sa.Refused = disclosuresFrom(recs)
-	rec := api.AuditRecord{ChildKey: key, Type: "subject-access", Publisher: "broker", DecidedAt: sa.GeneratedAt,
-		PolicyRevision: b.decider.Policy().Revision, Outcome: "subject-access", Decisions: []api.Decision{},
-		Action: &api.AuditAction{Kind: "subject-access", ID: randomHex(8), By: operator,
+	return sa, nil
+}
+
+// auditSubjectAccess records the export of sa on the child's audit subject
+// (kind subject-access, or subject-access-review with the counts of what was
+// withheld), and must succeed before the report is given.
+func (b *Ops) auditSubjectAccess(ctx context.Context, sa *api.SubjectAccess, kind string, extra map[string]int) error {
+	rec := api.AuditRecord{ChildKey: sa.ChildKey, Type: kind, Publisher: "broker", DecidedAt: sa.GeneratedAt,
+		PolicyRevision: b.decider.Policy().Revision, Outcome: kind, Decisions: []api.Decision{},
+		Action: &api.AuditAction{Kind: kind, ID: randomHex(8), By: sa.GeneratedBy,
 			Counts: map[string]int{"events": len(sa.Events), "decisions": len(sa.Decisions), "disclosures": len(sa.Disclosures), "refused": len(sa.Refused)}}}
 	if len(sa.Gaps) > 0 {
 		rec.Action.Counts["gaps"] = len(sa.Gaps)
 	}
-	if err := b.audit.Action(ctx, rec, "sar", rec.Action.ID); err != nil {
-		return nil, err // not exported unless the export is audited
+	for k, v := range extra {
+		rec.Action.Counts[k] = v
 	}
-	b.log.Info("subject access export", zap.String("operator", operator), zap.String("child_key", key))
-	return sa, nil
+	if err := b.audit.Action(ctx, rec, "sar", rec.Action.ID); err != nil {
+		return err
+	}
+	b.log.Info("subject access export", zap.String("kind", kind), zap.String("operator", sa.GeneratedBy), zap.String("child_key", sa.ChildKey))
+	return nil
 }
 
 // structured returns a stored event as one structured CloudEvent.

@@ -55,6 +55,19 @@ func (b *Pipeline) IngestBatch(ctx context.Context, p config.Participant, msgs [
 	return results
 }
 
+// Check is what Ingest would find wrong with m from p, storing nothing and
+// dead-lettering nothing: an operator's corrected body for a dead letter
+// (POST /v1/deadletters/{seq}/resubmit) is checked before it is ingested,
+// so a body still wrong adds no dead letter of its own.
+func (b *Pipeline) Check(p config.Participant, m *nats.Msg) []api.Problem {
+	raw, err := cenats.Decode(m)
+	if err != nil {
+		return []api.Problem{{Field: "event", Reason: err.Error()}}
+	}
+	_, probs := event.Validate(raw, p.ID, time.Now())
+	return capProblems(probs)
+}
+
 // stored is where an accepted event is: its subject, and its sequence in
 // its publisher's own stream.
 type stored struct {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"sync"
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/api"
@@ -24,6 +25,7 @@ type Metrics struct {
 	// read from the stream at each scrape (deliveryCollector).
 	deliveryRefused *prometheus.CounterVec
 	lastRead        *prometheus.GaugeVec
+	lastReadAt      sync.Map // participant → time.Time, for GET /v1/operations
 	// The audit's own verification (audit.Monitor): whether the chain is
 	// broken, how many problems, when a check last ran and last found it
 	// whole, and checks that could not read the audit.
@@ -80,6 +82,17 @@ func (m *Metrics) PolicyReloaded(outcome string) { m.policyReloads.WithLabelValu
 // Read records that participant read its deliveries now.
 func (m *Metrics) Read(participant string) {
 	m.lastRead.WithLabelValues(participant).SetToCurrentTime()
+	m.lastReadAt.Store(participant, time.Now())
+}
+
+// LastRead is when participant last read its deliveries over HTTP from this
+// instance since it started.
+func (m *Metrics) LastRead(participant string) (time.Time, bool) {
+	v, ok := m.lastReadAt.Load(participant)
+	if !ok {
+		return time.Time{}, false
+	}
+	return v.(time.Time), true
 }
 
 // AuditChecked sets the audit verification series from a status of the

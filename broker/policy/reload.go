@@ -44,6 +44,10 @@ func (r *Reloader) Refused() string {
 	return ""
 }
 
+// Watched is the directory or bundle Watch polls, or "" when the policy
+// is reloaded only on request (POST /v1/policy/reload).
+func (r *Reloader) Watched() string { return r.path }
+
 // Reload reads the source again and, when it changed, verifies the policy and
 // swaps it in.
 func (r *Reloader) Reload(ctx context.Context) (changed bool, err error) {
