@@ -67,7 +67,7 @@ func (c *Console) whatIf(r *http.Request, u *user) (string, view, error) {
 			wv.Areas = append(wv.Areas, p.Area)
 		}
 	}
-	f := whatIfForm{Type: "caf.completed", Data: "{}", Known: true, Age: 10, ConsentBy: "child"}
+	f := whatIfForm{Type: "caf.completed", Known: true, Age: 10, ConsentBy: "child"}
 	if len(wv.Participants) > 0 {
 		f.Publisher = wv.Participants[0]
 	}
@@ -103,9 +103,11 @@ func (c *Console) whatIf(r *http.Request, u *user) (string, view, error) {
 
 // request builds the what-if request from the form.
 func (f whatIfForm) request(now time.Time) (api.WhatIfRequest, error) {
-	var data any
-	if err := json.Unmarshal([]byte(strings.TrimSpace(f.Data)), &data); err != nil {
-		return api.WhatIfRequest{}, refuse(http.StatusBadRequest, "The event's data is not valid JSON (%v): write it as the agency would send it, for example {\"summary\": \"...\"}.", err)
+	var data any = map[string]any{}
+	if s := strings.TrimSpace(f.Data); s != "" {
+		if err := json.Unmarshal([]byte(s), &data); err != nil {
+			return api.WhatIfRequest{}, refuse(http.StatusBadRequest, "The event's data is not valid JSON (%v): write it as the agency would send it, for example {\"summary\": \"...\"}.", err)
+		}
 	}
 	ev := map[string]any{"specversion": "1.0", "id": uuid.NewString(), "source": "/" + f.Publisher, "type": schemas.TypeOf(f.Type),
 		"subject": hypothetical, "time": now.UTC().Format(time.RFC3339), "datacontenttype": "application/json", "data": data}
