@@ -31,20 +31,21 @@ func impactSummary(r *api.ImpactReport) string {
 		return ""
 	}
 	var parts []string
-	parts = append(parts, fmt.Sprintf("%d of %d recorded events would be decided otherwise (%d decisions)", r.ChangedEvents, r.Events+r.Generated, r.ChangedDecisions))
+	parts = append(parts, fmt.Sprintf("%d of %d recorded events would be decided otherwise (%s)", r.ChangedEvents, r.Events+r.Generated,
+		count(r.ChangedDecisions, "decision", "decisions")))
 	for _, p := range r.Participants {
 		var ch []string
 		if p.EventsGained > 0 {
-			ch = append(ch, fmt.Sprintf("+%d events", p.EventsGained))
+			ch = append(ch, count(p.EventsGained, "event more", "events more"))
 		}
 		if p.EventsLost > 0 {
-			ch = append(ch, fmt.Sprintf("-%d events", p.EventsLost))
+			ch = append(ch, count(p.EventsLost, "event fewer", "events fewer"))
 		}
 		if p.BasisChanged > 0 {
-			ch = append(ch, fmt.Sprintf("%d on another basis", p.BasisChanged))
+			ch = append(ch, count(p.BasisChanged, "event", "events")+" on another basis")
 		}
 		if len(ch) > 0 {
-			parts = append(parts, p.Participant+" "+strings.Join(ch, ", "))
+			parts = append(parts, p.Participant+": "+strings.Join(ch, ", "))
 		}
 	}
 	return strings.Join(parts, "; ")
@@ -56,4 +57,11 @@ func impactCounts(r *api.ImpactReport) map[string]int {
 		return nil
 	}
 	return map[string]int{"events": r.Events + r.Generated, "changed_events": r.ChangedEvents, "changed_decisions": r.ChangedDecisions}
+}
+
+func count(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
