@@ -45,7 +45,11 @@ var policyProposalsCmd = &command{
 policy proposals
 
 One line per proposal: its id, state (open, approved, refused, stale),
-author, when, whether its checks pass, its impact and its title.`,
+author, when, whether its checks pass, its impact and its title.
+
+Examples:
+  ecmctl policy proposals
+  ecmctl policy proposals --json | jq '.[] | select(.state == "open")'`,
 	run: runPolicyProposals,
 }
 
@@ -57,7 +61,10 @@ policy proposal ID
 
 The proposal's checks (with every problem), the decisions it would have
 changed over recorded history, its verdict when it has one, and the unified
-diff from the revision it was drafted against.`,
+diff from the revision it was drafted against.
+
+Examples:
+  ecmctl policy proposal p-16c3ca0ae9`,
 	run: runPolicyProposal,
 }
 
@@ -68,7 +75,10 @@ var policyApproveCmd = &command{
 policy approve ID --reason TEXT
 
 Only a second operator with the policy role may approve, and only a
-proposal whose checks passed, drafted against the revision live now.`,
+proposal whose checks passed, drafted against the revision live now.
+
+Examples:
+  ecmctl policy approve p-16c3ca0ae9 --reason "matrix cell and scenario rows reviewed with the DPO"`,
 	run: func(ctx context.Context, a *app, c *command, args []string) error {
 		return runVerdict(ctx, a, c, args, "approve")
 	},
@@ -78,7 +88,13 @@ var policyRefuseCmd = &command{
 	name:    "policy refuse",
 	summary: "refuse a proposal, saying why (operator token, policy role)",
 	usage: `
-policy refuse ID --reason TEXT`,
+policy refuse ID --reason TEXT
+
+Closes an open (or stale) proposal without making it live; the author and
+the audit read the reason.
+
+Examples:
+  ecmctl policy refuse p-16c3ca0ae9 --reason "the scenario rows must show the change"`,
 	run: func(ctx context.Context, a *app, c *command, args []string) error {
 		return runVerdict(ctx, a, c, args, "refuse")
 	},
@@ -121,7 +137,10 @@ policy history
 
 The revisions newest first (how each went live, when, who proposed and
 approved it), then the audit's records of the policy's changes, oldest
-first.`,
+first.
+
+Examples:
+  ecmctl policy history`,
 	run: runPolicyHistory,
 }
 
