@@ -112,6 +112,9 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	if err := checkEdge(o); err != nil { // before anything starts: no plain HTTP beyond loopback
 		return nil, err
 	}
+	if o.PolicyWatch && o.PolicyDir == "" {
+		return nil, fmt.Errorf("%w: policy hot reload (--policy-watch) needs a policy directory or bundle (--policies)", config.ErrConfig)
+	}
 	b := &Broker{cfg: o.Config, log: o.Logger, registry: config.NewRegistry(o.Config), metrics: pipeline.NewMetrics()}
 	if _, err := schemas.Default(); err != nil {
 		return nil, fmt.Errorf("loading schemas: %w", err)
@@ -199,10 +202,6 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	b.decider = policy.NewDecider(pol, b.registry, policy.Options{})
 	watch := ""
 	if o.PolicyWatch {
-		if o.PolicyDir == "" {
-			b.Close()
-			return nil, fmt.Errorf("%w: policy hot reload (--policy-watch) needs a policy directory or bundle (--policies)", config.ErrConfig)
-		}
 		watch = o.PolicyDir
 		b.log.Warn("POLICY HOT RELOAD IS ON: a changed policy in the watched directory goes live without a second operator's approval; for development only",
 			zap.String("watching", watch))
