@@ -337,3 +337,46 @@ func policyAudit(t *testing.T, c client) []string {
 	}
 	return kinds
 }
+
+// Hot reload (--policy-watch) is off unless asked for; when on, a changed
+// policy in the watched directory goes live, recorded with origin reload and
+// audited.
+func TestPolicyWatchRecordsReload(t *testing.T) {
+	dir := t.TempDir()
+	files, _ := policies.Read(policies.FS, true)
+	write := func(files map[string]string) {
+		for name, src := range files {
+			p := filepath.Join(dir, filepath.FromSlash(name))
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(files)
+	env := testenv.StartWith(t, broker.Options{Config: fourEyesConfig(t), PolicyDir: dir, PolicyWatch: true})
+	c := client{t, env}
+	var live api.PolicyLive
+	if c.do("GET", "/v1/policy", "reader", nil, &live); live.Reloading != dir {
+		t.Fatalf("reloading: %q, want %q", live.Reloading, dir)
+	}
+	start := env.Broker.PolicyRevision()
+	write(map[string]string{"matrix.yaml": strings.Replace(files["matrix.yaml"], "(s.11)\"", "(s.11, edited)\"", 1)})
+	for deadline := time.Now().Add(15 * time.Second); env.Broker.PolicyRevision() == start; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the watched change did not go live")
+		}
+	}
+	var revs []api.PolicyRevision
+	for deadline := time.Now().Add(5 * time.Second); len(revs) < 2 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		c.do("GET", "/v1/policy/revisions", "reader", nil, &revs)
+	}
+	if len(revs) != 2 || revs[0].Origin != "reload" || revs[0].Revision != env.Broker.PolicyRevision() || revs[1].Revision != start {
+		t.Fatalf("revisions: %+v", revs)
+	}
+	if kinds := policyAudit(t, c); !slices.Contains(kinds, "policy-activated rev.00000002 by broker") {
+		t.Errorf("audit: %q", kinds)
+	}
+}
