@@ -53,7 +53,9 @@ type command struct {
 func commands() []*command {
 	return []*command{deliveriesCmd, auditCmd, deadLettersCmd, publishCmd, decideCmd, healthCmd,
 		verifyCmd, replayCmd, backfillCmd, impactCmd, sarCmd, disclosuresCmd, eraseCmd, // operations (verify.go ... erase.go)
-		policyMatrixCmd, policyTestCmd, policyCheckCmd} // offline, on a policy directory (policy.go)
+		policyMatrixCmd, policyTestCmd, policyCheckCmd, // offline, on a policy directory (policy.go)
+		policyProposeCmd, policyProposalsCmd, policyProposalCmd, policyApproveCmd, policyRefuseCmd, // four eyes (policy_govern.go)
+		policyShowCmd, policyDiffCmd, policyHistoryCmd} // the revisions the broker keeps
 }
 
 func lookup(name string) *command {

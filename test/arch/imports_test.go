@@ -28,7 +28,7 @@ var layers = [][]string{
 	{"broker/child", "broker/store", "broker/natsauth", "adapters/pct", "adapters/lea", "adapters/connexions", "adapters/yot", "adapters/police"},
 	{"broker/policy", "broker/audit", "adapters/run"},
 	{"broker/pipeline"},
-	{"broker/ops"},
+	{"broker/ops", "broker/govern"},
 	{"broker/httpapi"},
 	{"broker/console"},
 	{"broker"},
