@@ -56,7 +56,7 @@ type ChainLink struct {
 
 // AuditAction describes what an operator did, on the audit record of it.
 type AuditAction struct {
-	Kind        string           `json:"kind"` // replay, backfill (and their -dry-run), erasure, subject-access, read
+	Kind        string           `json:"kind"` // replay, backfill (and their -dry-run), erasure, subject-access, read, policy-proposed, policy-approved, policy-refused, policy-activated
 	ID          string           `json:"id,omitempty"`
 	By          string           `json:"by"` // the operator's name
 	Reason      string           `json:"reason,omitempty"`
@@ -72,6 +72,11 @@ type AuditAction struct {
 	// dry run, would send); Confirms names the dry run a backfill confirms.
 	Impact   string `json:"impact,omitempty"`
 	Confirms string `json:"confirms,omitempty"`
+	// From and To are, on the records of a policy's proposal, approval,
+	// refusal and activation (kinds policy-...), the revision live before
+	// and the revision proposed or made live.
+	From string `json:"from_revision,omitempty"`
+	To   string `json:"to_revision,omitempty"`
 	// A replayed event's two decisions, on the per-event records that
 	// replays wrote before issue 11 (today a replay writes one record per
 	// child that received copies): with the child's state as of the event,

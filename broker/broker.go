@@ -9,9 +9,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ecm-broker/ecm-broker/api"
 	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/govern"
 	"github.com/ecm-broker/ecm-broker/broker/httpapi"
 	"github.com/ecm-broker/ecm-broker/broker/natsauth"
 	"github.com/ecm-broker/ecm-broker/broker/ops"
@@ -49,10 +51,17 @@ type Options struct {
 	MetricsAddr            string
 	// Policies holds the policy modules and their tests (the built-in copy
 	// by default). PolicyDir, when set, is used instead: a directory or an
-	// OPA bundle file, watched and reloaded when it changes.
+	// OPA bundle file. Either is the deployed policy: it serves at start
+	// unless a revision recorded since (an approved proposal) is live and
+	// the deployed policy has not changed since (broker/govern, Boot).
 	Policies  fs.FS
 	PolicyDir string
-	Logger    *zap.Logger
+	// PolicyWatch turns hot reload on: PolicyDir is watched and a changed
+	// policy that passes its checks goes live without a second operator's
+	// approval. For development; off by default, and logged as a warning
+	// when on.
+	PolicyWatch bool
+	Logger      *zap.Logger
 	// AfterStored is handed to the pipeline (pipeline.Deps.AfterStored):
 	// cmd/ecm-broker sets it from ECM_FAILPOINT for the crash tests.
 	AfterStored func(events int64)
@@ -75,6 +84,7 @@ type Broker struct {
 	auditLog *audit.Reader
 	auditMon *audit.Monitor // verifies the audit in the background: /readyz, metrics
 	ops      *ops.Ops
+	govern   *govern.Govern // policy revisions and proposals
 
 	httpLn     net.Listener
 	httpSrv    *http.Server
@@ -101,6 +111,9 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	}
 	if err := checkEdge(o); err != nil { // before anything starts: no plain HTTP beyond loopback
 		return nil, err
+	}
+	if o.PolicyWatch && o.PolicyDir == "" {
+		return nil, fmt.Errorf("%w: policy hot reload (--policy-watch) needs a policy directory or bundle (--policies)", config.ErrConfig)
 	}
 	b := &Broker{cfg: o.Config, log: o.Logger, registry: config.NewRegistry(o.Config), metrics: pipeline.NewMetrics()}
 	if _, err := schemas.Default(); err != nil {
@@ -177,27 +190,54 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
-	pol, err := policy.Verify(ctx, modules)
+	if b.govern, err = govern.New(ctx, govern.Deps{JS: b.js, Config: b.cfg, Audit: b.audit, Log: b.log}); err != nil {
+		b.Close()
+		return nil, err
+	}
+	pol, err := b.govern.Boot(ctx, modules) // the deployed policy, or the revision approved since
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
 	b.decider = policy.NewDecider(pol, b.registry, policy.Options{})
-	b.reloader = policy.NewReloader(b.decider, policySrc, o.PolicyDir, b.log)
+	watch := ""
+	if o.PolicyWatch {
+		watch = o.PolicyDir
+		b.log.Warn("POLICY HOT RELOAD IS ON: a changed policy in the watched directory goes live without a second operator's approval; for development only",
+			zap.String("watching", watch))
+	}
+	b.reloader = policy.NewReloader(b.decider, policySrc, watch, b.log)
 	b.reloader.OnReload = b.metrics.PolicyReloaded
 	b.pipe = pipeline.New(pipeline.Deps{JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children, Decider: b.decider,
 		Audit: b.audit, Metrics: b.metrics, Log: b.log, AfterStored: o.AfterStored})
 	b.ops = ops.New(ops.Deps{JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children, Decider: b.decider,
 		Audit: b.audit, AuditLog: b.auditLog, AuditMonitor: b.auditMon, Log: b.log})
+	b.govern.Serve(b.decider, b.reloader, b.proposalImpact)
 	b.log.Info("policy loaded", zap.String("revision", pol.Revision))
 	api := httpapi.New(httpapi.Deps{NC: b.nc, JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children,
-		Decider: b.decider, Reloader: b.reloader, Pipeline: b.pipe, Ops: b.ops, Audit: b.audit, AuditLog: b.auditLog,
+		Decider: b.decider, Reloader: b.reloader, Govern: b.govern, Pipeline: b.pipe, Ops: b.ops, Audit: b.audit, AuditLog: b.auditLog,
 		AuditMonitor: b.auditMon, Metrics: b.metrics, Log: b.log, Limits: o.HTTPLimits})
 	if err := b.listenHTTP(o, api); err != nil { // edge.go
 		b.Close()
 		return nil, err
 	}
 	return b, nil
+}
+
+// proposalImpact is a proposal's impact over recorded history (ops.Impact),
+// waiting its turn: one analysis runs at a time.
+func (b *Broker) proposalImpact(ctx context.Context, draft *policy.Policy) (*api.ImpactReport, error) {
+	for {
+		if unlock, ok := b.ops.LockImpact(); ok {
+			defer unlock()
+			return b.ops.Impact(ctx, draft, api.ImpactRequest{}, nil)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // HTTPAddr is the address the API listens on.
@@ -222,11 +262,12 @@ func (b *Broker) ChildKey(uin string) string { return b.children.Key(uin) }
 func (b *Broker) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
-	b.wg.Add(4)
+	b.wg.Add(5)
+	go func() { defer b.wg.Done(); b.govern.Run(ctx) }()                    // audits the start's revision, follows other instances' approvals
 	go func() { defer b.wg.Done(); b.audit.Run(ctx) }()                     // audit chains and checkpoints
 	go func() { defer b.wg.Done(); b.auditMon.Run(ctx) }()                  // audit verified in the background
 	go func() { defer b.wg.Done(); b.ops.RunRetention(ctx) }()              // retention sweep
-	go func() { defer b.wg.Done(); b.reloader.Watch(ctx, 2*time.Second) }() // policy hot reload
+	go func() { defer b.wg.Done(); b.reloader.Watch(ctx, 2*time.Second) }() // policy hot reload (--policy-watch only)
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()

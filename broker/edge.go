@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ecm-broker/ecm-broker/broker/console"
 	"github.com/ecm-broker/ecm-broker/broker/httpapi"
 	"go.uber.org/zap"
 )
@@ -43,7 +44,17 @@ func (b *Broker) listenHTTP(o Options, api *httpapi.Server) error {
 		return err
 	}
 	b.httpLn, b.httpTLS = ln, o.HTTPTLS.Enabled()
-	b.httpSrv = httpapi.NewHTTPServer(api.Handler(), limits, b.log)
+	// The IG console is on the same listener, at /console: it calls the
+	// API in-process (broker/console).
+	cons, err := console.New(console.Deps{API: api, Config: b.cfg, Log: b.log.Named("console")})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/console", cons.Handler())
+	mux.Handle("/console/", cons.Handler())
+	mux.Handle("/", api.Handler())
+	b.httpSrv = httpapi.NewHTTPServer(mux, limits, b.log)
 	if o.MetricsAddr != "" {
 		if b.metricsLn, err = httpapi.Listen("--metrics-listen", o.MetricsAddr, o.HTTPTLS, o.HTTPInsecureAllowPlain, 64, b.log); err != nil {
 			return err
@@ -80,6 +91,9 @@ func (b *Broker) serveHTTP() {
 		go serve(b.metricsSrv, b.metricsLn, "metrics listener")
 	}
 }
+
+// ConsoleURL is the address of the IG console in a browser on this host.
+func (b *Broker) ConsoleURL() string { return b.HTTPURL() + "/console/" }
 
 // HTTPURL is the API's base URL for a client on this host: https:// when it
 // serves TLS; 127.0.0.1 when it listens on every interface.

@@ -22,15 +22,24 @@ import (
 	"github.com/google/uuid"
 )
 
-// OperatorToken is the demo configuration's operator token.
-const OperatorToken = "demo-operator-token-ops"
+// The demo configuration's operators: ops may do everything; ig-lead may
+// change the policy (so that a proposal by one is approved by the other:
+// four eyes); viewer only reads.
+const (
+	OperatorToken = "demo-operator-token-ops"
+	IGLeadToken   = "demo-operator-token-ig-lead"
+	ViewerToken   = "demo-operator-token-viewer"
+)
 
 var agencies = []string{"la-social-care", "lea", "pct", "connexions", "yot", "police"}
 
 // Config is a sample configuration: every agency in Leeds and York.
 func Config() *config.Config {
-	// The demo's operator may do everything (config.Roles).
-	c := &config.Config{Operators: []config.Operator{{Name: "ops", Token: OperatorToken, Roles: config.Roles}}}
+	c := &config.Config{Operators: []config.Operator{
+		{Name: "ops", Token: OperatorToken, Roles: config.Roles},
+		{Name: "ig-lead", Token: IGLeadToken, Roles: []config.Role{config.RolePolicy}},
+		{Name: "viewer", Token: ViewerToken}, // read only
+	}}
 	for _, area := range []string{"leeds", "york"} {
 		for _, a := range agencies {
 			c.Participants = append(c.Participants, config.Participant{ID: area + "/" + a, Agency: a, Area: area, Token: Token(area + "/" + a)})
@@ -236,6 +245,11 @@ func Run(ctx context.Context, out io.Writer, b *broker.Broker, cfg *config.Confi
 	}
 	fmt.Fprintf(out, "Read back: curl -H 'Authorization: Bearer %s' '%s/v1/deliveries?after=0'\n", Token("leeds/la-social-care"), b.HTTPURL())
 	fmt.Fprintf(out, "           curl -H 'Authorization: Bearer %s' '%s/v1/audit?child=%s'\n", OperatorToken, b.HTTPURL(), Children["Amy (4)"])
+	fmt.Fprintf(out, "\nIG console: %s\n", b.ConsoleURL())
+	fmt.Fprintf(out, "  sign in as ops (every role), token %s\n", OperatorToken)
+	fmt.Fprintf(out, "          or ig-lead (policy: approves what ops proposes), token %s\n", IGLeadToken)
+	fmt.Fprintf(out, "          or viewer (read only), token %s\n", ViewerToken)
+	fmt.Fprintf(out, "  a child to look up: Amy, UIN %s\n", Children["Amy (4)"])
 	return nil
 }
 

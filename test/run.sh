@@ -47,5 +47,7 @@ for f in $(grep -rl --include='*_test.go' '^func Fuzz' .); do
     echo "fuzz $pkg $name: ok"
   done
 done
+echo "== axe-core for the console's browser test (pinned: test/console/package-lock.json)"
+(cd test/console && npm ci --ignore-scripts --no-audit --no-fund)
 echo "== go test"
 go test -count=1 -timeout 20m ./...

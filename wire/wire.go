@@ -29,10 +29,35 @@ const (
 	// with a note, or resubmitted corrected), keyed by the dead letter's
 	// sequence in ECM_DEADLETTER (TriageKey). Erased with the dead letter.
 	BucketTriage = "ECM_DEADLETTER_TRIAGE"
+	BucketPolicy = "ECM_POLICY" // the policy's revisions (full text), the live one, proposals: PolicyLiveKey ...
 )
 
 // TriageKey is the key of dead letter seq's triage in BucketTriage.
 func TriageKey(seq uint64) string { return strconv.FormatUint(seq, 10) }
+
+// Keys of BucketPolicy. Every revision that was ever live is kept, in the
+// order it went live, with its full text (PolicyRevisionKey); PolicyLiveKey
+// names the one live now; proposals are kept by id.
+const (
+	PolicyLiveKey        = "live"
+	policyRevisionPrefix = "rev."
+	policyProposalPrefix = "proposal."
+	PolicyRevisionFilter = policyRevisionPrefix + ">"
+	PolicyProposalFilter = policyProposalPrefix + ">"
+)
+
+// PolicyRevisionKey is the key of the n-th revision to go live (from 1),
+// zero-padded so that keys sort in the order they went live.
+func PolicyRevisionKey(n int) string { return fmt.Sprintf("%s%08d", policyRevisionPrefix, n) }
+
+// ParsePolicyRevisionKey returns n of a PolicyRevisionKey.
+func ParsePolicyRevisionKey(key string) (int, bool) {
+	n, err := strconv.Atoi(strings.TrimPrefix(key, policyRevisionPrefix))
+	return n, err == nil && strings.HasPrefix(key, policyRevisionPrefix) && n > 0
+}
+
+// PolicyProposalKey is the key of a proposal by id.
+func PolicyProposalKey(id string) string { return policyProposalPrefix + id }
 
 // A participant's events are stored first in a stream of its own,
 // ECM_IN_<area>_<agency> (IngestStream), which holds its ingest subjects. That

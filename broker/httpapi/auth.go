@@ -90,8 +90,16 @@ func (b *Server) operatorOnly(role config.Role, h http.HandlerFunc) http.Handler
 // that has failed too often is answered 429 before its token is looked at;
 // a token that names nobody is a failure, logged (never the token) and
 // counted. A missing token is answered 401 but is not a failure: it guesses
-// nothing.
+// nothing. The console's in-process calls name their operator in the
+// context instead (AsOperator, console.go).
 func (b *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
+	if c, ok, known := b.inProcessCaller(r); ok { // the console, in-process (console.go)
+		if !known {
+			unauthorized(w, "the console's operator is no longer in the configuration: sign in again")
+			return caller{}, false
+		}
+		return c, true
+	}
 	addr := clientAddr(r)
 	if wait := b.throttle.wait(addr); wait > 0 {
 		b.authThrottled(w, wait)

@@ -25,6 +25,7 @@ func (b *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/deadletters", b.operatorOnly(config.RoleRead, b.serve(b.handleDeadLetters)))
 	mux.HandleFunc("POST /v1/policy/reload", b.operatorOnly(config.RolePolicy, b.serve(b.handleReload)))
 	mux.HandleFunc("POST /v1/decide", b.operatorOnly(config.RoleRead, b.serve(b.handleDecide)))
+	b.policyRoutes(mux)  // the policy's revisions and four-eyes proposals (policy.go)
 	b.opsRoutes(mux)     // operations: verify, replay, backfill, impact, sar, disclosures, erase (ops.go)
 	b.consoleRoutes(mux) // the console's: what-if, dead-letter triage, reviewed SAR, overview (console_api.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -113,7 +114,8 @@ func (b *Server) handleReload(w http.ResponseWriter, r *http.Request) error {
 	if !b.operatorFor(w, r) {
 		return nil
 	}
-	changed, err := b.reloader.Reload(r.Context())
+	op, _ := b.operatorName(w, r)
+	changed, err := b.reloader.ReloadAs(r.Context(), op) // recorded as a revision of origin reload and audited (broker/govern)
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "policy refused, the previous one keeps serving: " + err.Error(),
 			"revision": b.decider.Policy().Revision})

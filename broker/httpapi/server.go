@@ -4,6 +4,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/audit"
 	"github.com/ecm-broker/ecm-broker/broker/child"
 	"github.com/ecm-broker/ecm-broker/broker/config"
+	"github.com/ecm-broker/ecm-broker/broker/govern"
 	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/pipeline"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
@@ -22,6 +23,7 @@ type Deps struct {
 	Children *child.Store
 	Decider  *policy.Decider
 	Reloader *policy.Reloader
+	Govern   *govern.Govern
 	Pipeline *pipeline.Pipeline
 	Ops      *ops.Ops
 	Audit    *audit.Writer
@@ -45,6 +47,7 @@ type Server struct {
 	children *child.Store
 	decider  *policy.Decider
 	reloader *policy.Reloader
+	govern   *govern.Govern
 	pipe     *pipeline.Pipeline
 	ops      *ops.Ops
 	audit    *audit.Writer
@@ -63,7 +66,7 @@ type Server struct {
 // New builds the API; Handler serves it.
 func New(d Deps) *Server {
 	s := &Server{nc: d.NC, js: d.JS, cfg: d.Config, registry: d.Registry, children: d.Children, decider: d.Decider,
-		reloader: d.Reloader, pipe: d.Pipeline, ops: d.Ops, audit: d.Audit, auditLog: d.AuditLog, auditMon: d.AuditMonitor,
+		reloader: d.Reloader, govern: d.Govern, pipe: d.Pipeline, ops: d.Ops, audit: d.Audit, auditLog: d.AuditLog, auditMon: d.AuditMonitor,
 		metrics: d.Metrics, log: d.Log}
 	s.limits = d.Limits.WithDefaults()
 	s.throttle = newThrottle(s.limits.AuthFailures)

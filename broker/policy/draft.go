@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/ecm-broker/ecm-broker/policies"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
@@ -16,6 +17,12 @@ var draftDenied = map[string]bool{"http.send": true, "net.lookup_ip_addr": true,
 // CompileDraft compiles a draft policy (its modules and data documents) as
 // compileModules does, without the builtins of draftDenied.
 func CompileDraft(ctx context.Context, modules map[string]string) (*Policy, error) {
+	return compileModules(ctx, modules, DecisionQuery, DraftCapabilities())
+}
+
+// DraftCapabilities are the capabilities a draft sent over HTTP is compiled
+// with (CompileDraft, and the checks of a proposal: policies.CheckDraft).
+func DraftCapabilities() func(*rego.Rego) {
 	caps := ast.CapabilitiesForThisVersion()
 	kept := caps.Builtins[:0]
 	for _, bi := range caps.Builtins {
@@ -24,5 +31,9 @@ func CompileDraft(ctx context.Context, modules map[string]string) (*Policy, erro
 		}
 	}
 	caps.Builtins = kept
-	return compileModules(ctx, modules, DecisionQuery, rego.Capabilities(caps))
+	return rego.Capabilities(caps)
 }
+
+// Catalogue is the event catalogue a policy's matrix is checked against
+// (the contract).
+func Catalogue() policies.Catalogue { return catalogue }

@@ -188,3 +188,15 @@ func (p *Policy) decisionFrom(id string, v map[string]any) (api.Decision, error)
 
 // regoInput hands the input to OPA.
 func regoInput(input map[string]any) rego.EvalOption { return rego.EvalInput(input) }
+
+// RevisionOf is the revision a policy of these files would have: its tests
+// do not count (policies.IsTestFile).
+func RevisionOf(files map[string]string) string {
+	main := map[string]string{}
+	for n, s := range files {
+		if !policies.IsTestFile(n) {
+			main[n] = s
+		}
+	}
+	return revisionOf(main)
+}

@@ -24,16 +24,27 @@ type Reloader struct {
 	// OnReload is told "loaded" or "refused" after each reload that found a
 	// change (metrics).
 	OnReload func(outcome string)
+	// OnSwap is told of each policy a reload swapped in, with all its files
+	// (tests included), the revision it replaced and the operator who asked
+	// for the reload ("" for the watch): the broker records the revision
+	// and audits it (broker/govern).
+	OnSwap func(ctx context.Context, p *Policy, files map[string]string, old, by string)
 
 	mu      sync.Mutex
 	refused atomic.Pointer[string]
 }
 
 // NewReloader reloads d's policy from src; path, when not empty, is the
-// directory or bundle that Watch polls.
+// directory or bundle that Watch polls (--policy-watch; "" leaves hot
+// reload off).
 func NewReloader(d *Decider, src fs.FS, path string, log *zap.Logger) *Reloader {
-	return &Reloader{src: src, path: path, d: d, log: log, OnReload: func(string) {}}
+	return &Reloader{src: src, path: path, d: d, log: log, OnReload: func(string) {},
+		OnSwap: func(context.Context, *Policy, map[string]string, string, string) {}}
 }
+
+// Watching is the directory or bundle Watch polls, or "" when hot reload is
+// off.
+func (r *Reloader) Watching() string { return r.path }
 
 // Refused is the reason the last changed policy was refused, or "" when the
 // serving policy is the newest.
@@ -50,7 +61,10 @@ func (r *Reloader) Watched() string { return r.path }
 
 // Reload reads the source again and, when it changed, verifies the policy and
 // swaps it in.
-func (r *Reloader) Reload(ctx context.Context) (changed bool, err error) {
+func (r *Reloader) Reload(ctx context.Context) (changed bool, err error) { return r.ReloadAs(ctx, "") }
+
+// ReloadAs is Reload asked for by an operator (by), whom OnSwap is told.
+func (r *Reloader) ReloadAs(ctx context.Context, by string) (changed bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	modules, err := ReadSource(r.src)
@@ -70,7 +84,8 @@ func (r *Reloader) Reload(ctx context.Context) (changed bool, err error) {
 			r.d.Swap(p)
 			r.refused.Store(nil)
 			r.OnReload("loaded")
-			r.log.Info("policy reloaded", zap.String("from", old), zap.String("revision", p.Revision))
+			r.log.Info("policy reloaded", zap.String("from", old), zap.String("revision", p.Revision), zap.String("by", by))
+			r.OnSwap(ctx, p, modules, old, by)
 			return true, nil
 		}
 	}

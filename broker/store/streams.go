@@ -43,6 +43,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c *config.Config) error
 		{Bucket: wire.BucketChildren, Description: "per child: s.12(4) index record and consent history", History: 1},
 		{Bucket: wire.BucketMeta, Description: "broker-wide settings"},
 		{Bucket: wire.BucketTriage, Description: "per dead letter: what an operator did about it", History: 1},
+		{Bucket: wire.BucketPolicy, Description: "every policy revision that was live (full text), the live one, proposals", History: 1},
 	} {
 		kc.Storage = jetstream.FileStorage
 		kc.Replicas = c.Replicas

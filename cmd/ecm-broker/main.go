@@ -43,18 +43,19 @@ func run() error {
 		return devCert(os.Args[2:], os.Stdout)
 	}
 	var (
-		configPath = flag.String("config", "", "configuration file (YAML); required unless --demo")
-		dataDir    = flag.String("data", "data", "embedded JetStream file store")
-		natsURL    = flag.String("nats", "", "external NATS server URL(s); empty starts an embedded server")
-		creds      = flag.String("creds", "", "NATS credentials file (with --nats)")
-		user       = flag.String("user", "", "NATS user (with --nats)")
-		password   = flag.String("password", os.Getenv("ECM_NATS_PASSWORD"), "NATS password (with --nats; or ECM_NATS_PASSWORD)")
-		httpAddr   = flag.String("http", "127.0.0.1:8080", "HTTP API address; port 0 picks a free port")
-		listen     = flag.String("listen", "127.0.0.1:4222", "embedded NATS address; port 0 picks a free port")
-		policyDir  = flag.String("policies", "", "policy directory or OPA bundle (.tar.gz), watched and reloaded when it changes (default: the policies built in)")
-		syncAlways = flag.Bool("sync-always", false, "embedded JetStream fsyncs every write before acknowledging it")
-		runDemo    = flag.Bool("demo", false, "run with a sample configuration, publish a demo sequence and print who received what and why")
-		debug      = flag.Bool("debug", false, "debug logging")
+		configPath  = flag.String("config", "", "configuration file (YAML); required unless --demo")
+		dataDir     = flag.String("data", "data", "embedded JetStream file store")
+		natsURL     = flag.String("nats", "", "external NATS server URL(s); empty starts an embedded server")
+		creds       = flag.String("creds", "", "NATS credentials file (with --nats)")
+		user        = flag.String("user", "", "NATS user (with --nats)")
+		password    = flag.String("password", os.Getenv("ECM_NATS_PASSWORD"), "NATS password (with --nats; or ECM_NATS_PASSWORD)")
+		httpAddr    = flag.String("http", "127.0.0.1:8080", "HTTP API address; port 0 picks a free port")
+		listen      = flag.String("listen", "127.0.0.1:4222", "embedded NATS address; port 0 picks a free port")
+		policyDir   = flag.String("policies", "", "policy directory or OPA bundle (.tar.gz) deployed (default: the policies built in); changes go live by four-eyes proposals (ecmctl policy propose)")
+		policyWatch = flag.Bool("policy-watch", false, "development only: watch --policies and put a changed policy live without a second operator's approval (hot reload; logged as a warning)")
+		syncAlways  = flag.Bool("sync-always", false, "embedded JetStream fsyncs every write before acknowledging it")
+		runDemo     = flag.Bool("demo", false, "run with a sample configuration, publish a demo sequence and print who received what and why")
+		debug       = flag.Bool("debug", false, "debug logging")
 		// NATS isolation and TLS (broker/isolation.go, docs/security.md).
 		nkeySeed = flag.String("nkey-seed", "", "file holding the broker's NKey seed (with --nats)")
 		tlsCert  = flag.String("tls-cert", "", "embedded NATS: TLS certificate of the client port (PEM); with --nats: the broker's client certificate")
@@ -121,7 +122,7 @@ func run() error {
 	opts := broker.Options{
 		Config: cfg, NATSURL: *natsURL, NATSOpts: natsOpts, HTTPAddr: *httpAddr,
 		Embedded: embedded,
-		Policies: policies.FS, PolicyDir: *policyDir, Logger: log,
+		Policies: policies.FS, PolicyDir: *policyDir, PolicyWatch: *policyWatch, Logger: log,
 		AfterStored: failpoint(os.Getenv("ECM_FAILPOINT")),
 	}
 	edge.apply(&opts)

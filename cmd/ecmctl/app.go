@@ -54,7 +54,9 @@ func commands() []*command {
 	return []*command{deliveriesCmd, auditCmd, deadLettersCmd, publishCmd, decideCmd, healthCmd,
 		verifyCmd, replayCmd, backfillCmd, impactCmd, sarCmd, disclosuresCmd, eraseCmd, // operations (verify.go ... erase.go)
 		resolveCmd, resubmitCmd, sarReviewCmd, opsCmd, // the console's (triage.go, sarreview.go, ops.go)
-		policyMatrixCmd, policyTestCmd, policyCheckCmd} // offline, on a policy directory (policy.go)
+		policyMatrixCmd, policyTestCmd, policyCheckCmd, // offline, on a policy directory (policy.go)
+		policyProposeCmd, policyProposalsCmd, policyProposalCmd, policyApproveCmd, policyRefuseCmd, // four eyes (policy_govern.go)
+		policyShowCmd, policyDiffCmd, policyHistoryCmd} // the revisions the broker keeps
 }
 
 // subcommand names the commands of two words that follow a command of

@@ -281,108 +281,25 @@ func printAgreements(w io.Writer, reg map[string]policies.Agreement, now time.Ti
 	return t.Flush()
 }
 
-// draftReport is what the broker would find loading a policy.
-type draftReport struct {
-	data     error // the data does not load, or breaks the contract
-	compile  error // anything else that stops it compiling
-	tests    policies.TestReport
-	tables   policies.ScenarioReport
-	revision int
+// checkDraft loads a policy as the broker's Verify does (policies.CheckDraft,
+// the one copy the broker's proposals use too).
+func checkDraft(ctx context.Context, files map[string]string) policies.DraftReport {
+	return policies.CheckDraft(ctx, files, catalogue)
 }
 
-func (r draftReport) refused() bool {
-	return r.data != nil || r.compile != nil || len(r.tests.Failed) > 0 || r.tests.Run == 0 || len(r.tables.Failures) > 0
-}
-
-// verdict is the one line: whether the broker would refuse the policy, and why.
-func (r draftReport) verdict() string {
-	switch {
-	case r.data != nil:
-		var ps policies.Problems
-		if errors.As(r.data, &ps) {
-			return fmt.Sprintf("refused: the matrix or legend has %s, the first %s", plural(len(ps), "problem", "problems"), ps[0])
-		}
-		return "refused: " + oneLine(r.data.Error())
-	case r.compile != nil:
-		return "refused: " + oneLine(r.compile.Error())
-	case r.tests.Run == 0:
-		return "refused: the policy has no tests (test_* rules in *_test.rego)"
-	}
-	var why []string
-	if n := len(r.tests.Failed); n > 0 {
-		why = append(why, fmt.Sprintf("%d of %s fail", n, plural(r.tests.Run, "test", "tests")))
-	}
-	if n := len(r.tables.Failures); n > 0 {
-		why = append(why, fmt.Sprintf("%s in %s", plural(n, "scenario failure", "scenario failures"), plural(r.tables.Run, "row", "rows")))
-	}
-	if len(why) > 0 {
-		return "refused: " + strings.Join(why, ", ")
-	}
-	return fmt.Sprintf("accepted: matrix revision %d keeps the contract, %s and %s pass", r.revision,
-		plural(r.tests.Run, "test", "tests"), plural(r.tables.Run, "scenario row", "scenario rows"))
-}
-
-// checkDraft loads a policy as the broker's Verify does.
-func checkDraft(ctx context.Context, files map[string]string) draftReport {
-	var r draftReport
-	c, err := policies.Compile(ctx, files, "data.ecm.decision", catalogue)
-	if err != nil {
-		if errors.Is(err, policies.ErrData) {
-			r.data = err
-		} else {
-			r.compile = err
-		}
-		return r
-	}
-	if m, ok, _ := c.Data.Matrix(); ok {
-		r.revision = m.Revision
-	}
-	if r.tests, err = c.Test(ctx, files); err != nil {
-		r.compile = err
-		return r
-	}
-	l, ok, err := c.Data.Legend()
-	if err != nil || !ok {
-		l, _ = policies.BuiltinLegend()
-	}
-	if r.tables, err = c.RunScenarios(ctx, files, l, catalogue); err != nil {
-		r.compile = err
-	}
-	return r
-}
-
-func (r draftReport) details(w io.Writer) {
-	var ps policies.Problems
-	switch {
-	case errors.As(r.data, &ps):
-		for _, p := range ps {
-			fmt.Fprintf(w, "  %s\n", p)
-		}
-		return
-	case r.data != nil || r.compile != nil:
-		return
-	}
-	for _, f := range r.tests.Failed {
-		fmt.Fprintf(w, "  test failed: %s\n", f)
-	}
-	for _, f := range r.tables.Failures {
-		fmt.Fprintf(w, "  %s\n", f)
-	}
-}
-
-func runDraft(ctx context.Context, a *app, c *command, args []string) (draftReport, error) {
+func runDraft(ctx context.Context, a *app, c *command, args []string) (policies.DraftReport, error) {
 	fs := a.flagSet(c)
 	pos, err := a.parse(c, fs, args)
 	if err != nil {
-		return draftReport{}, err
+		return policies.DraftReport{}, err
 	}
 	dir, err := onePolicyDir(c, pos, true)
 	if err != nil {
-		return draftReport{}, err
+		return policies.DraftReport{}, err
 	}
 	files, _, err := policyFiles(dir, true)
 	if err != nil {
-		return draftReport{}, err
+		return policies.DraftReport{}, err
 	}
 	return checkDraft(ctx, files), nil
 }
@@ -392,10 +309,10 @@ func runPolicyTest(ctx context.Context, a *app, c *command, args []string) error
 	if err != nil {
 		return err
 	}
-	r.details(a.stdout)
-	fmt.Fprintf(a.stdout, "%s, %s\n", plural(r.tests.Run, "test", "tests"), plural(r.tables.Run, "scenario row", "scenario rows"))
-	if r.refused() {
-		return fmt.Errorf("%w: %s", errRefused, strings.TrimPrefix(r.verdict(), "refused: "))
+	r.Details(a.stdout)
+	fmt.Fprintf(a.stdout, "%s, %s\n", plural(r.Tests.Run, "test", "tests"), plural(r.Tables.Run, "scenario row", "scenario rows"))
+	if r.Refused() {
+		return fmt.Errorf("%w: %s", errRefused, strings.TrimPrefix(r.Verdict(), "refused: "))
 	}
 	return nil
 }
@@ -405,9 +322,9 @@ func runPolicyCheck(ctx context.Context, a *app, c *command, args []string) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(a.stdout, r.verdict())
-	r.details(a.stdout)
-	if r.refused() {
+	fmt.Fprintln(a.stdout, r.Verdict())
+	r.Details(a.stdout)
+	if r.Refused() {
 		return errRefused
 	}
 	return nil
