@@ -17,6 +17,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/pipeline"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
+	"github.com/ecm-broker/ecm-broker/broker/push"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -75,6 +76,7 @@ type Broker struct {
 	auditLog *audit.Reader
 	auditMon *audit.Monitor // verifies the audit in the background: /readyz, metrics
 	ops      *ops.Ops
+	push     *push.Pusher // POSTs copies to the participants' webhooks
 
 	httpLn     net.Listener
 	httpSrv    *http.Server
@@ -144,6 +146,10 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	if err := store.EnsurePushConsumers(ctx, b.js, b.cfg); err != nil {
+		b.Close()
+		return nil, err
+	}
 	secret, err := store.ChildKeySecret(ctx, b.js, b.cfg)
 	if err != nil {
 		b.Close()
@@ -189,9 +195,10 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		Audit: b.audit, Metrics: b.metrics, Log: b.log, AfterStored: o.AfterStored})
 	b.ops = ops.New(ops.Deps{JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children, Decider: b.decider,
 		Audit: b.audit, AuditLog: b.auditLog, AuditMonitor: b.auditMon, Log: b.log})
+	b.push = push.New(push.Deps{JS: b.js, Config: b.cfg, Audit: b.audit, Log: b.log, Metrics: b.metrics.Registry})
 	b.log.Info("policy loaded", zap.String("revision", pol.Revision))
 	api := httpapi.New(httpapi.Deps{NC: b.nc, JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children,
-		Decider: b.decider, Reloader: b.reloader, Pipeline: b.pipe, Ops: b.ops, Audit: b.audit, AuditLog: b.auditLog,
+		Decider: b.decider, Reloader: b.reloader, Pipeline: b.pipe, Ops: b.ops, Push: b.push, Audit: b.audit, AuditLog: b.auditLog,
 		AuditMonitor: b.auditMon, Metrics: b.metrics, Log: b.log, Limits: o.HTTPLimits})
 	if err := b.listenHTTP(o, api); err != nil { // edge.go
 		b.Close()
@@ -227,6 +234,8 @@ func (b *Broker) Start() {
 	go func() { defer b.wg.Done(); b.auditMon.Run(ctx) }()                  // audit verified in the background
 	go func() { defer b.wg.Done(); b.ops.RunRetention(ctx) }()              // retention sweep
 	go func() { defer b.wg.Done(); b.reloader.Watch(ctx, 2*time.Second) }() // policy hot reload
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); b.push.Run(ctx) }() // copies POSTed to the webhooks
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()

@@ -25,7 +25,8 @@ func (b *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/deadletters", b.operatorOnly(config.RoleRead, b.serve(b.handleDeadLetters)))
 	mux.HandleFunc("POST /v1/policy/reload", b.operatorOnly(config.RolePolicy, b.serve(b.handleReload)))
 	mux.HandleFunc("POST /v1/decide", b.operatorOnly(config.RoleRead, b.serve(b.handleDecide)))
-	b.opsRoutes(mux) // operations: verify, replay, backfill, impact, sar, disclosures, erase (ops.go)
+	b.pushRoutes(mux) // push delivery to webhooks: status, retry (push.go)
+	b.opsRoutes(mux)  // operations: verify, replay, backfill, impact, sar, disclosures, erase (ops.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -7,6 +7,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/pipeline"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
+	"github.com/ecm-broker/ecm-broker/broker/push"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ type Deps struct {
 	Reloader *policy.Reloader
 	Pipeline *pipeline.Pipeline
 	Ops      *ops.Ops
+	Push     *push.Pusher // GET /v1/push, POST /v1/push/retry (push.go)
 	Audit    *audit.Writer
 	AuditLog *audit.Reader
 	// AuditMonitor is the background verification of the audit: /readyz
@@ -47,6 +49,7 @@ type Server struct {
 	reloader *policy.Reloader
 	pipe     *pipeline.Pipeline
 	ops      *ops.Ops
+	push     *push.Pusher
 	audit    *audit.Writer
 	auditLog *audit.Reader
 	auditMon *audit.Monitor
@@ -61,7 +64,7 @@ type Server struct {
 // New builds the API; Handler serves it.
 func New(d Deps) *Server {
 	s := &Server{nc: d.NC, js: d.JS, cfg: d.Config, registry: d.Registry, children: d.Children, decider: d.Decider,
-		reloader: d.Reloader, pipe: d.Pipeline, ops: d.Ops, audit: d.Audit, auditLog: d.AuditLog, auditMon: d.AuditMonitor,
+		reloader: d.Reloader, pipe: d.Pipeline, ops: d.Ops, push: d.Push, audit: d.Audit, auditLog: d.AuditLog, auditMon: d.AuditMonitor,
 		metrics: d.Metrics, log: d.Log}
 	s.limits = d.Limits.WithDefaults()
 	s.throttle = newThrottle(s.limits.AuthFailures)

@@ -42,6 +42,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c *config.Config) error
 	for _, kc := range []jetstream.KeyValueConfig{
 		{Bucket: wire.BucketChildren, Description: "per child: s.12(4) index record and consent history", History: 1},
 		{Bucket: wire.BucketMeta, Description: "broker-wide settings"},
+		{Bucket: wire.BucketPush, Description: "per participant with a webhook: the attempts at the copy being pushed", History: 1},
 	} {
 		kc.Storage = jetstream.FileStorage
 		kc.Replicas = c.Replicas
