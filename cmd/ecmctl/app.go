@@ -53,6 +53,7 @@ type command struct {
 func commands() []*command {
 	return []*command{deliveriesCmd, auditCmd, deadLettersCmd, publishCmd, decideCmd, healthCmd,
 		verifyCmd, replayCmd, backfillCmd, impactCmd, sarCmd, disclosuresCmd, eraseCmd, // operations (verify.go ... erase.go)
+		pushStatusCmd, pushRetryCmd, // push delivery to webhooks (push.go)
 		policyMatrixCmd, policyTestCmd, policyCheckCmd} // offline, on a policy directory (policy.go)
 }
 
@@ -96,15 +97,15 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	if name == "audit" && len(rest) > 0 && rest[0] == "verify" { // operations: "audit verify" is its own command (verify.go)
 		name, rest = "audit verify", rest[1:]
 	}
-	if name == "policy" && len(rest) > 0 { // "policy matrix", "policy test", "policy check" (policy.go)
-		name, rest = "policy "+rest[0], rest[1:]
+	if (name == "policy" || name == "push") && len(rest) > 0 { // "policy matrix", "policy test", "policy check" (policy.go); "push status", "push retry" (push.go)
+		name, rest = name+" "+rest[0], rest[1:]
 	}
 	if name == "help" {
 		if len(rest) > 1 && rest[0] == "audit" && rest[1] == "verify" {
 			rest = append([]string{"audit verify"}, rest[2:]...)
 		}
-		if len(rest) > 1 && rest[0] == "policy" {
-			rest = append([]string{"policy " + rest[1]}, rest[2:]...)
+		if len(rest) > 1 && (rest[0] == "policy" || rest[0] == "push") {
+			rest = append([]string{rest[0] + " " + rest[1]}, rest[2:]...)
 		}
 		if len(rest) == 0 {
 			a.mainUsage(a.stdout)

@@ -7,10 +7,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,8 +27,10 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker"
 	"github.com/ecm-broker/ecm-broker/broker/config"
 	"github.com/ecm-broker/ecm-broker/broker/natsauth"
+	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
+	"github.com/ecm-broker/ecm-broker/wire"
 )
 
 // The participant whose copies are pushed in these tests.
@@ -401,15 +406,18 @@ func TestPushGiveUpThenRetry(t *testing.T) {
 	if r := env.Do("POST", "/v1/push/retry", demo.OperatorToken, "application/json", []byte(`{"participant":"leeds/lea"}`)); r.Code != http.StatusNotFound {
 		t.Errorf("retry for a participant without a webhook: %d %s", r.Code, r.Body)
 	}
-	rcv.setFail(nil)
-	r := env.Do("POST", "/v1/push/retry", demo.OperatorToken, "application/json", []byte(`{"participant":"`+pushed+`"}`))
-	if r.Code != http.StatusOK {
-		t.Fatalf("retry: %d %s", r.Code, r.Body)
+	// As an operator would: ecmctl push status, then push retry.
+	ecmctl := buildEcmctl(t, env)
+	out := ecmctl("push", "status")
+	for _, w := range []string{pushed, rcv.srv.URL, "DEAD-LETTERED", "closed"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("push status lacks %q:\n%s", w, out)
+		}
 	}
-	var res api.PushRetryResult
-	r.JSON(t, &res)
-	if res.Requeued != len(want) || res.ID == "" {
-		t.Fatalf("retry: %s", r.Body)
+	rcv.setFail(nil)
+	out = ecmctl("push", "retry", "--participant", pushed)
+	if !strings.Contains(out, fmt.Sprintf("Re-queued %d copies for %s", len(want), pushed)) {
+		t.Fatalf("push retry:\n%s", out)
 	}
 	sameOrder(t, rcv.waitEvents(t, len(want), 30*time.Second), want)
 	accepted, _, _, dup, _ := rcv.snapshot()
@@ -422,13 +430,54 @@ func TestPushGiveUpThenRetry(t *testing.T) {
 		t.Errorf("%d copies processed, %d duplicates", len(accepted), dup)
 	}
 	// A second retry finds nothing left to re-queue.
-	r = env.Do("POST", "/v1/push/retry", demo.OperatorToken, "application/json", []byte(`{"participant":"`+pushed+`"}`))
+	r := env.Do("POST", "/v1/push/retry", demo.OperatorToken, "application/json", []byte(`{"participant":"`+pushed+`"}`))
+	var res api.PushRetryResult
 	r.JSON(t, &res)
 	if r.Code != http.StatusOK || res.Requeued != 0 {
 		t.Errorf("second retry: %d %s", r.Code, r.Body)
 	}
 	if s := pushStatus(t, env); s.DeadLettered != 0 {
 		t.Errorf("status after retry %+v", s)
+	}
+	// Both retries are in the audit, with who and how many.
+	var retries []int
+	err := store.Scan(context.Background(), env.Broker.JetStream(), wire.StreamAudit, store.ScanOpts{Filter: []string{wire.AuditSubject("_ops")}},
+		func(m store.Msg) error {
+			var rec api.AuditRecord
+			if json.Unmarshal(m.Data, &rec) == nil && rec.Action != nil && rec.Action.Kind == "push-retry" &&
+				rec.Action.By == "ops" && rec.Action.Participant == pushed {
+				retries = append(retries, rec.Action.Counts["requeued"])
+			}
+			return nil
+		})
+	if err != nil || len(retries) != 2 || retries[0] != len(want) || retries[1] != 0 {
+		t.Errorf("audited push retries %v (%v), want [%d 0]", retries, err, len(want))
+	}
+}
+
+// After push.breaker.failures failures in a row the endpoint's breaker
+// opens: no attempt during the cooldown, then one to test it.
+func TestPushBreakerOpens(t *testing.T) {
+	rcv := newWebhookReceiver(t)
+	rcv.setFail(func(int) (int, time.Duration) { return http.StatusServiceUnavailable, 0 })
+	env := startPush(t, "", pushConfig(rcv.srv.URL, func(s *config.PushSettings) {
+		s.Breaker.Failures, s.Breaker.Cooldown = 2, 1500*time.Millisecond
+	}))
+	publishForPush(t, env, 1)
+	waitFor(t, func() bool { return pushStatus(t, env).Breaker == "open" }, "the breaker to open")
+	_, _, _, _, atOpen := rcv.snapshot()
+	time.Sleep(700 * time.Millisecond) // well inside the cooldown; backoff alone would have tried again
+	if _, _, _, _, n := rcv.snapshot(); n != atOpen || atOpen != 2 {
+		t.Fatalf("%d requests when the breaker opened, %d during the cooldown", atOpen, n-atOpen)
+	}
+	if n := pushMetric(t, env, "ecm_push_held_back_total", ""); n < 1 {
+		t.Errorf("ecm_push_held_back_total = %v", n)
+	}
+	rcv.setFail(nil)
+	got := rcv.waitEvents(t, 1, 30*time.Second)
+	waitFor(t, func() bool { return pushStatus(t, env).Breaker == "closed" }, "the breaker to close")
+	if len(got) < 1 {
+		t.Fatal("nothing delivered")
 	}
 }
 
@@ -452,6 +501,7 @@ func TestPushRestartMidRetry(t *testing.T) {
 	want := publishForPush(t, env, 6)
 	rcv.waitEvents(t, 2, 30*time.Second)
 	waitFor(t, func() bool { _, _, _, _, n := rcv.snapshot(); return n >= 5 }, "failed attempts under way")
+	waitFor(t, func() bool { s := pushStatus(t, env); return s.Failures > 0 && strings.Contains(s.LastFailure, "502") }, "the status to show the failures")
 	env.Broker.Close()
 	mu.Lock()
 	failing = false
@@ -465,6 +515,23 @@ func TestPushRestartMidRetry(t *testing.T) {
 	}
 	if dup != 0 {
 		t.Errorf("%d copies came twice across the restart (dropped by webhook-id)", dup)
+	}
+}
+
+// buildEcmctl builds ecmctl and returns a runner with the operator's token.
+func buildEcmctl(t *testing.T, env *testenv.Env) func(args ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ecmctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/ecmctl").CombinedOutput(); err != nil {
+		t.Fatalf("building ecmctl: %v\n%s", err, out)
+	}
+	return func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append([]string{"--server", env.Base, "--token", demo.OperatorToken}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ecmctl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
 	}
 }
 
