@@ -137,6 +137,9 @@ func (p *Pusher) push(ctx context.Context, part config.Participant, msg jetstrea
 	br := p.breaker(part.Push.Endpoint())
 	for {
 		if ctx.Err() != nil {
+			// Handed back at once to another instance of a cluster. After a
+			// restart of the server itself (the embedded one) the hand-back
+			// is forgotten and the copy comes back after store.PushAckWait.
 			_ = msg.Nak()
 			return nil
 		}

@@ -69,4 +69,8 @@ func EnsurePushConsumers(ctx context.Context, js jetstream.JetStream, c *config.
 // PushAckWait is how long a push consumer waits for the instance pushing a
 // copy before it gives the copy to another: the instance says it is still
 // at it (InProgress) three times in that time, however long it backs off.
-const PushAckWait = 30 * time.Second
+// Short, because it is also how long a copy waits after a crash, or after a
+// restart of the embedded server (which forgets a copy handed back); an
+// instance stalled longer than this may see its copy pushed by another,
+// with the same webhook-id.
+const PushAckWait = 10 * time.Second
