@@ -46,7 +46,7 @@ func (b *Server) handlePushRetry(w http.ResponseWriter, r *http.Request) error {
 	res, err := b.push.Retry(r.Context(), req.Participant, op)
 	switch {
 	case errors.Is(err, push.ErrNoWebhook):
-		return errorf(http.StatusNotFound, "%v", err)
+		return errorf(http.StatusNotFound, "%q has no push webhook in the configuration, so nothing is pushed to it or dead-lettered for it", req.Participant)
 	case err != nil:
 		return errorf(http.StatusServiceUnavailable, "the retry stopped after re-queuing %d copies (audited as %s): %v", res.Requeued, res.ID, err)
 	}
