@@ -57,6 +57,7 @@ func (p *Pusher) giveUp(ctx context.Context, part config.Participant, msg jetstr
 	if _, err := p.js.PublishMsg(pctx, out); err != nil {
 		return fmt.Errorf("storing the dead letter: %w", err)
 	}
+	p.markDone(part.ID, seq)
 	if err := msg.DoubleAck(pctx); err != nil {
 		// Kept in the dead letters and pending: pushed again (same
 		// webhook-id) and, if it fails, dead-lettered again under the same

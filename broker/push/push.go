@@ -98,13 +98,14 @@ func (p *Pusher) consume(ctx context.Context, part config.Participant) error {
 	if err != nil {
 		return fmt.Errorf("opening consumer %s: %w", wire.PushConsumer(part.ID), err)
 	}
+	done := p.doneUpTo(ctx, part.ID)
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
 			return err
 		}
 		for msg := range batch.Messages() {
-			if err := p.push(ctx, part, msg); err != nil {
+			if err := p.push(ctx, part, msg, done); err != nil {
 				return err
 			}
 		}
@@ -119,7 +120,10 @@ func (p *Pusher) consume(ctx context.Context, part config.Participant) error {
 // acknowledged) or until it is older than push.give_up_after (then it is
 // dead-lettered, and acknowledged). When ctx ends first the copy is handed
 // back (Nak) for the next instance or start, its attempts kept.
-func (p *Pusher) push(ctx context.Context, part config.Participant, msg jetstream.Msg) error {
+//
+// done is the last copy recorded delivered when the worker started
+// (doneUpTo): a copy up to it is acknowledged without being pushed again.
+func (p *Pusher) push(ctx context.Context, part config.Participant, msg jetstream.Msg, done uint64) error {
 	meta, err := msg.Metadata()
 	if err != nil {
 		_ = msg.Term()
@@ -128,6 +132,10 @@ func (p *Pusher) push(ctx context.Context, part config.Participant, msg jetstrea
 	stop := keepAlive(msg)
 	defer stop()
 	seq, stored, id := meta.Sequence.Stream, meta.Timestamp, WebhookID(msg.Headers())
+	if seq <= done { // delivered, its acknowledgement forgotten in a crash
+		p.ack(ctx, part.ID, msg, seq)
+		return nil
+	}
 	st := state{Seq: seq}
 	if meta.NumDelivered > 1 { // tried before, here or by another instance: carry on its backoff
 		if old := p.loadState(ctx, part.ID); old.Seq == seq {
@@ -162,13 +170,8 @@ func (p *Pusher) push(ctx context.Context, part config.Participant, msg jetstrea
 			// Acknowledged only now, after the 2xx. Should the
 			// acknowledgement be lost the copy is pushed again with the same
 			// webhook-id, which the receiver can drop (docs/push.md).
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			err := msg.DoubleAck(actx)
-			cancel()
-			if err != nil {
-				p.log.Warn("push: delivered but not acknowledged; it may be pushed again with the same webhook-id",
-					zap.String("participant", part.ID), zap.Uint64("seq", seq), zap.Error(err))
-			}
+			p.markDone(part.ID, seq)
+			p.ack(ctx, part.ID, msg, seq)
 			if st.Count > 0 || meta.NumDelivered > 1 {
 				p.clearState(part.ID, seq)
 			}
@@ -188,6 +191,16 @@ func (p *Pusher) push(ctx context.Context, part config.Participant, msg jetstrea
 		}
 		st.Next = time.Now().Add(p.backoff(st.Count))
 		p.saveState(ctx, part.ID, st)
+	}
+}
+
+// ack acknowledges a delivered copy, even as the broker stops.
+func (p *Pusher) ack(ctx context.Context, participant string, msg jetstream.Msg, seq uint64) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := msg.DoubleAck(actx); err != nil {
+		p.log.Warn("push: delivered but not acknowledged; it may be pushed again with the same webhook-id",
+			zap.String("participant", participant), zap.Uint64("seq", seq), zap.Error(err))
 	}
 }
 

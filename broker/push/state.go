@@ -3,9 +3,11 @@ package push
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/ecm-broker/ecm-broker/wire"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 )
@@ -103,4 +105,50 @@ func (p *Pusher) clearState(participant string, seq uint64) {
 		return
 	}
 	_ = kv.Purge(ctx, wire.ParticipantAccount(participant))
+}
+
+// deliveredKey holds, per participant, the sequence of the last copy
+// delivered (or dead-lettered): the watermark a worker checks before it
+// pushes a copy the consumer gives it a second time.
+func deliveredKey(participant string) string { return wire.ParticipantAccount(participant) + ".delivered" }
+
+// markDone records that the copy at seq is delivered or dead-lettered,
+// without waiting. The consumer's acknowledgement says the same, but the
+// embedded server writes acknowledgements to disk in the background, so a
+// crash can forget the last ones; a stream write outlives the process. The
+// write is a publish to the bucket's subject, so it costs the worker no
+// round trip; a write lost in a crash only means a repeat, which the
+// receiver drops by its webhook-id.
+func (p *Pusher) markDone(participant string, seq uint64) {
+	m := nats.NewMsg("$KV." + wire.BucketPush + "." + deliveredKey(participant))
+	m.Data = strconv.AppendUint(nil, seq, 10)
+	if _, err := p.js.PublishMsgAsync(m); err != nil {
+		p.log.Debug("push: could not record the delivery", zap.String("participant", participant), zap.Error(err))
+	}
+}
+
+// doneUpTo is the sequence of the last copy recorded delivered or
+// dead-lettered (markDone), read when a worker starts: copies up to it that
+// the consumer gives again (their acknowledgements forgotten in a crash) are
+// acknowledged without being pushed. 0 when none is recorded, or when
+// ECM_DELIVERY was created after the record (its sequences started again:
+// the record would skip copies never pushed).
+func (p *Pusher) doneUpTo(ctx context.Context, participant string) uint64 {
+	kv, err := p.bucket(ctx)
+	if err != nil {
+		return 0
+	}
+	e, err := kv.Get(ctx, deliveredKey(participant))
+	if err != nil {
+		return 0
+	}
+	s, err := p.js.Stream(ctx, wire.StreamDelivery)
+	if err != nil || s.CachedInfo().Created.After(e.Created()) {
+		return 0
+	}
+	last, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return last
 }

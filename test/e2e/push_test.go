@@ -12,11 +12,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +33,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/demo"
 	"github.com/ecm-broker/ecm-broker/test/testenv"
 	"github.com/ecm-broker/ecm-broker/wire"
+	"gopkg.in/yaml.v3"
 )
 
 // The participant whose copies are pushed in these tests.
@@ -55,6 +58,7 @@ type webhookReceiver struct {
 
 	mu        sync.Mutex
 	fail      func(n int) (status int, stall time.Duration) // n counts requests from 1; status 0: accept
+	late      func(n int) time.Duration                     // accepted, processed, then answered this late
 	requests  int
 	badSig    int
 	ids       []string       // webhook-ids of every request, in order
@@ -135,7 +139,7 @@ func (r *webhookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.requests++
 	r.ids = append(r.ids, id)
-	n, fail := r.requests, r.fail
+	n, fail, late := r.requests, r.fail, r.late
 	r.mu.Unlock()
 	if fail != nil {
 		status, stall := fail(n)
@@ -162,6 +166,9 @@ func (r *webhookReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.sdk.ServeHTTP(rec, req)
 	if rec.Code/100 != 2 {
 		r.t.Errorf("receiver: the CloudEvents SDK refused the body (%d): %s", rec.Code, body)
+	}
+	if late != nil {
+		time.Sleep(late(n))
 	}
 	w.WriteHeader(rec.Code)
 }
@@ -539,6 +546,72 @@ func buildEcmctl(t *testing.T, env *testenv.Env) func(args ...string) string {
 		}
 		return string(out)
 	}
+}
+
+// The broker is killed (SIGKILL) after the receiver processed a copy and
+// before its 2xx reached the broker. After the restart that copy comes again
+// with the same webhook-id, and the receiver drops it; the copies delivered
+// before do not come again, although the embedded server forgot their
+// acknowledgements in the crash (it writes them to disk in the background):
+// the broker's own record of what it delivered says so (docs/push.md).
+func TestPushKilledBeforeTheAnswer(t *testing.T) {
+	rcv := newWebhookReceiver(t)
+	rcv.late = func(n int) time.Duration {
+		if n == 3 {
+			return 3 * time.Second
+		}
+		return 0
+	}
+	c := pushConfig(rcv.srv.URL, func(s *config.PushSettings) { s.Timeout = 10 * time.Second })
+	p := newProc(t)
+	cfg, err := yaml.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.conf, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startProc(t, p)
+	env := &testenv.Env{T: t, Base: "http://" + p.httpAddr}
+	amy := demo.Children["Amy (4)"]
+	env.MustPublish("leeds/pct", testenv.Event("leeds/pct", "index.child.registered", amy, map[string]any{
+		"name": map[string]any{"given": "Amy", "family": "Adams"}, "dob": "2022-03-14", "gender": "female",
+		"address": map[string]any{"lines": []any{"1 Park Row", "Leeds"}, "postcode": "LS1 5HD"}, "area": "leeds"}))
+	for i := 0; i < 4; i++ {
+		env.MustPublish("leeds/pct", testenv.Event("leeds/pct", "index.practitioner.involved", amy, map[string]any{
+			"practitioner": map[string]any{"name": fmt.Sprintf("Visitor %d", i), "role": "health visitor",
+				"contact": map[string]any{"phone": "0113 496 0001"}}, "service": "health visiting"}))
+	}
+	rcv.waitEvents(t, 3, 30*time.Second) // the third processed, its answer held back
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+	startProc(t, p)
+	defer func() { _ = p.cmd.Process.Kill(); <-p.exited }()
+	var want []string
+	waitFor(t, func() bool {
+		want = want[:0]
+		for _, d := range env.Deliveries(pushed) {
+			want = append(want, d.Event["id"].(string))
+		}
+		return len(want) == 5
+	}, "the five copies stored")
+	sameOrder(t, rcv.waitEvents(t, len(want), 60*time.Second), want)
+	waitFor(t, func() bool { _, _, _, dup, _ := rcv.snapshot(); return dup >= 1 }, "the third copy to come again and be dropped")
+	time.Sleep(300 * time.Millisecond) // let any further repeat show itself
+	accepted, _, ids, dup, requests := rcv.snapshot()
+	if len(accepted) != len(want) || requests != len(want)+dup || dup != 1 {
+		t.Errorf("%d distinct webhook-ids processed for %d copies, %d requests, %d dropped as repeats: %v", len(accepted), len(want), requests, dup, ids)
+	}
+	third, again := ids[2], 0
+	for _, id := range ids[3:] {
+		if id == third {
+			again++
+		}
+	}
+	if again != 1 {
+		t.Errorf("the copy whose answer the crash cut off came %d more times, want 1: %v", again, ids)
+	}
+	t.Logf("%d requests for %d copies: %d repeats dropped by webhook-id", requests, len(want), dup)
 }
 
 func waitFor(t *testing.T, ok func() bool, what string) {
