@@ -110,7 +110,9 @@ func (p *Pusher) clearState(participant string, seq uint64) {
 // deliveredKey holds, per participant, the sequence of the last copy
 // delivered (or dead-lettered): the watermark a worker checks before it
 // pushes a copy the consumer gives it a second time.
-func deliveredKey(participant string) string { return wire.ParticipantAccount(participant) + ".delivered" }
+func deliveredKey(participant string) string {
+	return wire.ParticipantAccount(participant) + ".delivered"
+}
 
 // markDone records that the copy at seq is delivered or dead-lettered,
 // without waiting. The consumer's acknowledgement says the same, but the
