@@ -98,14 +98,16 @@ func (p *Pusher) consume(ctx context.Context, part config.Participant) error {
 	if err != nil {
 		return fmt.Errorf("opening consumer %s: %w", wire.PushConsumer(part.ID), err)
 	}
-	done := p.doneUpTo(ctx, part.ID)
+	// What this participant's worker left when the broker last stopped,
+	// read once: the last copy delivered, and the attempts at the next.
+	done, resume := p.doneUpTo(ctx, part.ID), p.loadState(ctx, part.ID)
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(1, jetstream.FetchMaxWait(fetchWait))
 		if err != nil {
 			return err
 		}
 		for msg := range batch.Messages() {
-			if err := p.push(ctx, part, msg, done); err != nil {
+			if err := p.push(ctx, part, msg, done, resume); err != nil {
 				return err
 			}
 		}
@@ -123,7 +125,8 @@ func (p *Pusher) consume(ctx context.Context, part config.Participant) error {
 //
 // done is the last copy recorded delivered when the worker started
 // (doneUpTo): a copy up to it is acknowledged without being pushed again.
-func (p *Pusher) push(ctx context.Context, part config.Participant, msg jetstream.Msg, done uint64) error {
+// resume is the state of the attempts then: its backoff is carried on.
+func (p *Pusher) push(ctx context.Context, part config.Participant, msg jetstream.Msg, done uint64, resume state) error {
 	meta, err := msg.Metadata()
 	if err != nil {
 		_ = msg.Term()
@@ -137,7 +140,10 @@ func (p *Pusher) push(ctx context.Context, part config.Participant, msg jetstrea
 		return nil
 	}
 	st := state{Seq: seq}
-	if meta.NumDelivered > 1 { // tried before, here or by another instance: carry on its backoff
+	switch {
+	case resume.Seq == seq && resume.Count > 0: // tried before the broker stopped: carry on its backoff
+		st = resume
+	case meta.NumDelivered > 1: // tried before, maybe by another instance
 		if old := p.loadState(ctx, part.ID); old.Seq == seq {
 			st = old
 		}
