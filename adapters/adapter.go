@@ -11,6 +11,8 @@ package adapters
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -45,18 +47,51 @@ type Record struct {
 	// for line formats, the message or element number otherwise. The
 	// runner uses it for rejects and to resume a file after a restart.
 	Line int
+	// Name, when set, is how the agency's people know the record, and its
+	// rejects name it so instead of "line N": "incident 3 (WY-2026-000201)",
+	// the third incident of a police export. It starts with a word and the
+	// record's Line, which is how a rejects file is read back (Where).
+	Name string
 	// Events are the catalogue events the record maps to, in publish order.
 	Events []event.Event
 }
 
 // RecordError says why one record could not be mapped. The reason is for a
 // person in the agency's IT team: it names the field and what is wrong.
+// Name is the record's, as in Record.
 type RecordError struct {
 	Line   int
+	Name   string
 	Reason string
 }
 
-func (e *RecordError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+func (e *RecordError) Error() string { return Where(e.Line, e.Name) + ": " + e.Reason }
+
+// Where is how a reject names its record: its Name, or "line N".
+func Where(line int, name string) string {
+	if name != "" {
+		return name
+	}
+	return fmt.Sprintf("line %d", line)
+}
+
+// WhereLine reads a record's Line back from the start of a reject: "line
+// N: …" or a Name such as "incident N (ID): …".
+func WhereLine(reject string) (int, bool) {
+	_, rest, ok := strings.Cut(reject, " ")
+	if !ok {
+		return 0, false
+	}
+	end := 0
+	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
+		end++
+	}
+	if end == 0 || end == len(rest) || (rest[end] != ':' && rest[end] != ' ') {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest[:end])
+	return n, err == nil
+}
 
 // Rejectf builds a RecordError.
 func Rejectf(line int, format string, args ...any) *RecordError {

@@ -35,7 +35,7 @@ func TestReplacedCodeBooks(t *testing.T) {
 			`"kind":"other"`},
 		{"police: a shipped category the force's book leaves out", police.Agency{Kinds: book("wy-kinds.csv", "code,maps_to\nDA,domestic_abuse\n", police.Kinds)},
 			"x.json", `{"incident_id":"I-2","kind":"DOMESTIC ABUSE","occurred_at":"2026-03-01T10:00:00Z","reported_at":"2026-03-01T11:00:00Z","summary":"s","children":[{` + child + `,"present":true}]}`,
-			`line 1: incident I-2: kind "DOMESTIC ABUSE" is not in the code book wy-kinds.csv: add it there, mapped to one of domestic_abuse, missing_person, other`},
+			`incident 1 (I-2): kind "DOMESTIC ABUSE" is not in the code book wy-kinds.csv: add it there, mapped to one of domestic_abuse, missing_person, other`},
 		{"connexions: a code listed in full", connexions.Agency{Statuses: book("ccis.csv", "code,maps_to\n540,neet\n", connexions.Statuses)},
 			"x.jsonl", `{"record_id":"A",` + child + `,"kind":"status_change","status":540,"since":"2026-03-01","recorded_at":"2026-03-02T09:00:00Z"}`,
 			`"status":"neet"`},

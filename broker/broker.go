@@ -19,6 +19,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/pipeline"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
+	"github.com/ecm-broker/ecm-broker/broker/push"
 	"github.com/ecm-broker/ecm-broker/broker/store"
 	"github.com/ecm-broker/ecm-broker/schemas"
 	"github.com/ecm-broker/ecm-broker/wire"
@@ -85,6 +86,7 @@ type Broker struct {
 	auditMon *audit.Monitor // verifies the audit in the background: /readyz, metrics
 	ops      *ops.Ops
 	govern   *govern.Govern // policy revisions and proposals
+	push     *push.Pusher   // POSTs copies to the participants' webhooks
 
 	httpLn     net.Listener
 	httpSrv    *http.Server
@@ -157,6 +159,10 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	if err := store.EnsurePushConsumers(ctx, b.js, b.cfg); err != nil {
+		b.Close()
+		return nil, err
+	}
 	secret, err := store.ChildKeySecret(ctx, b.js, b.cfg)
 	if err != nil {
 		b.Close()
@@ -213,9 +219,10 @@ func New(ctx context.Context, o Options) (*Broker, error) {
 	b.ops = ops.New(ops.Deps{JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children, Decider: b.decider,
 		Audit: b.audit, AuditLog: b.auditLog, AuditMonitor: b.auditMon, Log: b.log})
 	b.govern.Serve(b.decider, b.reloader, b.proposalImpact)
+	b.push = push.New(push.Deps{JS: b.js, Config: b.cfg, Audit: b.audit, Log: b.log, Metrics: b.metrics.Registry})
 	b.log.Info("policy loaded", zap.String("revision", pol.Revision))
 	api := httpapi.New(httpapi.Deps{NC: b.nc, JS: b.js, Config: b.cfg, Registry: b.registry, Children: b.children,
-		Decider: b.decider, Reloader: b.reloader, Govern: b.govern, Pipeline: b.pipe, Ops: b.ops, Audit: b.audit, AuditLog: b.auditLog,
+		Decider: b.decider, Reloader: b.reloader, Govern: b.govern, Pipeline: b.pipe, Ops: b.ops, Push: b.push, Audit: b.audit, AuditLog: b.auditLog,
 		AuditMonitor: b.auditMon, Metrics: b.metrics, Log: b.log, Limits: o.HTTPLimits})
 	if err := b.listenHTTP(o, api); err != nil { // edge.go
 		b.Close()
@@ -268,6 +275,8 @@ func (b *Broker) Start() {
 	go func() { defer b.wg.Done(); b.auditMon.Run(ctx) }()                  // audit verified in the background
 	go func() { defer b.wg.Done(); b.ops.RunRetention(ctx) }()              // retention sweep
 	go func() { defer b.wg.Done(); b.reloader.Watch(ctx, 2*time.Second) }() // policy hot reload (--policy-watch only)
+	b.wg.Add(1)
+	go func() { defer b.wg.Done(); b.push.Run(ctx) }() // copies POSTed to the webhooks
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()

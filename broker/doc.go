@@ -15,6 +15,7 @@
 // (ECM_DELIVERY, fields removed as decided), then the child's new state
 // (child.State.Next: Apply, and the events the broker generates, Derive, decided
 // the same way), and only then acknowledges the event. Participants read their
-// copies over HTTP or their own NATS consumer; operators and IG leads work on
+// copies over HTTP or their own NATS consumer, or have them POSTed to their
+// webhook (push: signed, retried, dead-lettered when given up); operators and IG leads work on
 // the record through ops (replay, impact, subject access, erasure, retention).
 package broker

@@ -307,3 +307,65 @@ const (
 	undeliveredPrefix = "undelivered:"
 	resolvedPrefix    = "undelivered-resolved:"
 )
+
+// Push delivery (broker/push): the broker POSTs a participant's copies to its
+// webhook, reading them through a consumer of its own beside the
+// participant's, and keeps what it gave up on in the dead letters.
+
+// BucketPush holds, per participant with a webhook, the attempts made at the
+// copy now being pushed (key: ParticipantAccount), so that failures, the next
+// attempt's time and every attempt's status survive a restart.
+const BucketPush = "ECM_PUSH"
+
+// HeaderPushOf is, on a copy re-queued by a push retry, the message id of the
+// copy first stored: the webhook-id is made from it, so a receiver sees the
+// same webhook-id for the re-sent copy.
+const HeaderPushOf = "Ecm-Push-Of"
+
+// PushConsumer is the durable pull consumer on ECM_DELIVERY through which the
+// broker pushes participant's copies to its webhook ("push-leeds-pct").
+func PushConsumer(participant string) string {
+	return "push-" + strings.ReplaceAll(participant, "/", "-")
+}
+
+// PushDeadLetterSubject is where the copies the broker gave up pushing to
+// participant are kept, in ECM_DEADLETTER.
+func PushDeadLetterSubject(participant string) string {
+	return deadLetterRoot + "push." + Dotted(participant)
+}
+
+// PushGaveUpMsgID is the id of the dead letter of the copy stored at
+// deliverySeq that the broker gave up pushing.
+func PushGaveUpMsgID(deliverySeq uint64) string {
+	return pushGaveUpPrefix + strconv.FormatUint(deliverySeq, 10)
+}
+
+// PushRequeuedMsgID is the id of that dead letter once a push retry re-queued
+// its copy: it replaces the one under PushGaveUpMsgID.
+func PushRequeuedMsgID(deliverySeq uint64) string {
+	return pushRequeuedPrefix + strconv.FormatUint(deliverySeq, 10)
+}
+
+// ParsePushDeadLetterMsgID returns the delivery sequence of a push dead
+// letter's id, and whether it was re-queued since.
+func ParsePushDeadLetterMsgID(id string) (deliverySeq uint64, requeued, ok bool) {
+	rest, found := strings.CutPrefix(id, pushRequeuedPrefix)
+	if found {
+		requeued = true
+	} else if rest, found = strings.CutPrefix(id, pushGaveUpPrefix); !found {
+		return 0, false, false
+	}
+	seq, err := strconv.ParseUint(rest, 10, 64)
+	return seq, requeued, err == nil && seq > 0
+}
+
+// PushRequeueMsgID is the id of a copy re-queued from the dead letter of the
+// copy stored at deliverySeq: a retry asked twice stores it once.
+func PushRequeueMsgID(copyMsgID string, deliverySeq uint64) string {
+	return copyMsgID + "#push-retry-" + strconv.FormatUint(deliverySeq, 10)
+}
+
+const (
+	pushGaveUpPrefix   = "push-gaveup:"
+	pushRequeuedPrefix = "push-requeued:"
+)

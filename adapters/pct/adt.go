@@ -47,6 +47,7 @@ func mapMessage(m *message, area string, practices *Practices) (rec adapters.Rec
 		c.fail("ADT^%s message has no PID segment", trigger)
 	}
 	child := nhsNumber(c, m, pid.field(3))
+	nhsNumberStatus(c, m, pid.field(32))
 	if c.err != nil {
 		return rec, nil, c.err
 	}
@@ -125,6 +126,31 @@ func nhsNumber(c *check, m *message, field string) string {
 		return c.fail("PID-3 has no NHS number (identifier type NH, or assigning authority NHS)")
 	}
 	return c.uin("PID-3 NHS number", found)
+}
+
+// nhsNumberStatus checks PID-32, the identity reliability code, which NHS
+// HL7 v2 messages (ITK) use for the NHS number status indicator: the codes
+// of the FHIR verification status (nhsVerificationStatus). As for a FHIR
+// Patient, only 01 "number present and verified" is taken: a number not
+// traced, or in dispute, may name another child, whose records this
+// child's would then join. An empty PID-32 is accepted: HL7 2.3 has no
+// PID-32 and many PAS exports leave it out; the number still passes the
+// check-digit test.
+func nhsNumberStatus(c *check, m *message, field string) {
+	status := ""
+	for _, rep := range m.reps(field) {
+		if status = strings.TrimSpace(m.comp(rep, 1)); status != "" {
+			break
+		}
+	}
+	if status == "" || status == nhsVerified {
+		return
+	}
+	what := nhsVerificationStatus[status]
+	if what == "" {
+		what = "not a known status"
+	}
+	c.fail("PID-32 NHS number status is %s (%s), not 01 (number present and verified)", quote(status), what)
 }
 
 // legalName picks PID-5's legal name (name type L), or its first name.

@@ -40,19 +40,26 @@ type incidentData struct {
 // and a reject for each child that cannot be published. err rejects the
 // whole incident.
 func mapIncident(raw json.RawMessage, n int, area string, kinds *adapters.CodeBook) (rec adapters.Record, rejects []*adapters.RecordError, err error) {
+	// Rejects name the incident, by its place in the export and its
+	// reference, never a "line": a JSON export has no lines to speak of.
+	name := fmt.Sprintf("incident %d", n)
+	rejectf := func(format string, args ...any) *adapters.RecordError {
+		return &adapters.RecordError{Line: n, Name: name, Reason: fmt.Sprintf(format, args...)}
+	}
 	var in native
 	if err := json.Unmarshal(raw, &in); err != nil {
 		if id, idErr := adapters.ShortField("incident_id", in.IncidentID); idErr == nil {
-			return rec, nil, adapters.Rejectf(n, "incident %s: %s", id, jsonReason(err, "incident"))
+			name = fmt.Sprintf("incident %d (%s)", n, id)
 		}
-		return rec, nil, adapters.Rejectf(n, "%s", jsonReason(err, "incident"))
+		return rec, nil, rejectf("%s", jsonReason(err, "incident"))
 	}
 	id, err := adapters.ShortField("incident_id", in.IncidentID)
 	if err != nil {
-		return rec, nil, adapters.Rejectf(n, "%v", err)
+		return rec, nil, rejectf("%v", err)
 	}
+	name = fmt.Sprintf("incident %d (%s)", n, id)
 	reject := func(err error) (adapters.Record, []*adapters.RecordError, error) {
-		return adapters.Record{}, nil, adapters.Rejectf(n, "incident %s: %v", id, err)
+		return adapters.Record{}, nil, rejectf("%v", err)
 	}
 	kind, err := incidentKind(kinds, in.Kind)
 	if err != nil {
@@ -74,7 +81,7 @@ func mapIncident(raw json.RawMessage, n int, area string, kinds *adapters.CodeBo
 		return reject(errors.New("children is empty: the incident names no child"))
 	}
 
-	rec.Line = n
+	rec.Line, rec.Name = n, name
 	seen := map[string]bool{}
 	for i, raw := range in.Children {
 		var c nativeChild
@@ -93,7 +100,7 @@ func mapIncident(raw json.RawMessage, n int, area string, kinds *adapters.CodeBo
 			err = errors.New("present is missing: say whether the child was present")
 		}
 		if err != nil {
-			rejects = append(rejects, adapters.Rejectf(n, "incident %s: children[%d]: %v", id, i, err))
+			rejects = append(rejects, rejectf("children[%d]: %v", i, err))
 			continue
 		}
 		seen[child] = true

@@ -11,9 +11,11 @@
 // Leaves: one police.incident {kind: domestic_abuse|missing_person|other,
 // occurred_at, child_present, summary} per child of an incident, at the
 // incident's reported_at. An incident is one record; its Line is its 1-based
-// position in the document. A child whose entry is wrong is rejected on its
-// own, after the record of the incident's other children; a fault in the
-// incident itself rejects the incident. Incidents are decoded one at a time;
+// position in the document, and its rejects name it by that and its
+// reference ("incident 3 (WY-2026-000207): …"), not by a line. A child
+// whose entry is wrong is rejected on its own, after the record of the
+// incident's other children; a fault in the incident itself rejects the
+// incident. Incidents are decoded one at a time;
 // a document that is not JSON stops the reader after the incidents before
 // the fault.
 //

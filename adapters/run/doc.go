@@ -22,7 +22,7 @@
 // crash or a retry is harmless.
 //
 // Records the agency cannot map (*adapters.RecordError) and events the
-// broker refuses go to the export's rejects ("line N: reason"); the other
+// broker refuses go to the export's rejects ("line N: reason", or the record's name: adapters.Where); the other
 // records of the export still go through. A file export keeps the line of its
 // last fully stored batch in .progress/<file>.offset, so a restarted runner
 // resumes where it stopped.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/ecm-broker/ecm-broker/adapters"
 )
 
 // Progress and rejects of file exports. A file's progress is the line of its
@@ -99,19 +101,9 @@ func prepareRejects(path string, resume int) error {
 	return os.WriteFile(path, kept.Bytes(), 0o600)
 }
 
-// rejectLine reads N from "line N: reason".
-func rejectLine(s string) (int, bool) {
-	rest, ok := strings.CutPrefix(s, "line ")
-	if !ok {
-		return 0, false
-	}
-	num, _, ok := strings.Cut(rest, ":")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.Atoi(num)
-	return n, err == nil
-}
+// rejectLine reads N from "line N: reason", or from a record's name
+// ("incident N (ID): reason": adapters.Record.Name).
+func rejectLine(s string) (int, bool) { return adapters.WhereLine(s) }
 
 // lazyFile is a rejects file created on its first line, so that an export
 // without rejects leaves none.

@@ -223,6 +223,8 @@ func TestMLLPRejectedAndPartial(t *testing.T) {
 		{"no NHS number", strings.Replace(adt("BAD-1", "4010234903"), "4010234903^^^NHS^NH~", "", 1),
 			"AE", "ERR|PID^1^3^101&PID-3 has no NHS number", 0, "BAD-1"},
 		{"bad check digit", adt("BAD-2", "4010234904"), "AE", "PID-3 NHS number: uin check digit does not match", 0, "BAD-2"},
+		{"NHS number not traced (PID-32)", strings.Replace(adt("BAD-5", "4010234903"), "GBR^H\r", "GBR^H"+strings.Repeat("|", 21)+"04\r", 1),
+			"AE", `PID-32 NHS number status is "04" (trace attempted, no match or multiple match found)`, 0, "BAD-5"},
 		{"every part left out", "MSH|^~\\&|PAS|RR8|ECM|LEEDS|20251201092000||ADT^A28|BAD-3|P|2.3\r" +
 			"PID|1||4010234911^^^NHS||DUBOIS^Lucas||20191331|M|||1 A Road^^Leeds^^LS13 4AB\rPD1|||^^B86071\r",
 			"AE", "ERR|PID^1^7^102&index.child.registered left out: PID-7 date of birth", 0, "BAD-3"},
@@ -236,6 +238,8 @@ func TestMLLPRejectedAndPartial(t *testing.T) {
 		{"two messages in one frame", adt("TWO-1", "4010234946") + adt("TWO-2", "4010234954"), "AE", "the frame holds 2 messages", 2, "TWO-1"},
 		{"results are not the index's business", "MSH|^~\\&|LAB|RR8|ECM|LEEDS|20251201092000||ORU^R01|LAB-1|P|2.4\rPID|1||4010234903^^^NHS^NH\rOBX|1|NM|HB||120\r",
 			"AA", "", 2, "LAB-1"},
+		{"NHS number verified (PID-32 01)", strings.Replace(adt("OK-32", "4010234962"), "GBR^H\r", "GBR^H"+strings.Repeat("|", 21)+"01\r", 1),
+			"AA", "", 4, "OK-32"}, // the registration and the GP practice
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

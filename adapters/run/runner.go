@@ -202,7 +202,8 @@ func (r *Runner) settle(ctx context.Context, exp *Export, ack AckFunc, res Resul
 // batch is a run of records published together.
 type batch struct {
 	events     []event.Event
-	lines      []int // the line of each event's record
+	lines      []int    // the line of each event's record
+	names      []string // and its name, when it has one (adapters.Record.Name)
 	rejects    []reject
 	read       int
 	skipped    int
@@ -212,6 +213,7 @@ type batch struct {
 
 type reject struct {
 	line   int
+	name   string // the record's name, or "": adapters.Where
 	reason string
 }
 
@@ -312,7 +314,7 @@ func (r *Runner) read(ctx context.Context, rd adapters.Reader, resume int, out c
 			}
 			b.read++
 			b.last = max(b.last, re.Line)
-			b.rejects = append(b.rejects, reject{re.Line, re.Reason})
+			b.rejects = append(b.rejects, reject{re.Line, re.Name, re.Reason})
 			continue
 		}
 		if err != nil {
@@ -326,12 +328,13 @@ func (r *Runner) read(ctx context.Context, rd adapters.Reader, resume int, out c
 		b.read++
 		b.last = max(b.last, rec.Line)
 		if reason := r.check(rec); reason != "" {
-			b.rejects = append(b.rejects, reject{rec.Line, reason})
+			b.rejects = append(b.rejects, reject{rec.Line, rec.Name, reason})
 			continue
 		}
 		for _, e := range rec.Events {
 			b.events = append(b.events, e)
 			b.lines = append(b.lines, rec.Line)
+			b.names = append(b.names, rec.Name)
 		}
 		if len(b.events) >= r.o.BatchEvents && !send() {
 			return
@@ -371,11 +374,12 @@ func (r *Runner) commit(ctx context.Context, exp *Export, b *batch, res *Result,
 		}
 	}
 	for _, rej := range b.rejects {
-		if _, err := fmt.Fprintf(exp.Rejects, "line %d: %s\n", rej.line, rej.reason); err != nil {
+		where := adapters.Where(rej.line, rej.name)
+		if _, err := fmt.Fprintf(exp.Rejects, "%s: %s\n", where, rej.reason); err != nil {
 			return fmt.Errorf("writing rejects: %w", err)
 		}
 		if *logged < maxLoggedRejects {
-			log.Info("record rejected", zap.Int("line", rej.line))
+			log.Info("record rejected", zap.Int("line", rej.line), zap.String("record", where))
 		} else if *logged == maxLoggedRejects {
 			log.Info("more records rejected, see the rejects")
 		}
@@ -409,6 +413,7 @@ func (r *Runner) commit(ctx context.Context, exp *Export, b *batch, res *Result,
 // refusals turns the broker's refusals into one reject per record.
 func refusals(rj *RejectedError, b *batch) []reject {
 	byLine := map[int][]string{}
+	names := map[int]string{}
 	var lines []int
 	idx := make([]int, 0, len(rj.Reasons))
 	for i := range rj.Reasons {
@@ -422,12 +427,13 @@ func refusals(rj *RejectedError, b *batch) []reject {
 		line := b.lines[i]
 		if _, ok := byLine[line]; !ok {
 			lines = append(lines, line)
+			names[line] = b.names[i]
 		}
 		byLine[line] = append(byLine[line], rj.Reasons[i])
 	}
 	out := make([]reject, 0, len(lines))
 	for _, line := range lines {
-		out = append(out, reject{line, strings.Join(byLine[line], "; ")})
+		out = append(out, reject{line, names[line], strings.Join(byLine[line], "; ")})
 	}
 	return out
 }

@@ -36,7 +36,7 @@ type Export struct {
 	// Resume is the line of the last record already stored: records up to
 	// it are skipped.
 	Resume int
-	// Rejects receives one "line N: reason" line per rejected record, and
+	// Rejects receives one "line N: reason" line per rejected record (or its name: adapters.Where), and
 	// an "export: reason" line if the export cannot be read.
 	Rejects io.Writer
 	// Checkpoint, if set, is called with the line of the last record of

@@ -41,6 +41,9 @@ type Participant struct {
 	// NKey, when set, is the public key (U…) the participant logs in to NATS
 	// with instead of user id and token (docs/security.md).
 	NKey string `yaml:"nkey,omitempty" json:"-"`
+	// Push, when set, is the participant's webhook: the broker POSTs each of
+	// its copies there (push.go, docs/push.md).
+	Push *Push `yaml:"push,omitempty" json:"-"`
 }
 
 // DisplayName is the participant's name for people: its Name, or its id.
@@ -113,6 +116,10 @@ type Config struct {
 	// Retention says how long personal data is kept.
 	Retention Retention `yaml:"retention"`
 	// --- end operations ---
+
+	// Push says how copies are pushed to the participants' webhooks:
+	// timeout, backoff, when to give up, the circuit breaker (push.go).
+	Push PushSettings `yaml:"push"`
 }
 
 // DeliveryLimits bound the copies the broker holds for one participant, so
@@ -188,6 +195,9 @@ func (c *Config) Check() error {
 		if err := checkIdentity(f, p.NKey, p.ID, nkeyOwners); err != nil { // NATS identity (isolation.go)
 			return err
 		}
+		if err := checkPush(f, p.Push); err != nil { // webhook (push.go)
+			return err
+		}
 	}
 	for i, o := range c.Operators {
 		f := fmt.Sprintf("operators[%d]", i)
@@ -229,6 +239,9 @@ func (c *Config) Check() error {
 		return bad("delivery_limits.max_age", "must be 0 (keep) or at least duplicates (%s)", c.Duplicates)
 	case l.MaxPerParticipant < 0:
 		return bad("delivery_limits.max_per_participant", "must be 0 (no limit) or more")
+	}
+	if err := c.checkPushSettings(); err != nil { // push.go
+		return err
 	}
 	return c.checkOps() // operations: audit signing and retention (retention.go)
 }

@@ -26,6 +26,7 @@ func (b *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/policy/reload", b.operatorOnly(config.RolePolicy, b.serve(b.handleReload)))
 	mux.HandleFunc("POST /v1/decide", b.operatorOnly(config.RoleRead, b.serve(b.handleDecide)))
 	b.policyRoutes(mux)  // the policy's revisions and four-eyes proposals (policy.go)
+	b.pushRoutes(mux)    // push delivery to webhooks: status, retry (push.go)
 	b.opsRoutes(mux)     // operations: verify, replay, backfill, impact, sar, disclosures, erase (ops.go)
 	b.consoleRoutes(mux) // the console's: what-if, dead-letter triage, reviewed SAR, overview (console_api.go)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

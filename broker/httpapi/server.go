@@ -8,6 +8,7 @@ import (
 	"github.com/ecm-broker/ecm-broker/broker/ops"
 	"github.com/ecm-broker/ecm-broker/broker/pipeline"
 	"github.com/ecm-broker/ecm-broker/broker/policy"
+	"github.com/ecm-broker/ecm-broker/broker/push"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,7 @@ type Deps struct {
 	Govern   *govern.Govern
 	Pipeline *pipeline.Pipeline
 	Ops      *ops.Ops
+	Push     *push.Pusher // GET /v1/push, POST /v1/push/retry (push.go)
 	Audit    *audit.Writer
 	AuditLog *audit.Reader
 	// AuditMonitor is the background verification of the audit: /readyz
@@ -50,6 +52,7 @@ type Server struct {
 	govern   *govern.Govern
 	pipe     *pipeline.Pipeline
 	ops      *ops.Ops
+	push     *push.Pusher
 	audit    *audit.Writer
 	auditLog *audit.Reader
 	auditMon *audit.Monitor
@@ -66,7 +69,7 @@ type Server struct {
 // New builds the API; Handler serves it.
 func New(d Deps) *Server {
 	s := &Server{nc: d.NC, js: d.JS, cfg: d.Config, registry: d.Registry, children: d.Children, decider: d.Decider,
-		reloader: d.Reloader, govern: d.Govern, pipe: d.Pipeline, ops: d.Ops, audit: d.Audit, auditLog: d.AuditLog, auditMon: d.AuditMonitor,
+		reloader: d.Reloader, govern: d.Govern, pipe: d.Pipeline, ops: d.Ops, push: d.Push, audit: d.Audit, auditLog: d.AuditLog, auditMon: d.AuditMonitor,
 		metrics: d.Metrics, log: d.Log}
 	s.limits = d.Limits.WithDefaults()
 	s.throttle = newThrottle(s.limits.AuthFailures)

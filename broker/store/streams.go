@@ -44,6 +44,7 @@ func Ensure(ctx context.Context, js jetstream.JetStream, c *config.Config) error
 		{Bucket: wire.BucketMeta, Description: "broker-wide settings"},
 		{Bucket: wire.BucketTriage, Description: "per dead letter: what an operator did about it", History: 1},
 		{Bucket: wire.BucketPolicy, Description: "every policy revision that was live (full text), the live one, proposals", History: 1},
+		{Bucket: wire.BucketPush, Description: "per participant with a webhook: the attempts at the copy being pushed", History: 1},
 	} {
 		kc.Storage = jetstream.FileStorage
 		kc.Replicas = c.Replicas

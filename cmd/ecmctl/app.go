@@ -54,6 +54,7 @@ func commands() []*command {
 	return []*command{deliveriesCmd, auditCmd, deadLettersCmd, publishCmd, decideCmd, healthCmd,
 		verifyCmd, replayCmd, backfillCmd, impactCmd, sarCmd, disclosuresCmd, eraseCmd, // operations (verify.go ... erase.go)
 		resolveCmd, resubmitCmd, sarReviewCmd, opsCmd, // the console's (triage.go, sarreview.go, ops.go)
+		pushStatusCmd, pushRetryCmd, // push delivery to webhooks (push.go)
 		policyMatrixCmd, policyTestCmd, policyCheckCmd, // offline, on a policy directory (policy.go)
 		policyProposeCmd, policyProposalsCmd, policyProposalCmd, policyApproveCmd, policyRefuseCmd, // four eyes (policy_govern.go)
 		policyShowCmd, policyDiffCmd, policyHistoryCmd} // the revisions the broker keeps
@@ -103,8 +104,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 	if name == "audit" && len(rest) > 0 && rest[0] == "verify" { // operations: "audit verify" is its own command (verify.go)
 		name, rest = "audit verify", rest[1:]
 	}
-	if name == "policy" && len(rest) > 0 { // "policy matrix", "policy test", "policy check" (policy.go)
-		name, rest = "policy "+rest[0], rest[1:]
+	if (name == "policy" || name == "push") && len(rest) > 0 { // "policy matrix", "policy test", "policy check" (policy.go); "push status", "push retry" (push.go)
+		name, rest = name+" "+rest[0], rest[1:]
 	}
 	if len(rest) > 0 && subcommand[name+" "+rest[0]] { // "deadletters resolve", "sar review" ...
 		name, rest = name+" "+rest[0], rest[1:]
@@ -113,8 +114,8 @@ func (a *app) dispatch(ctx context.Context, args []string) error {
 		if len(rest) > 1 && rest[0] == "audit" && rest[1] == "verify" {
 			rest = append([]string{"audit verify"}, rest[2:]...)
 		}
-		if len(rest) > 1 && rest[0] == "policy" {
-			rest = append([]string{"policy " + rest[1]}, rest[2:]...)
+		if len(rest) > 1 && (rest[0] == "policy" || rest[0] == "push") {
+			rest = append([]string{rest[0] + " " + rest[1]}, rest[2:]...)
 		}
 		if len(rest) > 1 && subcommand[rest[0]+" "+rest[1]] {
 			rest = append([]string{rest[0] + " " + rest[1]}, rest[2:]...)

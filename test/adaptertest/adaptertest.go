@@ -8,7 +8,7 @@
 //	testdata/<sample>               a good export: every record maps, none is rejected
 //	testdata/<sample>.golden.jsonl  the events it maps to, one CloudEvent per line
 //	testdata/bad/<sample>           an export with at least one bad record
-//	testdata/bad/<sample>.rejects   its rejects, one "line N: reason" per line
+//	testdata/bad/<sample>.rejects   its rejects, one "line N: reason" per line (or the record's name: "incident N (ID): reason")
 //	testdata/bad/<sample>.golden.jsonl  the events of its good records (may be empty)
 //
 // A record may yield events and rejects both (a message mapped in parts):

@@ -27,7 +27,7 @@ var layers = [][]string{
 	{"broker/config", "broker/event", "broker/audit/chain", "adapters"},
 	{"broker/child", "broker/store", "broker/natsauth", "adapters/pct", "adapters/lea", "adapters/connexions", "adapters/yot", "adapters/police"},
 	{"broker/policy", "broker/audit", "adapters/run"},
-	{"broker/pipeline"},
+	{"broker/pipeline", "broker/push"},
 	{"broker/ops", "broker/govern"},
 	{"broker/httpapi"},
 	{"broker/console"},

@@ -160,3 +160,50 @@ func TestAdaptersFeedTheBroker(t *testing.T) {
 		}
 	}
 }
+
+// A police export with faults, into the running broker: the good incidents
+// are published, and every reject names its incident by place and
+// reference, never a line (the force's staff search their system by it).
+func TestPoliceRejectsNameTheIncident(t *testing.T) {
+	env := testenv.Start(t, "")
+	src := "../../adapters/police/testdata/bad/incidents-2026-03-21.json"
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "incidents-2026-03-21.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	err = run.Main(context.Background(), run.Config{Agency: police.Agency{}, Area: "leeds", Files: []string{path},
+		Server: env.Broker.NATSURL(), Stdout: io.Discard, Stderr: &logs})
+	if err == nil {
+		t.Error("an export with rejected incidents ended without an error (no --allow-rejects)")
+	}
+	env.WaitIdle()
+	rejects, err := os.ReadFile(path + ".rejects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(rejects)), "\n")
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "incident ") || strings.HasPrefix(l, "line ") {
+			t.Errorf("reject %q does not name its incident", l)
+		}
+	}
+	if !strings.Contains(string(rejects), "incident 3 (WY-2026-000207): kind \"BREACH OF THE PEACE\"") ||
+		!strings.Contains(string(rejects), "incident 5: incident_id is missing") {
+		t.Errorf("rejects:\n%s", rejects)
+	}
+	if !strings.Contains(logs.String(), "incident 3 (WY-2026-000207)") {
+		t.Errorf("the log does not name the rejected incident:\n%s", logs.String())
+	}
+	stream, err := env.Broker.JetStream().Stream(t.Context(), wire.StreamIngest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := stream.CachedInfo().State.Msgs; n == 0 {
+		t.Error("the good children of the export were not published")
+	}
+}

@@ -216,8 +216,8 @@ func participantDenials(p config.Participant, all []config.Participant) []denial
 	}
 	// Its own ingest stream is reached only by publishing to its subjects;
 	// another's not at all.
-	streams := []string{"ECM_INGEST", "ECM_DELIVERY", "ECM_AUDIT", "ECM_DEADLETTER", "KV_ECM_CHILDREN", "KV_ECM_META",
-		"KV_" + wire.BucketTriage, wire.IngestStream(p.ID), wire.IngestStream(otherThan(p.ID, all))}
+	streams := []string{"ECM_INGEST", "ECM_DELIVERY", "ECM_AUDIT", "ECM_DEADLETTER", "KV_ECM_CHILDREN", "KV_ECM_META", "KV_ECM_PUSH",
+		"KV_" + wire.BucketTriage, "KV_" + wire.BucketPolicy, wire.IngestStream(p.ID), wire.IngestStream(otherThan(p.ID, all))}
 	for _, s := range streams {
 		ds = append(ds, pub("$JS.API.STREAM.INFO."+s, "$JS.API.STREAM.MSG.GET."+s, "$JS.API.DIRECT.GET."+s,
 			"$JS.API.STREAM.PURGE."+s, "$JS.API.STREAM.DELETE."+s, "$JS.API.STREAM.UPDATE."+s,
@@ -230,6 +230,11 @@ func participantDenials(p config.Participant, all []config.Participant) []denial
 		"ecm.ingest."+own+".00.x",
 		"ecm.deliver."+own, // forging a delivery, an audit record, a dead letter
 		"ecm.audit.x", "ecm.deadletter."+own,
+		// Taking its copies from the broker's push consumer (they would
+		// never reach its webhook), or changing what the pusher recorded.
+		"$JS.API.CONSUMER.MSG.NEXT.ECM_DELIVERY."+wire.PushConsumer(p.ID),
+		"$JS.ACK.ECM_DELIVERY."+wire.PushConsumer(p.ID)+".1.1.1.1.0",
+		"$KV.ECM_PUSH."+wire.ParticipantAccount(p.ID)+".delivered",
 		// Its own consumer, other than info, next and ack.
 		"$JS.API.CONSUMER.CREATE.ECM_DELIVERY."+cons+".ecm.deliver.>", // widening its filter
 		"$JS.API.CONSUMER.DURABLE.CREATE.ECM_DELIVERY."+cons,

@@ -89,6 +89,8 @@ func TestRolesLimits(t *testing.T) {
 		{"GET", "/v1/audit/verify", nil, config.RoleRead, 200},
 		{"GET", "/metrics", nil, config.RoleRead, 200},
 		{"POST", "/v1/replay", jsonBody(t, api.ReplaySelection{Participant: "york/lea", DryRun: true}), config.RoleReplay, 200},
+		{"GET", "/v1/push", nil, config.RoleRead, 200},
+		{"POST", "/v1/push/retry", jsonBody(t, api.PushRetryRequest{Participant: "york/lea"}), config.RoleReplay, 404}, // no webhook
 		{"POST", "/v1/policy/reload", nil, config.RolePolicy, 200},
 		{"POST", "/v1/impact", jsonBody(t, api.ImpactRequest{Modules: map[string]string{"x.rego": "package ecm\nnot valid"}}), config.RolePolicy, 422},
 		{"POST", "/v1/erase", jsonBody(t, api.ErasureRequest{Child: "not-a-uin", Reason: "test: no such child"}), config.RoleErase, 400},
