@@ -49,3 +49,5 @@ for f in $(grep -rl --include='*_test.go' '^func Fuzz' .); do
 done
 echo "== go test"
 go test -count=1 -timeout 20m ./...
+echo "== history benchmark (tiny size, once: it keeps working; sizes in docs/scaling.md)"
+go test -count=1 -run '^$' -bench History -benchtime 1x -timeout 10m ./test/bench/
