@@ -105,6 +105,10 @@ type ImpactReport struct {
 	Unaffected    int `json:"unaffected"`
 	OtherRevision int `json:"other_revision"`
 	Missing       int `json:"missing"`
+	// PolicyEvaluations counts the times the draft was evaluated: once per
+	// distinct input of what its rules read, the other Evaluated decisions
+	// answered from an equal input.
+	PolicyEvaluations int `json:"policy_evaluations"`
 	// ChangedEvents counts events with at least one changed decision;
 	// ChangedDecisions the (event, participant) pairs that changed.
 	ChangedEvents    int                 `json:"changed_events"`

@@ -51,3 +51,5 @@ echo "== axe-core for the console's browser test (pinned: test/console/package-l
 (cd test/console && npm ci --ignore-scripts --no-audit --no-fund)
 echo "== go test"
 go test -count=1 -timeout 20m ./...
+echo "== history benchmark (tiny size, once: it keeps working; sizes in docs/scaling.md)"
+go test -count=1 -run '^$' -bench History -benchtime 1x -timeout 10m ./test/bench/

@@ -25,3 +25,7 @@ func ChildHistory(o *Ops, ctx context.Context, key string) ([]RecordedEvent, err
 func HistoryFrom(o *Ops, ctx context.Context, recs []api.AuditRecord) ([]RecordedEvent, error) {
 	return o.historyFrom(ctx, recs)
 }
+
+// SetReplayAuditReads makes replays read children's audit records in one
+// pass over the audit above bySubject children, batch children at a time.
+func SetReplayAuditReads(bySubject, batch int) { replayBySubject, replayAuditBatch = bySubject, batch }

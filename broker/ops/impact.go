@@ -144,6 +144,10 @@ type passA struct {
 	relevant []bool   // by child index: the child has a record to evaluate
 	lastEval []uint64 // by child index: the last sequence to evaluate
 	maxSeq   uint64
+	// decisions are the audited decision lists by their raw JSON, strs the
+	// child keys and revisions: each decoded or copied once.
+	decisions map[string][]api.Decision
+	strs      map[string]string
 }
 
 func (a *passA) child(key []byte) int32 {
@@ -222,8 +226,8 @@ func (a *passA) add(data []byte, from, to time.Time, curRev string, sc *scope, r
 		a.infos.set(seq, info)
 		return nil
 	}
-	var full api.AuditRecord
-	if err := json.Unmarshal(data, &full); err != nil {
+	rec, ok := a.record(data, name, child, revision, generated)
+	if !ok {
 		a.infos.set(seq, info)
 		return nil
 	}
@@ -232,9 +236,83 @@ func (a *passA) add(data []byte, from, to time.Time, curRev string, sc *scope, r
 	a.relevant[ci] = true
 	a.lastEval[ci] = max(a.lastEval[ci], seq)
 	a.maxSeq = max(a.maxSeq, seq)
-	a.recs[seq] = append(a.recs[seq], &impactRec{eventID: full.EventID, name: string(name), child: full.ChildKey, revision: full.PolicyRevision,
-		eventTime: full.EventTime, decisions: full.Decisions, generated: generated})
+	a.recs[seq] = append(a.recs[seq], rec)
 	return nil
+}
+
+// record keeps what an evaluation compares with: the record's own fields
+// and its decisions. The decisions of most records repeat (the same
+// candidates, the same answers), so each distinct list is decoded once and
+// shared: a million records are not a million json.Unmarshal calls.
+func (a *passA) record(data, name, child, revision []byte, generated bool) (*impactRec, bool) {
+	if impactEvaluateAll {
+		// The plain way, for the tests that compare: decode the whole record.
+		var full api.AuditRecord
+		if err := json.Unmarshal(data, &full); err != nil {
+			return nil, false
+		}
+		return &impactRec{eventID: full.EventID, name: string(name), child: full.ChildKey, revision: full.PolicyRevision,
+			eventTime: full.EventTime, decisions: full.Decisions, generated: generated}, true
+	}
+	r := &impactRec{name: string(name), child: a.intern(child), revision: a.intern(revision), generated: generated}
+	var raw []byte
+	bad := false
+	err := event.ScanFields(data, recordFields, func(k string, v []byte) {
+		switch k {
+		case "event_id":
+			r.eventID, bad = jsonString(v, bad)
+		case "event_time":
+			r.eventTime, bad = jsonString(v, bad)
+		case "decisions":
+			raw = v
+		}
+	})
+	if err != nil || bad {
+		return nil, false
+	}
+	if ds, ok := a.decisions[string(raw)]; ok {
+		r.decisions = ds
+		return r, true
+	}
+	if err := json.Unmarshal(raw, &r.decisions); err != nil {
+		return nil, false
+	}
+	if a.decisions == nil {
+		a.decisions = map[string][]api.Decision{}
+	}
+	a.decisions[string(raw)] = r.decisions
+	return r, true
+}
+
+var recordFields = event.Fields{"event_id": true, "event_time": true, "decisions": true}
+
+// intern returns a string equal to b, one copy for every record naming it.
+func (a *passA) intern(b []byte) string {
+	if s, ok := a.strs[string(b)]; ok {
+		return s
+	}
+	if a.strs == nil {
+		a.strs = map[string]string{}
+	}
+	s := string(b)
+	a.strs[s] = s
+	return s
+}
+
+// jsonString is the string a raw JSON value holds (decoded only when it
+// has escapes); bad is set when it is not a string.
+func jsonString(v []byte, bad bool) (string, bool) {
+	if len(v) < 2 || v[0] != '"' {
+		return "", true
+	}
+	if bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1]), bad
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", true
+	}
+	return s, bad
 }
 
 // seqInfos maps ingest sequences to what pass A learnt of them: a slice
@@ -331,6 +409,11 @@ func (b *Ops) passB(ctx context.Context, draft *policy.Policy, sc *scope, a *pas
 	wg.Wait()
 	if err != nil {
 		return fmt.Errorf("reading the recorded events: %w", err)
+	}
+	_, misses := dec.CacheStats()
+	rep.PolicyEvaluations = int(misses)
+	if impactEvaluateAll {
+		rep.PolicyEvaluations = rep.Evaluated
 	}
 	for seq, recs := range a.recs {
 		if !seen[seq] {

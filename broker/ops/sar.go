@@ -128,18 +128,30 @@ type childMessages struct {
 func (b *Ops) findChild(ctx context.Context, child string) (childMessages, error) {
 	var out childMessages
 	part := uin.Partition(child)
+	uinBytes := []byte(child)
 	var err error
-	out.lostIngest, err = store.ScanCounting(ctx, b.js, wire.StreamIngest, store.ScanOpts{Filter: wire.IngestPartitionFilters(part)},
-		func(m store.Msg) error {
-			raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
-			if s, _ := raw.String("subject"); s == child || err != nil && bytes.Contains(m.Data, []byte(child)) {
-				out.ingest = append(out.ingest, m)
-			}
-			return nil
-		})
-	if err != nil {
-		return out, err
+	// One consumer per filter: JetStream serves a consumer of several
+	// filters by intersecting them with each block's subjects for every
+	// message it loads, which took most of a subject access's time (issue
+	// 16: 1.2 s of a child's 2.4 s export among 100,000 events).
+	for _, filter := range wire.IngestPartitionFilters(part) {
+		lost, err := store.ScanCounting(ctx, b.js, wire.StreamIngest, store.ScanOpts{Filter: []string{filter}},
+			func(m store.Msg) error {
+				if !mayName(m, uinBytes) {
+					return nil // most of the partition: other children's events, not decoded
+				}
+				raw, err := cenats.Decode(&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
+				if s, _ := raw.String("subject"); s == child || err != nil && bytes.Contains(m.Data, uinBytes) {
+					out.ingest = append(out.ingest, m)
+				}
+				return nil
+			})
+		if err != nil {
+			return out, err
+		}
+		out.lostIngest += lost
 	}
+	sort.Slice(out.ingest, func(i, j int) bool { return out.ingest[i].Seq < out.ingest[j].Seq })
 	out.lostDeadLetters, err = store.ScanCounting(ctx, b.js, wire.StreamDeadLetter, store.ScanOpts{}, func(m store.Msg) error {
 		if namesChild(m.Data, child) {
 			out.deadLetters = append(out.deadLetters, m)
@@ -147,6 +159,22 @@ func (b *Ops) findChild(ctx context.Context, child string) (childMessages, error
 		return nil
 	})
 	return out, err
+}
+
+// mayName reports whether an ingest message can be an event about child,
+// without decoding it: a structured event whose subject is the child holds
+// the UIN as it is, or escaped (\u); a binary one has it in a ce- header,
+// percent-encoded perhaps, so those are always decoded.
+func mayName(m store.Msg, child []byte) bool {
+	if bytes.Contains(m.Data, child) || bytes.Contains(m.Data, []byte(`\u`)) {
+		return true
+	}
+	for k := range m.Header {
+		if len(k) >= len(cenats.HeaderPrefix) && strings.EqualFold(k[:len(cenats.HeaderPrefix)], cenats.HeaderPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // namesChild reports whether a dead letter holds the UIN anywhere, its body
