@@ -174,7 +174,7 @@ func TestFourEyesProposal(t *testing.T) {
 		t.Fatalf("propose: %d %s", code, msg)
 	}
 	if !p.ChecksPassed || p.State != api.ProposalOpen || p.Author != "alice" || p.BaseRevision != start || p.DraftRevision == start ||
-		len(p.Checks) != 5 || !strings.Contains(p.Diff, "--- "+start+"/matrix.yaml") || !strings.Contains(p.Diff, "+  revision: 2") {
+		len(p.Checks) != 5 || !strings.Contains(p.Diff, "--- "+start+"/matrix.yaml") || !strings.Contains(p.Diff, "+  revision: 3") {
 		t.Fatalf("proposal: %+v", p)
 	}
 

@@ -334,8 +334,14 @@ func (b *Server) handleOperations(w http.ResponseWriter, r *http.Request) error 
 	if why := b.reloader.Refused(); why != "" {
 		out.Reload = "refused: " + why
 	}
+	pushing := map[string]string{} // participant -> its push state in words
+	if ps, err := b.push.Status(ctx); err == nil {
+		for _, p := range ps.Participants {
+			pushing[p.Participant] = pushWords(p)
+		}
+	}
 	for _, p := range b.registry.All() {
-		pb := api.ParticipantBacklog{Participant: p.ID, Name: p.DisplayName()}
+		pb := api.ParticipantBacklog{Participant: p.ID, Name: p.DisplayName(), Push: pushing[p.ID]}
 		var last time.Time
 		cons, err := b.js.Consumer(ctx, wire.StreamDelivery, wire.DeliveryConsumer(p.ID))
 		if err == nil {
@@ -429,4 +435,18 @@ func (b *Server) recentReplays(ctx context.Context) ([]api.AuditRecord, error) {
 		out = append(out, c.replays[i])
 	}
 	return out, nil
+}
+
+// pushWords says where pushing a participant's copies stands, for the
+// overview: "pushing: 3 pending, breaker closed", with the failures and
+// the copies given up when there are any.
+func pushWords(p api.PushParticipant) string {
+	s := fmt.Sprintf("pushing: %d pending, breaker %s", p.Pending, p.Breaker)
+	if p.Failures > 0 {
+		s += fmt.Sprintf(", %d failed attempts at the current copy", p.Failures)
+	}
+	if p.DeadLettered > 0 {
+		s += fmt.Sprintf(", %d given up (ecmctl push retry)", p.DeadLettered)
+	}
+	return s
 }

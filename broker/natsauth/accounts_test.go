@@ -2,6 +2,7 @@ package natsauth_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -183,7 +184,7 @@ func TestConfigNATSIdentities(t *testing.T) {
 		{"operator named as a participant", func(c *config.Config) { c.Operators[0].Name = "leeds/pct" }, "operators[0].name"},
 		{"operator twice", func(c *config.Config) {
 			c.Operators = append(c.Operators, config.Operator{Name: c.Operators[0].Name, Token: "another-operator-token"})
-		}, "operators[1].name"},
+		}, fmt.Sprintf("operators[%d].name", len(demo.Config().Operators))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := demo.Config()

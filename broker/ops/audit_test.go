@@ -414,8 +414,10 @@ func TestAuditChainConcurrentAndDuplicates(t *testing.T) {
 	}
 	msgs := auditMessages(t, b, wire.StreamAudit)
 	rep := verify(b, msgs)
-	if !rep.OK || rep.Records != 16*40+1 {
-		t.Fatalf("report %+v (want %d records)", rep, 16*40+1)
+	// 16×40 records, the one after the refusal, and the policy's activation
+	// at start (broker/govern).
+	if !rep.OK || rep.Records != 16*40+2 {
+		t.Fatalf("report %+v (want %d records)", rep, 16*40+2)
 	}
 	reopened := false
 	for _, m := range msgs {

@@ -27,10 +27,9 @@ import (
 // diff) and approves it; the change decides live traffic, and the audit
 // shows each step.
 func TestPolicyGuideFourEyes(t *testing.T) {
-	const leadToken, reviewerToken = "ig-lead-token-Rq7w2ZxN", "reviewer-token-Mk4t8PbV"
+	const leadToken, reviewerToken = demo.IGLeadToken, "reviewer-token-Mk4t8PbV" // the demo's ig-lead has the policy role
 	cfg := demo.Config()
 	cfg.Operators = append(cfg.Operators,
-		config.Operator{Name: "ig-lead", Token: leadToken, Roles: []config.Role{config.RolePolicy}},
 		config.Operator{Name: "reviewer", Token: reviewerToken, Roles: []config.Role{config.RolePolicy}})
 	env := testenv.StartWith(t, broker.Options{Config: cfg})
 	cli := func(token string, args ...string) result {
@@ -83,7 +82,7 @@ func TestPolicyGuideFourEyes(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"State: open; proposed by ig-lead", "Checks: pass", "Changed: 1 decision in 1 event", "leeds/lea",
-		"-          reason: \"the child was present at domestic abuse: education is told", "+  revision: 2", "+\"Domestic abuse"} {
+		"-          reason: \"the child was present at domestic abuse: education is told", "+  revision: 3", "+\"Domestic abuse"} {
 		if !strings.Contains(out.stdout, want) {
 			t.Errorf("policy proposal lacks %q:\n%s", want, out.stdout)
 		}
@@ -108,7 +107,7 @@ func TestPolicyGuideFourEyes(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "Proposal "+id+", proposed by ig-lead, approved by reviewer") || !strings.Contains(r.stdout, "scenarios/sharing.csv") {
 		t.Errorf("show live: %+v", r)
 	}
-	if r := cli(demo.OperatorToken, "policy", "show", "live", "--file", "matrix.yaml"); r.code != 0 || !strings.Contains(r.stdout, "  revision: 2\n") {
+	if r := cli(demo.OperatorToken, "policy", "show", "live", "--file", "matrix.yaml"); r.code != 0 || !strings.Contains(r.stdout, "  revision: 3\n") {
 		t.Errorf("show --file: %d %s", r.code, r.stderr)
 	}
 	r = cli(demo.OperatorToken, "policy", "history")

@@ -421,6 +421,18 @@ func TestPushGiveUpThenRetry(t *testing.T) {
 			t.Errorf("push status lacks %q:\n%s", w, out)
 		}
 	}
+	// The operations overview (and the console's page) says the same.
+	var ops api.Operations
+	env.Do("GET", "/v1/operations", demo.OperatorToken, "", nil).JSON(t, &ops)
+	var overview string
+	for _, p := range ops.Participants {
+		if p.Participant == pushed {
+			overview = p.Push
+		}
+	}
+	if !strings.HasPrefix(overview, "pushing: 0 pending, breaker ") || !strings.HasSuffix(overview, fmt.Sprintf("%d given up (ecmctl push retry)", len(want))) {
+		t.Errorf("overview says %q", overview)
+	}
 	rcv.setFail(nil)
 	out = ecmctl("push", "retry", "--participant", pushed)
 	if !strings.Contains(out, fmt.Sprintf("Re-queued %d copies for %s", len(want), pushed)) {
