@@ -127,16 +127,27 @@ func copyAudit(t *testing.T, js jetstream.JetStream, name string, msgs []*nats.M
 
 // chainRecords are the positions of the records of one chain in msgs.
 func chainRecords(msgs []*nats.Msg) []int {
-	var chain string
-	var out []int
+	// The longest chain: the first record of the audit may be the policy's
+	// activation at start, alone on its chain.
+	byChain := map[string][]int{}
+	var order []string
 	for i, m := range msgs {
 		var l struct {
 			Chain string `json:"chain"`
 		}
 		_ = json.Unmarshal(m.Data, &l)
-		if l.Chain != "" && (chain == "" || l.Chain == chain) {
-			chain = l.Chain
-			out = append(out, i)
+		if l.Chain == "" {
+			continue
+		}
+		if _, ok := byChain[l.Chain]; !ok {
+			order = append(order, l.Chain)
+		}
+		byChain[l.Chain] = append(byChain[l.Chain], i)
+	}
+	var out []int
+	for _, c := range order {
+		if len(byChain[c]) > len(out) {
+			out = byChain[c]
 		}
 	}
 	return out
